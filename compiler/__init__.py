@@ -1,0 +1,1 @@
+"""The vitc compiler: ONNX frontend, IR, passes, codegen, pipeline and command line."""

@@ -1,0 +1,1 @@
+"""The `vitc` command line: one module per subcommand under `commands/`."""
