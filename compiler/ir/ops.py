@@ -1,0 +1,305 @@
+"""THE op table: every IR op, declared once, with its operands, attributes and type rule.
+
+Everything else derives from this table: the verifier (arity, dtypes, attribute kinds, the
+type rule), the builder's result-type inference, the text form (attribute printing and parsing
+by kind) and the op reference in docs/ir.md (`python -m compiler.ir.docgen`).
+
+Invariants:
+- Every op has exactly one result.
+- Operands are positional. An `optional` operand may only be followed by other optional
+  operands; a `variadic` operand is the only operand of its op.
+- An op has an `infer` rule (its result type follows from operands and attributes; the
+  verifier then requires the declared type to equal it) or a `check` rule (the result type
+  carries information of its own, e.g. quantization parameters), or both.
+- Attribute values in an `Op` are normalized Python values (see `ATTR_KINDS`).
+
+To add an op: append one `OpDef` to `OPS` below (and its rule to `compiler.ir.rules`), then run
+`python -m compiler.ir.docgen` to regenerate docs/ir.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from compiler.ir import rules
+from compiler.ir.errors import IRError
+from compiler.ir.types import DTYPES, TensorType, is_float32
+
+Q8 = ("i8", "u8")
+INDEX = ("i32", "i64")
+ANY = tuple(DTYPES)
+
+
+@dataclass(frozen=True)
+class OperandSpec:
+    """One positional operand: `arity` is "one", "optional" or "variadic" (one or more)."""
+
+    name: str
+    dtypes: tuple[str, ...]
+    quantized: bool | None = None  # True: must carry quant; False: must not; None: either
+    arity: str = "one"
+
+
+@dataclass(frozen=True)
+class AttrSpec:
+    """One attribute: `kind` is a key of ATTR_KINDS; `choices` restricts a "str" attribute."""
+
+    name: str
+    kind: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    dtypes: tuple[str, ...]
+    quantized: bool | None = None
+
+
+TypeList = list[TensorType]
+InferRule = Callable[[TypeList, dict[str, Any]], TensorType]
+CheckRule = Callable[[TypeList, dict[str, Any], TensorType], None]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    summary: str
+    operands: tuple[OperandSpec, ...]
+    result: ResultSpec
+    attrs: tuple[AttrSpec, ...] = ()
+    infer: InferRule | None = None
+    check: CheckRule | None = None
+
+    def attr(self, name: str) -> AttrSpec | None:
+        return next((a for a in self.attrs if a.name == name), None)
+
+    def arity_range(self) -> tuple[int, int | None]:
+        """The smallest and largest number of operands (None: no limit)."""
+        if any(o.arity == "variadic" for o in self.operands):
+            return 1, None
+        return sum(o.arity == "one" for o in self.operands), len(self.operands)
+
+    def operand_spec(self, index: int) -> OperandSpec:
+        return self.operands[min(index, len(self.operands) - 1)]
+
+
+# ---- attribute kinds -----------------------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_f32(v: Any) -> bool:
+    return isinstance(v, float) and is_float32(v)
+
+
+# kind -> (predicate on the normalized value, description for messages and docs)
+ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (_is_int, "integer"),
+    "f32": (_is_f32, "float32 number"),
+    "str": (lambda v: isinstance(v, str), "string"),
+    "ints": (lambda v: isinstance(v, tuple) and all(_is_int(x) for x in v), "list of integers"),
+    "f32s": (lambda v: isinstance(v, tuple) and len(v) > 0 and all(_is_f32(x) for x in v),
+             "non-empty list of float32 numbers"),
+    "tensor": (lambda v: isinstance(v, np.ndarray) and v.dtype in DTYPES.values(), "dense tensor"),
+}
+
+
+def _normalize_attr_value(kind: str, value: Any) -> Any:
+    """Python/numpy spellings of a value -> the one normalized form (never changes a number)."""
+    if kind == "int" and isinstance(value, np.integer):
+        return int(value)
+    if kind == "f32" and isinstance(value, (np.floating, int)) and not isinstance(value, bool):
+        return float(value)
+    if kind in ("ints", "f32s") and isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_normalize_attr_value(kind[:-1], v) for v in value)
+    if kind == "tensor" and isinstance(value, np.ndarray) and value.flags.writeable:
+        value = np.array(value, copy=True, order="C")
+        value.flags.writeable = False
+    return value
+
+
+# ---- the table -----------------------------------------------------------------------------------
+
+def _one(name: str, dtypes: tuple[str, ...], quantized: bool | None = None) -> OperandSpec:
+    return OperandSpec(name, dtypes, quantized)
+
+
+def _float_binary(name: str, summary: str) -> OpDef:
+    return OpDef(name, summary, (_one("a", ("f32",)), _one("b", ("f32",))), ResultSpec(("f32",)),
+                 infer=rules.infer_float_elementwise)
+
+
+def _float_unary(name: str, summary: str) -> OpDef:
+    return OpDef(name, summary, (_one("x", ("f32",)),), ResultSpec(("f32",)),
+                 infer=rules.infer_float_elementwise)
+
+
+def _layout(name: str, summary: str, attrs: tuple[AttrSpec, ...], infer: InferRule | None = None,
+            check: CheckRule | None = None, operands: tuple[OperandSpec, ...] | None = None) -> OpDef:
+    return OpDef(name, summary, operands or (_one("x", ANY),), ResultSpec(ANY), attrs, infer, check)
+
+
+_MODE = AttrSpec("mode", "str", choices=("qlinear", "float"),
+                 doc="`qlinear`: onnxruntime's QLinear kernel; `float`: the DQ -> op -> Q path")
+
+OPS: tuple[OpDef, ...] = (
+    OpDef("const", "A constant tensor; `value` has exactly the result's dtype and shape.",
+          (), ResultSpec(ANY), (AttrSpec("value", "tensor", doc="the data (printed in place of operands)"),),
+          check=rules.check_const),
+    OpDef("quantize", "QuantizeLinear: `q = sat(RNE(clamp(f32(x / scale), qmin - zp, qmax - zp)) + zp)`.",
+          (_one("x", ("f32",)),), ResultSpec(Q8, quantized=True), check=rules.check_quantize),
+    OpDef("dequantize", "DequantizeLinear: `f32(float(q - zp) * scale)`, per tensor or per axis.",
+          (_one("q", Q8 + ("i32",), quantized=True),), ResultSpec(("f32",)), infer=rules.infer_dequantize),
+    OpDef("qmatmul",
+          "QLinearMatMul / QGemm / QLinearConv as a matmul: `acc = sum (a - za)(b - zb) (+ bias)` in int32, "
+          "`y = sat(RNE(clamp(f32(f32(acc) * multiplier), qmin - zy, qmax - zy)) + zy)`; numpy matmul "
+          "broadcasting; b may be quantized per output channel (its last axis).",
+          (_one("a", Q8, True), _one("b", Q8, True), OperandSpec("bias", ("i32",), None, "optional")),
+          ResultSpec(Q8, quantized=True),
+          (AttrSpec("multiplier", "f32s", doc="M as onnxruntime computes it: one, or one per output channel"),),
+          check=rules.check_qmatmul),
+    OpDef("matmul_int", "MatMulInteger: exact int32 `sum (a - za)(b - zb)`; zero points from the operand types.",
+          (_one("a", Q8), _one("b", Q8)), ResultSpec(("i32",), quantized=False),
+          infer=rules.infer_matmul_int, check=rules.check_matmul_int),
+    OpDef("qadd", "QLinearAdd (numpy broadcasting): the onnxruntime kernel or the float DQ -> Add -> Q path.",
+          (_one("a", Q8, True), _one("b", Q8, True)), ResultSpec(Q8, quantized=True),
+          (_MODE,
+           AttrSpec("ra", "f32", required=False, doc="qlinear: f32(sa / sc)"),
+           AttrSpec("rb", "f32", required=False, doc="qlinear: f32(sb / sc)"),
+           AttrSpec("fixed", "f32", required=False, doc="qlinear: f32(zc) - (ra * za + rb * zb)")),
+          check=rules.check_qadd),
+    OpDef("qmul", "QLinearMul (numpy broadcasting): the onnxruntime kernel or the float DQ -> Mul -> Q path.",
+          (_one("a", Q8, True), _one("b", Q8, True)), ResultSpec(Q8, quantized=True),
+          (_MODE, AttrSpec("multiplier", "f32", required=False, doc="qlinear: f32(f32(sa * sb) / sc)")),
+          check=rules.check_qmul),
+    OpDef("qsoftmax", "QLinearSoftmax along `axis`: exp table, sequential float32 row sum, floor(1 / ys).",
+          (_one("x", Q8, True),), ResultSpec(Q8, quantized=True), (AttrSpec("axis", "int"),),
+          check=rules.check_qsoftmax),
+    OpDef("table", "A unary function of the code: `y = table[x as byte]` (int8 codes index by their byte, "
+          "i.e. `x & 0xFF`).",
+          (_one("x", Q8, True),), ResultSpec(Q8, quantized=True),
+          (AttrSpec("table", "tensor", doc="256 codes of the result dtype"),), check=rules.check_table),
+    OpDef("layernorm", "onnxruntime's CPU LayerNormalization over axes `axis..rank-1` (sequential float32 sums).",
+          (_one("x", ("f32",)), _one("gamma", ("f32",)), OperandSpec("beta", ("f32",), None, "optional")),
+          ResultSpec(("f32",)), (AttrSpec("axis", "int"), AttrSpec("epsilon", "f32")),
+          infer=rules.infer_layernorm),
+    _float_binary("add", "Float32 addition, numpy broadcasting."),
+    _float_binary("sub", "Float32 subtraction, numpy broadcasting."),
+    _float_binary("mul", "Float32 multiplication, numpy broadcasting."),
+    _float_binary("div", "Float32 division, numpy broadcasting."),
+    _float_binary("pow", "Float32 power as onnxruntime computes it, numpy broadcasting."),
+    _float_unary("sqrt", "Float32 square root."),
+    _float_unary("erf", "Float32 error function as onnxruntime computes it."),
+    _float_unary("tanh", "Float32 hyperbolic tangent as onnxruntime computes it."),
+    _float_unary("exp", "Float32 exponential as onnxruntime computes it."),
+    OpDef("reduce_mean", "ReduceMean over `axes` as onnxruntime computes it.",
+          (_one("x", ("f32",)),), ResultSpec(("f32",)),
+          (AttrSpec("axes", "ints"), AttrSpec("keepdims", "int", doc="0 or 1")),
+          infer=rules.infer_reduce_mean),
+    _layout("reshape", "Row-major reshape to the result type's shape.", (), check=rules.check_reshape),
+    _layout("transpose", "Permute axes: result axis i is operand axis `perm[i]`.",
+            (AttrSpec("perm", "ints"),), infer=rules.infer_transpose),
+    _layout("gather", "Gather along `axis` with an index tensor (ONNX Gather; indices in range, non-negative).",
+            (AttrSpec("axis", "int"),), infer=rules.infer_gather,
+            operands=(_one("data", ANY), _one("indices", INDEX, quantized=False))),
+    _layout("slice", "Take `range(starts[i], ends[i], steps[i])` along every axis i (normalized, in range).",
+            (AttrSpec("starts", "ints"), AttrSpec("ends", "ints"), AttrSpec("steps", "ints")),
+            infer=rules.infer_slice),
+    _layout("concat", "Concatenate along `axis`; every operand has the same dtype and quantization.",
+            (AttrSpec("axis", "int"),), infer=rules.infer_concat,
+            operands=(OperandSpec("inputs", ANY, None, "variadic"),)),
+    _layout("squeeze", "Remove the size-1 axes `axes`.", (AttrSpec("axes", "ints"),), infer=rules.infer_squeeze),
+    _layout("unsqueeze", "Insert size-1 axes at positions `axes` of the result.",
+            (AttrSpec("axes", "ints"),), infer=rules.infer_unsqueeze),
+    _layout("flatten", "ONNX Flatten: a 2-D result `[prod(shape[:axis]), prod(shape[axis:])]`.",
+            (AttrSpec("axis", "int"),), infer=rules.infer_flatten),
+)
+
+OP_TABLE: dict[str, OpDef] = {op.name: op for op in OPS}
+
+
+def op_def(kind: str) -> OpDef:
+    """The table entry of an op kind; raises `IRError` for an unknown op."""
+    if kind not in OP_TABLE:
+        raise IRError(f"unknown op '{kind}'")
+    return OP_TABLE[kind]
+
+
+def normalize_attrs(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes with Python/numpy spellings turned into the normalized form of their kind.
+
+    Unknown attributes are passed through untouched: the verifier reports them.
+    """
+    definition = op_def(kind)
+    normalized = {}
+    for name, value in attrs.items():
+        spec = definition.attr(name)
+        normalized[name] = _normalize_attr_value(spec.kind, value) if spec else value
+    return normalized
+
+
+def _check_dtype(what: str, t: TensorType, dtypes: tuple[str, ...], quantized: bool | None) -> None:
+    if t.dtype not in dtypes:
+        raise IRError(f"{what} has dtype {t.dtype}, expected {' or '.join(dtypes)}")
+    if quantized is True and t.quant is None:
+        raise IRError(f"{what} must be quantized (its type has no q<...>)")
+    if quantized is False and t.quant is not None:
+        raise IRError(f"{what} must not be quantized")
+
+
+def _describe_arity(low: int, high: int | None) -> str:
+    if high is None:
+        return f"at least {low}"
+    return str(low) if low == high else f"{low} to {high}"
+
+
+def check_signature(kind: str, operand_types: list[TensorType], attrs: dict[str, Any]) -> OpDef:
+    """Check operand count and dtypes and the attributes against the table; returns the entry."""
+    definition = op_def(kind)
+    low, high = definition.arity_range()
+    if len(operand_types) < low or (high is not None and len(operand_types) > high):
+        raise IRError(f"takes {_describe_arity(low, high)} operand(s), got {len(operand_types)}")
+    for i, t in enumerate(operand_types):
+        spec = definition.operand_spec(i)
+        _check_dtype(f"operand {i} ({spec.name})", t, spec.dtypes, spec.quantized)
+    unknown = sorted(name for name in attrs if definition.attr(name) is None)
+    if unknown:
+        raise IRError(f"unknown attribute '{unknown[0]}' (it takes: "
+                      f"{', '.join(a.name for a in definition.attrs) or 'none'})")
+    for spec in definition.attrs:
+        if spec.name not in attrs:
+            if spec.required:
+                raise IRError(f"missing required attribute '{spec.name}'")
+            continue
+        value = attrs[spec.name]
+        accepts, description = ATTR_KINDS[spec.kind]
+        if not accepts(value):
+            raise IRError(f"attribute '{spec.name}' must be a {description}, got {value!r}")
+        if spec.choices and value not in spec.choices:
+            raise IRError(f"attribute '{spec.name}' is {value!r}, expected one of "
+                          f"{', '.join(repr(c) for c in spec.choices)}")
+    return definition
+
+
+def check_op(kind: str, operand_types: list[TensorType], attrs: dict[str, Any], result: TensorType) -> None:
+    """Every op-local rule of the table: signature, result dtype, inference and check rules."""
+    definition = check_signature(kind, operand_types, attrs)
+    _check_dtype("the result", result, definition.result.dtypes, definition.result.quantized)
+    if definition.infer is not None:
+        rules.expect_same(result, definition.infer(operand_types, attrs))
+    if definition.check is not None:
+        definition.check(operand_types, attrs, result)
+
+
+def infer_result_type(kind: str, operand_types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+    """The result type from the op's inference rule; an op without one needs an explicit type."""
+    definition = check_signature(kind, operand_types, attrs)
+    if definition.infer is None:
+        raise IRError(f"op '{kind}' has no result type inference: give its result type")
+    return definition.infer(operand_types, attrs)
