@@ -1,0 +1,240 @@
+"""The `.vir` text form, parsing side: `parse_graph(text, filename) -> Graph`.
+
+The grammar is `vir.lark` (lark, LALR). The tree is turned into a `Graph` op by op; attribute
+values are converted by the kind the op table declares for them, so the text needs no type tags.
+Every error is an `IRParseError` whose message starts with `filename:line:column`. The parsed
+graph is verified (`compiler.ir.verifier`) before it is returned, so a parsed graph is valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+import lark
+import numpy as np
+
+from compiler.ir.errors import IRError, IRParseError
+from compiler.ir.graph import Graph, Op, Value
+from compiler.ir.ops import OP_TABLE, normalize_attrs
+from compiler.ir.types import Quant, TensorType
+from compiler.ir.verifier import verify
+
+
+@functools.cache
+def _lark_parser() -> lark.Lark:
+    grammar = resources.files("compiler.ir").joinpath("vir.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def _number(token: lark.Token) -> int | float:
+    text = str(token)
+    if "x" in text:
+        return float.fromhex(text)
+    if any(c in text for c in ".eEn"):  # decimal point, exponent, inf, nan
+        return float(text)
+    return int(text)
+
+
+def _string(token: lark.Token) -> str:
+    return json.loads(str(token))
+
+
+def _name(node: lark.Token) -> str:
+    return _string(node) if node.type == "STRING" else str(node)
+
+
+class _GraphBuilder:
+    """Turns a parse tree into a Graph, reporting errors at the line of the offending text."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.values: dict[str, Value] = {}
+
+    def fail(self, node: lark.Tree | lark.Token, message: str) -> IRParseError:
+        line = getattr(node, "line", None) or node.meta.line
+        column = getattr(node, "column", None) or node.meta.column
+        return IRParseError(f"{self.filename}:{line}:{column}: {message}")
+
+    # ---- numbers, types, constants ----------------------------------------------------------
+
+    def f32(self, token: lark.Token) -> float:
+        """A number token as the float32 nearest to it (printed text reads back exactly)."""
+        return float(np.float32(_number(token)))
+
+    def integer(self, token: lark.Token) -> int:
+        value = _number(token)
+        if not isinstance(value, int):
+            raise self.fail(token, f"expected an integer, got {token}")
+        return value
+
+    def quant(self, tree: lark.Tree) -> Quant:
+        if tree.data == "quant_tensor":
+            scale, zero = tree.children
+            return Quant((self.f32(scale),), (self.integer(zero),))
+        axis, scales, zeros = tree.children
+        return Quant(tuple(self.f32(t) for t in scales.children), tuple(self.integer(t) for t in zeros.children),
+                     self.integer(axis))
+
+    def type(self, tree: lark.Tree) -> TensorType:
+        shape_dtype, quant = tree.children
+        *dims, dtype = str(shape_dtype).split("x")
+        try:
+            return TensorType(dtype, tuple(int(d) for d in dims), self.quant(quant) if quant else None)
+        except IRParseError:
+            raise
+        except IRError as err:
+            raise self.fail(tree, str(err)) from None
+
+    def dense(self, tree: lark.Tree, t: TensorType) -> np.ndarray:
+        (data,) = tree.children
+        if isinstance(data, lark.Token) and data.type == "ELIDED":
+            raise self.fail(data, f"constant data was elided ({data}) when this text was printed: "
+                                  f"print without --elide-constants to get parseable IR")
+        dtype = t.np_dtype
+        if isinstance(data, lark.Tree):  # a flat list of elements
+            convert = self.f32 if dtype.kind == "f" else self.integer
+            items = [convert(tok) for tok in data.children]
+            if len(items) != t.num_elements:
+                raise self.fail(tree, f"dense literal has {len(items)} elements, its type "
+                                      f"{list(t.shape)} needs {t.num_elements}")
+            array = np.array(items, dtype=np.float64 if dtype.kind == "f" else object)
+            if dtype.kind != "f" and any(not np.iinfo(dtype).min <= v <= np.iinfo(dtype).max for v in items):
+                raise self.fail(tree, f"dense literal has a value outside {t.dtype}")
+            array = array.astype(dtype).reshape(t.shape)
+        else:
+            raw = self.base64(data)
+            if len(raw) != t.num_elements * dtype.itemsize:
+                raise self.fail(data, f"dense data has {len(raw)} bytes, its type needs "
+                                      f"{t.num_elements * dtype.itemsize}")
+            array = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(t.shape)
+        array.flags.writeable = False
+        return array
+
+    def base64(self, token: lark.Token) -> bytes:
+        try:
+            return base64.b64decode(_string(token), validate=True)
+        except ValueError:
+            raise self.fail(token, "dense data is not valid base64") from None
+
+    # ---- attributes ---------------------------------------------------------------------------
+
+    def attr(self, kind: str, node: lark.Tree) -> Any:
+        """Convert an attribute value node to the normalized value of `kind`."""
+        expected = {"int": "number", "f32": "number", "str": "string", "ints": "list", "f32s": "list",
+                    "tensor": "dense_attr"}[kind]
+        if node.data != expected:
+            raise self.fail(node, f"expected a {kind} value, got a {node.data.replace('_attr', '')}")
+        (first, *rest) = node.children
+        if kind == "int":
+            return self.integer(first)
+        if kind == "f32":
+            return self.f32(first)
+        if kind == "str":
+            return _string(first)
+        if kind == "ints":
+            return tuple(self.integer(t) for t in node.children)
+        if kind == "f32s":
+            return tuple(self.f32(t) for t in node.children)
+        return self.dense(first, self.type(rest[0]))
+
+    def attrs(self, kind: str, tree: lark.Tree | None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for attr in tree.children if tree is not None else ():
+            name_token, value = attr.children
+            name = str(name_token)
+            spec = OP_TABLE[kind].attr(name)
+            if spec is None:
+                raise self.fail(name_token, f"op '{kind}' has no attribute '{name}'")
+            if name in result:
+                raise self.fail(name_token, f"attribute '{name}' is given twice")
+            result[name] = self.attr(spec.kind, value)
+        return result
+
+    # ---- values and ops -----------------------------------------------------------------------
+
+    def define(self, graph: Graph, ref: lark.Tree, make) -> Value:
+        name = _name(ref.children[0])
+        if name in self.values:
+            raise self.fail(ref, f"%{name} is defined twice")
+        value = make(name)
+        self.values[name] = value
+        return value
+
+    def use(self, ref: lark.Tree) -> Value:
+        name = _name(ref.children[0])
+        if name not in self.values:
+            raise self.fail(ref, f"%{name} is used before it is defined (or never defined)")
+        return self.values[name]
+
+    def op(self, graph: Graph, tree: lark.Tree) -> None:
+        result_ref, kind_token, dense, *rest = tree.children
+        *operand_refs, attr_dict, signature, loc = rest
+        kind = str(kind_token)
+        if kind not in OP_TABLE:
+            raise self.fail(kind_token, f"unknown op '{kind}'")
+        operands = [self.use(ref) for ref in operand_refs if ref is not None]
+        types = [self.type(t) for t in signature.children if t is not None]
+        if len(types) == 1 and operands:
+            raise self.fail(signature, f"op '{kind}' has operands: write ': operand types -> result type'")
+        declared, result_type = types[:-1], types[-1]
+        if len(declared) != len(operands):
+            raise self.fail(signature, f"op '{kind}' has {len(operands)} operand(s) but "
+                                       f"{len(declared)} operand type(s)")
+        for i, (value, t) in enumerate(zip(operands, declared)):
+            if value.type != t:
+                raise self.fail(signature, f"operand {i} %{value.name} has type {self._fmt(value.type)}, "
+                                           f"the signature says {self._fmt(t)}")
+        attrs = self.attrs(kind, attr_dict)
+        if (dense is not None) != (kind == "const"):
+            raise self.fail(kind_token, "only const takes a dense value before its type"
+                            if dense is not None else "const needs a dense<...> value")
+        if dense is not None:
+            attrs["value"] = self.dense(dense, result_type)
+        locs = tuple(_string(t) for t in loc.children) if loc is not None else ()
+        result = self.define(graph, result_ref, lambda name: Value(name, result_type))
+        graph.ops.append(Op(kind, operands, normalize_attrs(kind, attrs), result, locs))
+
+    @staticmethod
+    def _fmt(t: TensorType) -> str:
+        from compiler.ir.printer import format_type
+
+        return format_type(t)
+
+    def graph(self, tree: lark.Tree) -> Graph:
+        name_token, *rest = tree.children
+        graph = Graph(_name(name_token))
+        ops = [c for c in rest if isinstance(c, lark.Tree) and c.data == "op"]
+        args = [c for c in rest if isinstance(c, lark.Tree) and c.data == "arg"]
+        outputs = [c for c in rest if isinstance(c, lark.Tree) and c.data == "value_ref"]
+        for arg in args:
+            ref, t = arg.children
+            value = self.define(graph, ref, lambda name: Value(name, self.type(t)))
+            graph.inputs.append(value)
+        for op in ops:
+            self.op(graph, op)
+        graph.set_outputs(self.use(ref) for ref in outputs)
+        graph.refresh_names()
+        return graph
+
+
+def parse_graph(text: str, filename: str = "<vir>") -> Graph:
+    """Parse `.vir` text into a verified Graph; raises `IRParseError` (bad text) or `IRError`."""
+    try:
+        tree = _lark_parser().parse(text)
+    except lark.exceptions.UnexpectedInput as err:
+        expected = getattr(err, "expected", None) or getattr(err, "allowed", None) or ()
+        hint = f" (expected one of: {', '.join(sorted(expected)[:8])})" if expected else ""
+        found = text[err.pos_in_stream:err.pos_in_stream + 20].split("\n")[0] if err.pos_in_stream is not None else ""
+        raise IRParseError(f"{filename}:{err.line}:{err.column}: unexpected {found!r}{hint}") from None
+    graph = _GraphBuilder(filename).graph(tree.children[0])
+    try:
+        verify(graph)
+    except IRParseError:
+        raise
+    except IRError as err:
+        raise IRError(f"{filename}: {err}") from None
+    return graph
