@@ -167,6 +167,8 @@ OPS: tuple[OpDef, ...] = (
     OpDef("matmul_int", "MatMulInteger: exact int32 `sum (a - za)(b - zb)`; zero points from the operand types.",
           (_one("a", Q8), _one("b", Q8)), ResultSpec(("i32",), quantized=False),
           infer=rules.infer_matmul_int, check=rules.check_matmul_int),
+    OpDef("matmul", "Float32 MatMul as onnxruntime computes it (MLAS SGEMM), numpy matmul broadcasting.",
+          (_one("a", ("f32",)), _one("b", ("f32",))), ResultSpec(("f32",)), infer=rules.infer_matmul),
     OpDef("qadd", "QLinearAdd (numpy broadcasting): the onnxruntime kernel or the float DQ -> Add -> Q path.",
           (_one("a", Q8, True), _one("b", Q8, True)), ResultSpec(Q8, quantized=True),
           (_MODE,

@@ -131,6 +131,10 @@ def check_qmatmul(operands: list[TensorType], attrs: Attrs, result: TensorType) 
         raise IRError(f"bias shape {list(operands[2].shape)} should be [{n}]")
 
 
+def infer_matmul(operands: list[TensorType], attrs: Attrs) -> TensorType:
+    return TensorType("f32", matmul_shape(operands[0].shape, operands[1].shape))
+
+
 def infer_matmul_int(operands: list[TensorType], attrs: Attrs) -> TensorType:
     return TensorType("i32", matmul_shape(operands[0].shape, operands[1].shape))
 

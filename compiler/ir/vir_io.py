@@ -1,0 +1,47 @@
+"""Reading and writing `.vir` files.
+
+Writes are atomic (a temporary file in the same directory, then a rename), so a failed or
+interrupted write never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from compiler.ir.errors import IRError
+from compiler.ir.graph import Graph
+from compiler.ir.parser import parse_graph
+from compiler.ir.printer import print_graph
+
+
+def read_vir(path: str | os.PathLike) -> Graph:
+    """Parse and verify the graph in a `.vir` file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise IRError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise IRError(f"{path}: not UTF-8 text (byte offset {err.start})") from None
+    return parse_graph(text, filename=str(path))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        raise IRError(f"cannot write {path}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except OSError as err:
+        os.unlink(tmp)
+        raise IRError(f"cannot write {path}: {err.strerror}") from None
+
+
+def write_vir(graph: Graph, path: str | os.PathLike, elide_constants: bool = False) -> None:
+    write_text_atomic(path, print_graph(graph, elide_constants))
