@@ -5,30 +5,39 @@ A `QuantVariant` is (format, activation type, per-channel weights, quant_pre_pro
 with MinMax calibration over the given seeded images, int8 symmetric weights, and otherwise the
 quantizer's defaults (no extra_options), exactly as a user calling it would.
 
-What quantize_static (onnxruntime 1.32) emits for these ViT graphs, checked by
-tests/models/test_quantization.py (the test is the authority; this is its summary):
-- Default op list (no op_types_to_quantize): the union of the QOperator and QDQ registries, so
-  every op below is considered. Weights are int8, symmetric, zp 0, range [-127, 127]; per-channel
-  weights have one scale per output channel (Conv axis 0, MatMul axis 1, Gemm(transB) axis 0).
-- QDQ: a QuantizeLinear/DequantizeLinear pair on every activation input and output of Conv,
-  MatMul, Gemm, Add, Mul, Softmax, Concat, Gather, Reshape, Transpose, LayerNormalization, and a
-  DequantizeLinear on each quantised weight. Conv/Gemm biases are int32 (scale s_in * s_w, zp 0);
-  a MatMul+Add bias is quantised like an activation (8-bit, own scale and zero point). Softmax
-  output scale 1/255 (uint8 zp 0, int8 zp -128). Erf, Div, Sub, Pow, Sqrt, Tanh, ReduceMean are
-  not in the registries: they stay float between a DequantizeLinear and the next QuantizeLinear.
-  LayerNormalization gets Q/DQ around it but its gamma/beta stay float... see the test summary.
-- QOperator: Conv -> QLinearConv, MatMul -> QLinearMatMul (both operands 8-bit; the attention
-  Q.K^T and probs x V too), Gemm -> QGemm (com.microsoft), Add/Mul -> QLinearAdd/QLinearMul,
-  Softmax -> QLinearSoftmax (output scale 1/256), Concat -> QLinearConcat, Gather/Transpose/
-  Reshape stay as ordinary ops on 8-bit tensors; LayerNormalization, Erf, Div, Sub, Pow, Sqrt, Tanh
-  and ReduceMean run in float between DequantizeLinear and QuantizeLinear.
-- int8 vs uint8 activations: only the activation tensors' type and zero points change.
-- quant_pre_process (symbolic shape inference + onnxruntime basic optimisation): MatMul+Add on a
-  3-D activation becomes Reshape -> Gemm -> Reshape, so its bias becomes an int32 Gemm bias.
-- extra_options (not used by the zoo's variants): ActivationSymmetric=True forces activation
-  zero points to 0 (int8) / 128 (uint8); WeightSymmetric=False gives asymmetric weights;
-  ForceQuantizeNoInputCheck quantises Transpose/Reshape even after a float producer;
-  MatMulConstBOnly=True leaves the attention matmuls (two activations) float.
+What quantize_static (onnxruntime 1.32) emits for these ViT graphs; each point is asserted by
+tests/models/test_quantization.py, which wins if the two disagree:
+- Op list: with no op_types_to_quantize it considers the union of its QOperator and QDQ
+  registries. Erf, Tanh, Pow, Sqrt, Sub, ReduceMean and Div are in neither, so they stay float.
+- Weights (Conv, MatMul, Gemm): int8, symmetric, zp 0, codes in [-127, 127]. Per-channel gives one
+  scale per output channel: Conv axis 0, MatMul [in, out] axis 1, Gemm(transB=1) axis 0.
+  Conv/Gemm biases: int32, zp 0, scale s_in * s_w (per channel when the weight is).
+QDQ (QuantizeLinear -> DequantizeLinear around every quantised tensor):
+- Inputs and outputs of Conv, MatMul (also the two-activation attention matmuls), Gemm, Add, Mul,
+  Softmax, Concat, Gather, Reshape, Transpose and LayerNormalization all pass through Q/DQ.
+- A MatMul+Add bias, the class token, the position embedding and the GELU constants 1.0 and 0.5
+  are 8-bit activation-type constants (own scale and zero point) behind a DequantizeLinear.
+- LayerNormalization: gamma is an int8 weight, always per-tensor (even with per_channel); beta is
+  int32 with scale s_in * s_gamma; its input and output are Q/DQ'd.
+- Div (attention scale) has a quantised output because Softmax quantises its input; the GELU Div
+  feeds Erf directly in float, and the Erf output is quantised (Add consumes it).
+- Softmax output: scale 1/255, zero point -128 (int8) or 0 (uint8).
+QOperator:
+- Conv -> QLinearConv; MatMul -> QLinearMatMul (all of them); Gemm -> QGemm (com.microsoft);
+  Add/Mul -> QLinearAdd/QLinearMul (com.microsoft, also bias adds, residuals and GELU's
+  constants); Concat -> QLinearConcat; Softmax -> QLinearSoftmax (com.microsoft, output scale
+  1/256, zp -128 / 0). Reshape and Transpose run on the 8-bit tensors.
+- LayerNormalization, Div, Erf and the final Gather run in float (DequantizeLinear before,
+  QuantizeLinear after); LayerNorm gamma/beta stay float.
+Both formats:
+- int8 vs uint8 activations changes only activation types and zero points (weights stay int8).
+- quant_pre_process (symbolic shape inference + onnxruntime basic optimisation) turns every
+  MatMul+Add on a 3-D activation into Reshape -> Gemm -> Reshape, so that bias becomes an int32
+  Gemm bias; only the two attention MatMuls remain MatMul.
+- extra_options, not used by the zoo's variants: ActivationSymmetric=True makes every activation
+  zero point 0 (int8); MatMulConstBOnly=True changes nothing visible in QDQ mode
+  here, because the attention matmuls' neighbours (Transpose, Div, Softmax) quantise the same
+  tensors anyway.
 """
 
 import contextlib

@@ -77,7 +77,7 @@ def config_for(name: str) -> ViTConfig:
     return SIZES[name]
 
 
-_CHOICES = {
+OPTION_CHOICES = {
     "layernorm": ("auto", "fused", "decomposed"),
     "gelu": ("erf", "tanh"),
     "attention_scale": ("div", "mul"),
@@ -102,7 +102,7 @@ class BuildOptions:
     def __post_init__(self):
         if self.opset not in SUPPORTED_OPSETS:
             raise VitcError(f"build option opset={self.opset}: supported opsets are {SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1}")
-        for option, choices in _CHOICES.items():
+        for option, choices in OPTION_CHOICES.items():
             value = getattr(self, option)
             if value not in choices:
                 raise VitcError(f"build option {option}={value!r}: expected one of {', '.join(choices)}")
