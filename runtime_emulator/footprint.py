@@ -1,0 +1,190 @@
+"""What each instruction touches: its on-chip row accesses and its DRAM byte range.
+
+`accesses(mnemonic, fields, dim)` lists every on-chip region an instruction reads or writes as
+`Access(mem, starts, length, write)`: rows `starts[i] .. starts[i] + length - 1` of SPAD or ACC.
+The same list serves the bounds check done before an instruction touches memory and the hazard
+checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)`.
+
+Invariants checked by `check_bounds` (each failure is a VitcError naming the field):
+- rows, cols, depth, m, k, n are at least 1;
+- a region with more than one column block has rows <= bs (blocks must not overlap);
+- every row is inside its memory and every DRAM byte inside the binary's DRAM.
+A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from isa.errors import VitcError
+from runtime_emulator.regions import Region
+from runtime_emulator.semantics.elementwise import BMODE_COL, BMODE_FULL, BMODE_ROW
+from runtime_emulator.semantics.lut import TABLE_SIZE
+
+SPAD, ACC = "spad", "acc"
+
+
+@dataclass(frozen=True)
+class Access:
+    mem: str
+    starts: np.ndarray  # first row of each run
+    length: int  # rows per run
+    write: bool
+    field: str  # the address field, for error messages
+
+    def rows(self) -> np.ndarray:
+        return (self.starts[:, None] + np.arange(self.length)[None, :]).ravel()
+
+    def last_row(self) -> int:
+        return int(self.starts.max()) + self.length - 1
+
+
+def _region(mem, field, region: Region, dim, write, depth=1, depth_stride=0) -> Access:
+    if region.blocks(dim) > 1 and region.rows > region.bs:
+        raise VitcError(
+            f"{field}: region of {region.rows} rows and {region.cols} columns has block stride "
+            f"{region.bs} < rows, so its column blocks overlap"
+        )
+    copies = np.arange(depth, dtype=np.int64)[:, None] * depth_stride
+    starts = (copies + region.block_starts(dim)[None, :]).ravel()
+    return Access(mem, starts, region.rows, write, field)
+
+
+def _column(mem, field, addr, rows, write) -> Access:
+    return Access(mem, np.array([addr], np.int64), rows, write, field)
+
+
+def _row_vector(mem, field, addr, cols, dim) -> Access:
+    return Access(mem, np.array([addr], np.int64), -(-cols // dim), False, field)
+
+
+def _mem(f) -> str:
+    return ACC if f["mem"] else SPAD
+
+
+def _dma(f, dim, write):
+    region = Region(f["addr"], f["rows"], f["cols"], f["bs"])
+    return [_region(_mem(f), "addr", region, dim, write, f["depth"], f["depth_stride"])]
+
+
+def _mm(f, dim):
+    b_shape = (f["n"], f["k"]) if f["bt"] else (f["k"], f["n"])
+    return [
+        _region(SPAD, "a", Region(f["a"], f["m"], f["k"], f["a_bs"]), dim, False),
+        _region(SPAD, "b", Region(f["b"], *b_shape, f["b_bs"]), dim, False),
+        _region(ACC, "c", Region(f["c"], f["m"], f["n"], f["c_bs"]), dim, True),
+    ]
+
+
+def _unary(src_mem, dst_mem, f, dim, transposed=False):
+    rows, cols = f["rows"], f["cols"]
+    dst_shape = (cols, rows) if transposed else (rows, cols)
+    return [
+        _region(src_mem, "src", Region(f["src"], rows, cols, f["src_bs"]), dim, False),
+        _region(dst_mem, "dst", Region(f["dst"], *dst_shape, f["dst_bs"]), dim, True),
+    ]
+
+
+def _requant(f, dim):
+    extra = [_row_vector(ACC, "mult_addr", f["mult_addr"], f["cols"], dim)] if f["pc"] else []
+    return _unary(ACC, SPAD, f, dim) + extra
+
+
+def _quant(f, dim):
+    extra = [_column(ACC, "s_addr", f["s_addr"], f["rows"], False)] if f["pr"] else []
+    return _unary(ACC, SPAD, f, dim) + extra
+
+
+def _valu_b(f, dim) -> list[Access]:
+    mode = f["bmode"]
+    if mode == BMODE_FULL:
+        return [_region(ACC, "b", Region(f["b"], f["rows"], f["cols"], f["b_bs"]), dim, False)]
+    if mode == BMODE_ROW:
+        return [_column(ACC, "b", f["b"], f["rows"], False)]
+    if mode == BMODE_COL:
+        return [_row_vector(ACC, "b", f["b"], f["cols"], dim)]
+    return []  # scalar immediate
+
+
+def _valu(f, dim):
+    rows, cols = f["rows"], f["cols"]
+    return [
+        _region(ACC, "a", Region(f["a"], rows, cols, f["a_bs"]), dim, False),
+        _region(ACC, "dst", Region(f["dst"], rows, cols, f["dst_bs"]), dim, True),
+    ] + _valu_b(f, dim)
+
+
+def _reduction(src_mem, f, dim):
+    return [
+        _region(src_mem, "src", Region(f["src"], f["rows"], f["cols"], f["src_bs"]), dim, False),
+        _column(ACC, "dst", f["dst"], f["rows"], True),
+    ]
+
+
+def _lut(f, dim):
+    out_mem = ACC if f["out"] else SPAD
+    extra = [_column(ACC, "r_addr", f["r_addr"], f["rows"], False)] if f["pr"] else []
+    return _unary(SPAD, out_mem, f, dim) + [_row_vector(out_mem, "tab", f["tab"], TABLE_SIZE, dim)] + extra
+
+
+def _qbinary(f, dim):
+    rows, cols = f["rows"], f["cols"]
+    b_region = Region(f["b"], 1, cols, 1) if f["bbc"] else Region(f["b"], rows, cols, f["b_bs"])
+    return [
+        _region(SPAD, "a", Region(f["a"], rows, cols, f["a_bs"]), dim, False),
+        _region(SPAD, "b", b_region, dim, False),
+        _region(SPAD, "c", Region(f["c"], rows, cols, f["c_bs"]), dim, True),
+    ]
+
+
+ACCESSES = {
+    "dma.load": lambda f, dim: _dma(f, dim, True),
+    "dma.store": lambda f, dim: _dma(f, dim, False),
+    "mm": _mm,
+    "transpose": lambda f, dim: _unary(SPAD, SPAD, f, dim, transposed=True),
+    "copy": lambda f, dim: _unary(_mem(f), _mem(f), f, dim),
+    "requant": _requant,
+    "dequant": lambda f, dim: _unary(SPAD, ACC, f, dim),
+    "quant": _quant,
+    "valu": _valu,
+    "vunary": lambda f, dim: _unary(ACC, ACC, f, dim),
+    "rowsum": lambda f, dim: _reduction(ACC, f, dim),
+    "rowmax": lambda f, dim: _reduction(_mem(f), f, dim),
+    "lut": _lut,
+    "qadd": _qbinary,
+    "qmul": _qbinary,
+    "halt": lambda f, dim: [],
+}
+
+SIZE_FIELDS = ("rows", "cols", "depth", "m", "k", "n")
+
+
+def dma_element_size(f) -> int:
+    return 4 if f["mem"] else 1
+
+
+def dram_range(mnemonic: str, f) -> tuple[int, int] | None:
+    """DRAM bytes `[lo, hi)` a DMA reads or writes; None when it touches no DRAM."""
+    if not mnemonic.startswith("dma.") or f.get("zero"):
+        return None
+    last = (f["depth"] - 1) * f["dram_depth_stride"] + (f["rows"] - 1) * f["dram_stride"]
+    return f["dram"], f["dram"] + last + f["cols"] * dma_element_size(f)
+
+
+def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) -> list[Access]:
+    """Check the instruction's sizes and addresses; return its accesses."""
+    for name in SIZE_FIELDS:
+        if name in f and f[name] < 1:
+            raise VitcError(f"field {name}={f[name]} must be at least 1")
+    accesses = ACCESSES[mnemonic](f, dim)
+    for access in accesses:
+        last = access.last_row()
+        if last >= memory_rows[access.mem]:
+            raise VitcError(
+                f"{access.field}: {access.mem} row {last} is out of range "
+                f"({access.mem} has {memory_rows[access.mem]} rows)"
+            )
+    span = dram_range(mnemonic, f)
+    if span is not None and span[1] > dram_size:
+        raise VitcError(f"DRAM bytes [{span[0]:#x}, {span[1]:#x}) exceed the DRAM size {dram_size:#x}")
+    return accesses

@@ -1,0 +1,86 @@
+"""Bit-exact float32 and 8-bit integer arithmetic shared by the vector-unit instructions.
+
+Every float operation here is one IEEE float32 operation rounded to nearest even, done by numpy
+on float32 arrays step by step (never fused or reordered), so a result equals what a float32 C
+kernel computes. The one fused operation, `fma_f32`, is computed exactly: the product of two
+float32 values is exact in float64, and the sum is rounded to odd in float64 before the final
+rounding to float32, which gives the correctly rounded fma (53 >= 2 * 24 + 2 bits).
+
+Conventions kept by all callers:
+- 8-bit codes travel as int32 arrays; `code_range(u)` gives the type's range (`u=1` uint8,
+  `u=0` int8);
+- NaN never reaches an integer cast: quantizing NaN gives the zero point (a decision of this
+  emulator; onnxruntime leaves it unspecified).
+"""
+
+import numpy as np
+
+F32 = np.float32
+
+
+def code_range(unsigned: int) -> tuple[int, int]:
+    """Smallest and largest code of the 8-bit type selected by a `u` flag."""
+    return (0, 255) if unsigned else (-128, 127)
+
+
+def code_dtype(unsigned: int) -> type:
+    return np.uint8 if unsigned else np.int8
+
+
+def saturate(values: np.ndarray, unsigned: int) -> np.ndarray:
+    """Clamp integers (or integral floats) to the 8-bit type's range, as int32."""
+    lo, hi = code_range(unsigned)
+    return np.clip(values, lo, hi).astype(np.int32)
+
+
+def round_to_code(values: np.ndarray, unsigned: int, zero_point: int = 0) -> np.ndarray:
+    """`sat(RNE(v) + zero_point)` for float32 `v` (NaN -> zero point), as int32."""
+    rounded = np.rint(np.where(np.isnan(values), F32(0), values))
+    lo, hi = code_range(unsigned)
+    bounded = np.clip(rounded, F32(lo - zero_point - 1), F32(hi - zero_point + 1))
+    return saturate(bounded.astype(np.int32) + zero_point, unsigned)
+
+
+def quantize_linear(x: np.ndarray, scale, zero_point: int, unsigned: int) -> np.ndarray:
+    """onnxruntime QuantizeLinear: `f32(x / s)`, clamp to [qmin - zp, qmax - zp], RNE, `+ zp`."""
+    lo, hi = code_range(unsigned)
+    v = np.divide(x, scale, dtype=F32)
+    v = np.clip(v, F32(lo - zero_point), F32(hi - zero_point))
+    return round_to_code(v, unsigned, zero_point)
+
+
+def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
+    """`f32(float(q - zp) * s)`; q - zp is at most 9 bits, so its float32 value is exact."""
+    return np.multiply((q.astype(np.int32) - zero_point).astype(F32), scale, dtype=F32)
+
+
+def fma_f32(x, y, z) -> np.ndarray:
+    """Correctly rounded float32 `x * y + z` (one rounding), elementwise."""
+    product = np.asarray(x, np.float64) * np.asarray(y, np.float64)  # exact: 24 + 24 bits
+    addend = np.asarray(z, np.float64)
+    total = np.asarray(product + addend)
+    # TwoSum: the exact error of the float64 addition.
+    addend_part = total - product
+    error = (product - (total - addend_part)) + (addend - addend_part)
+    # Round to odd: an inexact sum with an even last bit moves one ulp towards the error.
+    even = (total.view(np.int64) & 1) == 0
+    inexact = np.isfinite(total) & (error != 0) & even
+    total = np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
+    return total.astype(F32)
+
+
+def int32_to_f32(acc: np.ndarray) -> np.ndarray:
+    """The int32 -> float32 conversion (rounds to nearest even above 2^24)."""
+    return acc.astype(np.int32).astype(F32)
+
+
+def bits_to_f32(word: int) -> np.float32:
+    """A 32-bit immediate's float32 value."""
+    return np.array([word & 0xFFFFFFFF], np.uint32).view(F32)[0]
+
+
+def as_f32(value) -> np.float32:
+    """A float32 immediate given as a Python float (exactly float32) or as its bit pattern."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return bits_to_f32(int(value))
+    return F32(value)

@@ -1,0 +1,111 @@
+"""A decoded program prepared for execution: one `Op` per instruction, up to `halt`.
+
+Everything that does not depend on data is computed once here, before anything runs: the unit,
+the token bits as tuples of units, the semantic function, the bounds-checked on-chip accesses,
+the cycle cost, MACs and DRAM bytes. The run loop then does no per-instruction decoding.
+
+Invariants:
+- the program contains exactly one `halt`, as its last instruction (code after `halt` could
+  never run, so it is reported rather than ignored);
+- every instruction's sizes and addresses are checked before the first instruction runs; an
+  error names the instruction by `describe(op)`: pc, byte offset and disassembly.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from isa.config import HardwareConfig
+from isa.disassembler import format_instruction
+from isa.encoding import Instruction
+from isa.errors import VitcError
+from isa.table import load_table
+from runtime_emulator import footprint, timing
+from runtime_emulator.machine import Machine
+from runtime_emulator.semantics import dma, elementwise, layout, lut, matrix, qlinear, quantization, reductions
+from runtime_emulator.units import CONTROL, UNIT_INDEX, mask_units
+
+SEMANTICS: dict[str, Callable[[Machine, dict], None]] = {
+    "dma.load": dma.dma_load,
+    "dma.store": dma.dma_store,
+    "mm": matrix.mm,
+    "transpose": layout.transpose,
+    "copy": layout.copy,
+    "requant": quantization.requant,
+    "dequant": quantization.dequant,
+    "quant": quantization.quant,
+    "valu": elementwise.valu,
+    "vunary": elementwise.vunary,
+    "rowsum": reductions.rowsum,
+    "rowmax": reductions.rowmax,
+    "lut": lut.lut,
+    "qadd": qlinear.qadd,
+    "qmul": qlinear.qmul,
+    "halt": lambda machine, fields: None,
+}
+
+
+@dataclass(slots=True)
+class Op:
+    pc: int
+    instruction: Instruction
+    unit: int  # index into units.UNITS, or CONTROL
+    waits: tuple[int, ...]  # units to pop a token from before starting
+    signals: tuple[int, ...]  # units to push a token to when finished
+    layer: int
+    execute: Callable[[Machine, dict], None]
+    accesses: list
+    cycles: int
+    macs: int
+    dram_read: int
+    dram_written: int
+
+    @property
+    def mnemonic(self) -> str:
+        return self.instruction.mnemonic
+
+    @property
+    def fields(self):
+        return self.instruction.fields
+
+
+def describe(pc: int, instruction: Instruction) -> str:
+    """How every emulator message names an instruction."""
+    offset = pc * load_table().width_bytes
+    return f"pc {pc} (offset 0x{offset:x}) `{format_instruction(instruction)}`"
+
+
+def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: int, layer_count: int) -> list[Op]:
+    halts = [pc for pc, instr in enumerate(instructions) if instr.mnemonic == "halt"]
+    if not halts:
+        raise VitcError("program has no halt instruction")
+    if halts[0] != len(instructions) - 1:
+        pc = halts[0] + 1
+        raise VitcError(f"{describe(pc, instructions[pc])}: code after halt (pc {halts[0]}) can never run")
+    memory_rows = {footprint.SPAD: config.spad_rows, footprint.ACC: config.acc_rows}
+    return [_op(pc, instr, config, dram_size, memory_rows, layer_count) for pc, instr in enumerate(instructions)]
+
+
+def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, memory_rows: dict, layer_count: int) -> Op:
+    mnemonic, f = instr.mnemonic, instr.fields
+    unit_name = load_table().by_mnemonic[mnemonic].unit
+    try:
+        if f["layer"] >= max(layer_count, 1):
+            raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
+        accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)
+    except VitcError as err:
+        raise VitcError(f"{describe(pc, instr)}: {err}") from None
+    moved = timing.dma_bytes(f) if mnemonic.startswith("dma.") and not f.get("zero") else 0
+    return Op(
+        pc=pc,
+        instruction=instr,
+        unit=UNIT_INDEX.get(unit_name, CONTROL),
+        waits=mask_units(f["wait"]),
+        signals=mask_units(f["signal"]),
+        layer=f["layer"],
+        execute=SEMANTICS[mnemonic],
+        accesses=accesses,
+        cycles=timing.cycles(mnemonic, f, config),
+        macs=timing.macs(mnemonic, f),
+        dram_read=moved if mnemonic == "dma.load" else 0,
+        dram_written=moved if mnemonic == "dma.store" else 0,
+    )

@@ -1,0 +1,97 @@
+"""`run_binary`: run a `.vitb` file's bytes on the emulator and collect outputs and statistics.
+
+Steps: parse the container, refuse a binary built for another configuration, decode the code
+section, prepare and bounds-check every instruction (`program.py`), load the constants and the
+inputs into DRAM per the I/O table, run the units (`scheduler.py`), read the outputs back from
+DRAM. Nothing from the compiler is used but the bytes.
+
+Inputs must match their I/O entry exactly (name, dtype, shape); an error names the tensor.
+"""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from isa.config import HardwareConfig, load_config
+from isa.container import Binary, IOEntry, read_vitb
+from isa.encoding import decode_program
+from isa.errors import VitcError
+from runtime_emulator import footprint, program, stats, trace
+from runtime_emulator.files import write_atomically
+from runtime_emulator.hazards import HazardChecker
+from runtime_emulator.machine import Machine
+from runtime_emulator.scheduler import Scheduler, Timeline
+from runtime_emulator.units import UNITS
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, np.ndarray]
+    stats: stats.RunStats | None  # None in functional-only mode
+    ops: list[program.Op]
+    timeline: Timeline
+    layer_names: list[str]
+    clock_ghz: float
+
+    def trace_events(self) -> dict:
+        """Chrome trace-event JSON object (see `trace.py`)."""
+        if self.stats is None:
+            raise VitcError("no trace: the run was functional-only (no timing)")
+        return trace.trace_events(self.ops, self.timeline, self.layer_names, self.clock_ghz)
+
+    def write_trace(self, path) -> None:
+        data = json.dumps(self.trace_events()).encode()
+        write_atomically(path, lambda handle: handle.write(data))
+
+
+def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True, check_hazards: bool = False) -> RunResult:
+    """Run a `.vitb` image. `config` is a `HardwareConfig` or a name/path for `load_config`."""
+    if not isinstance(config, HardwareConfig):
+        config = load_config(config)
+    binary = read_vitb(binary_bytes)
+    if binary.config_hash != config.hash:
+        raise VitcError(
+            f"binary was built for hardware configuration {binary.config_hash[:12]}..., "
+            f"not {config.name!r} ({config.hash[:12]}...): pass the matching --hw"
+        )
+    ops = program.prepare(decode_program(binary.code), config, binary.dram_size, len(binary.layers))
+    machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
+    machine.dram[binary.constants_addr:binary.constants_addr + len(binary.constants)] = np.frombuffer(binary.constants, np.uint8)
+    _write_inputs(machine, binary, inputs)
+    hazards = None
+    if check_hazards:
+        memory_rows = {footprint.SPAD: config.spad_rows, footprint.ACC: config.acc_rows}
+        unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
+        hazards = HazardChecker(memory_rows, lambda unit, seq: _describe_nth(unit_ops, unit, seq))
+    timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
+    outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
+    run_stats = stats.collect(ops, timeline, binary.layers, config) if timing else None
+    return RunResult(outputs, run_stats, ops, timeline, binary.layers, config.clock_ghz)
+
+
+def _describe_nth(unit_ops, unit: int, seq: int) -> str:
+    op = unit_ops[unit][seq - 1]
+    return program.describe(op.pc, op.instruction)
+
+
+def _write_inputs(machine: Machine, binary: Binary, inputs: dict) -> None:
+    expected = {entry.name: entry for entry in binary.io if entry.kind == "input"}
+    unknown = sorted(set(inputs) - set(expected))
+    if unknown:
+        raise VitcError(f"input {unknown[0]!r} is not an input of the binary (inputs: {', '.join(sorted(expected)) or 'none'})")
+    for name, entry in expected.items():
+        if name not in inputs:
+            raise VitcError(f"input {name!r} ({entry.dtype} {list(entry.shape)}) was not given")
+        array = np.asarray(inputs[name])
+        if array.dtype != np.dtype(entry.dtype) or tuple(array.shape) != tuple(entry.shape):
+            raise VitcError(
+                f"input {name!r}: got {array.dtype} {list(array.shape)}, the binary expects {entry.dtype} {list(entry.shape)}"
+            )
+        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).view(np.uint8).ravel()
+        machine.dram[entry.addr:entry.addr + entry.nbytes] = data
+
+
+def _read_tensor(machine: Machine, entry: IOEntry) -> np.ndarray:
+    data = machine.dram[entry.addr:entry.addr + entry.nbytes]
+    return data.view(np.dtype(entry.dtype).newbyteorder("<")).astype(entry.dtype).reshape(entry.shape)

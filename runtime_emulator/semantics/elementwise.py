@@ -1,0 +1,81 @@
+"""Elementwise ACC arithmetic of the vector unit: `valu` (binary) and `vunary`.
+
+`valu`: `dst = a OP b` over the region `(a, rows, cols, a_bs)` -> `(dst, rows, cols, dst_bs)`,
+`ty` f32 (one float32 operation, IEEE, NaN-propagating max/min like numpy) or i32 (wrapping
+add/sub/mul; div truncates towards zero, `INT_MIN / -1` wraps to `INT_MIN`, and a zero divisor
+is an error naming the element). `bmode` places b: 0 a full region `(b, rows, cols, b_bs)`,
+1 a column vector (one value per row), 2 a row vector (one value per column), 3 the 32-bit
+immediate `imm` (its bit pattern read as `ty`).
+`vunary`: float32 `sqrt exp neg abs recip` (recip is `f32(1 / x)`), numpy's float32 kernels.
+"""
+
+import numpy as np
+
+from isa.errors import VitcError
+from isa.table import load_table
+from runtime_emulator.machine import Machine
+from runtime_emulator.regions import (
+    Region, read_column_vector, read_region, read_row_vector, write_region,
+)
+
+F32_OPS = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "max": np.maximum, "min": np.minimum,
+}
+UNARY = {
+    "sqrt": np.sqrt, "exp": np.exp, "neg": np.negative, "abs": np.abs,
+    "recip": lambda x: np.divide(np.float32(1), x, dtype=np.float32),
+}
+# Wrapping int32 arithmetic: compute in int64, keep the low 32 bits.
+I32_OPS = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum, "min": np.minimum,
+}
+
+
+def _enum_names(field: str) -> tuple[str, ...]:
+    """Names of a `valu`/`vunary` enum field's codes, in code order, from the ISA table."""
+    mnemonic = "vunary" if field == "fn" else "valu"
+    return load_table().by_mnemonic[mnemonic].field_by_name[field].values
+
+
+OP_NAMES, TY_NAMES, FN_NAMES = _enum_names("op"), _enum_names("ty"), _enum_names("fn")
+BMODE_FULL, BMODE_ROW, BMODE_COL = 0, 1, 2  # the table's `bmode` codes: full, row, col, scalar
+
+
+def _divide_truncating(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    zeros = np.argwhere(np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)) == 0)
+    if len(zeros):
+        raise VitcError(f"valu: integer division by zero at element {tuple(int(i) for i in zeros[0])}")
+    quotient = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -quotient, quotient)
+
+
+def _operand_b(f, mem: np.ndarray, dtype) -> np.ndarray:
+    mode = f["bmode"]
+    if mode == BMODE_FULL:
+        return read_region(mem, Region(f["b"], f["rows"], f["cols"], f["b_bs"]))
+    if mode == BMODE_ROW:
+        return read_column_vector(mem, f["b"], f["rows"])[:, None]
+    if mode == BMODE_COL:
+        return read_row_vector(mem, f["b"], f["cols"])[None, :]
+    return np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(dtype).reshape(1, 1)
+
+
+def valu(m: Machine, f) -> None:
+    is_float = TY_NAMES[f["ty"]] == "f32"
+    mem = m.acc_f32 if is_float else m.acc
+    a = read_region(mem, Region(f["a"], f["rows"], f["cols"], f["a_bs"]))
+    b = _operand_b(f, mem, mem.dtype)
+    op = OP_NAMES[f["op"]]
+    if is_float:
+        result = F32_OPS[op](a, b, dtype=np.float32)
+    else:
+        wide_a, wide_b = a.astype(np.int64), b.astype(np.int64)
+        wide = _divide_truncating(wide_a, wide_b) if op == "div" else I32_OPS[op](wide_a, wide_b)
+        result = wide.astype(np.int32)
+    write_region(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), result)
+
+
+def vunary(m: Machine, f) -> None:
+    x = read_region(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
+    write_region(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), UNARY[FN_NAMES[f["fn"]]](x))

@@ -1,0 +1,54 @@
+"""Conversions between ACC (int32 / float32) and SPAD 8-bit codes: `requant`, `dequant`, `quant`.
+
+- `requant`: `y = sat(RNE(clamp(f32(f32(acc) * M), lo - zy, hi - zy)) + zy)`; M is the float32
+  immediate `mult` (`pc=0`) or, per column, the ACC row vector at `mult_addr` (`pc=1`).
+- `dequant`: `f32(float(q - zp) * scale)` into ACC as float32 bits.
+- `quant`: onnxruntime QuantizeLinear of ACC float32 values; the scale is the immediate `scale`
+  (`pr=0`) or, per row, the ACC column vector at `s_addr` (`pr=1`).
+Each step is one float32 numpy operation (see `numerics.py`).
+"""
+
+import numpy as np
+
+from runtime_emulator.machine import Machine
+from runtime_emulator.numerics import (
+    F32, dequantize_linear, int32_to_f32, quantize_linear, round_to_code,
+)
+from runtime_emulator.regions import (
+    Region, read_column_vector, read_region, read_row_vector, write_region,
+)
+
+
+def _src(f) -> Region:
+    return Region(f["src"], f["rows"], f["cols"], f["src_bs"])
+
+
+def _dst(f) -> Region:
+    return Region(f["dst"], f["rows"], f["cols"], f["dst_bs"])
+
+
+def requant(m: Machine, f) -> None:
+    acc = int32_to_f32(read_region(m.acc, _src(f)))
+    if f["pc"]:
+        multiplier = read_row_vector(m.acc_f32, f["mult_addr"], f["cols"])
+    else:
+        multiplier = F32(f["mult"])
+    scaled = np.multiply(acc, multiplier, dtype=F32)
+    zy = f["zy"]
+    clamped = np.clip(scaled, F32(f["lo"] - zy), F32(f["hi"] - zy))
+    codes = round_to_code(clamped, f["u"], zy)
+    write_region(m.spad_as(f["u"]), _dst(f), codes)
+
+
+def dequant(m: Machine, f) -> None:
+    codes = read_region(m.spad_as(f["u"]), _src(f))
+    write_region(m.acc_f32, _dst(f), dequantize_linear(codes, F32(f["scale"]), f["zp"]))
+
+
+def quant(m: Machine, f) -> None:
+    x = read_region(m.acc_f32, _src(f))
+    if f["pr"]:
+        scale = read_column_vector(m.acc_f32, f["s_addr"], f["rows"])[:, None]
+    else:
+        scale = F32(f["scale"])
+    write_region(m.spad_as(f["u"]), _dst(f), quantize_linear(x, scale, f["zp"], f["u"]))

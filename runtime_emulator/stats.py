@@ -1,0 +1,134 @@
+"""Run statistics: cycles, per-unit busy time and utilisation, matrix-engine utilisation, DRAM
+traffic, instruction counts and per-layer attribution; as a readable table or a JSON object.
+
+Definitions (cycles are the timing model's, see `timing.py`):
+- `cycles`: when the last instruction finishes (the `halt`);
+- `busy[unit]`: the sum of its instructions' cycles; utilisation = busy / cycles;
+- matrix-engine utilisation: MACs / (cycles * dim^2);
+- per layer (the `layer` field of each instruction, named by the binary's layer table):
+  `start` and `end` (first start, last finish among its instructions), `span = end - start`
+  and busy cycles per unit. Spans of layers overlap when the schedule pipelines them.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runtime_emulator.units import CONTROL, UNITS
+
+
+@dataclass
+class LayerStats:
+    name: str
+    start: int
+    end: int
+    busy: dict[str, int]
+
+    @property
+    def span(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class RunStats:
+    cycles: int
+    dim: int
+    clock_ghz: float
+    busy: dict[str, int]
+    macs: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+    instruction_counts: dict[str, int]
+    layers: list[LayerStats] = field(default_factory=list)
+
+    @property
+    def utilisation(self) -> dict[str, float]:
+        return {unit: busy / self.cycles if self.cycles else 0.0 for unit, busy in self.busy.items()}
+
+    @property
+    def matrix_utilisation(self) -> float:
+        return self.macs / (self.cycles * self.dim * self.dim) if self.cycles else 0.0
+
+    @property
+    def microseconds(self) -> float:
+        return self.cycles / (self.clock_ghz * 1e3)
+
+    def to_dict(self) -> dict:
+        return {
+            "cycles": self.cycles,
+            "microseconds": self.microseconds,
+            "busy_cycles": self.busy,
+            "utilisation": self.utilisation,
+            "macs": self.macs,
+            "matrix_utilisation": self.matrix_utilisation,
+            "dram_bytes_read": self.dram_bytes_read,
+            "dram_bytes_written": self.dram_bytes_written,
+            "instruction_counts": self.instruction_counts,
+            "layers": [
+                {"name": layer.name, "start": layer.start, "end": layer.end, "span": layer.span, "busy_cycles": layer.busy}
+                for layer in self.layers
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def format_table(self) -> str:
+        lines = [
+            f"cycles               {self.cycles:>14,}  ({self.microseconds:,.1f} us at {self.clock_ghz:g} GHz)",
+            f"matrix utilisation   {self.matrix_utilisation:>14.1%}  ({self.macs:,} MACs)",
+            f"DRAM read            {self.dram_bytes_read:>14,} bytes",
+            f"DRAM written         {self.dram_bytes_written:>14,} bytes",
+            "",
+            f"{'unit':<10} {'busy cycles':>14} {'utilisation':>12}",
+        ]
+        utilisation = self.utilisation
+        lines += [f"{unit:<10} {self.busy[unit]:>14,} {utilisation[unit]:>12.1%}" for unit in UNITS]
+        lines += ["", f"{'instruction':<12} {'count':>10}"]
+        lines += [f"{name:<12} {count:>10,}" for name, count in sorted(self.instruction_counts.items())]
+        if self.layers:
+            header = f"{'layer':<32} {'start':>12} {'span':>12} " + " ".join(f"{u:>10}" for u in UNITS)
+            lines += ["", header]
+            for layer in self.layers:
+                busy = " ".join(f"{layer.busy[u]:>10,}" for u in UNITS)
+                lines.append(f"{layer.name[:32]:<32} {layer.start:>12,} {layer.span:>12,} {busy}")
+        return "\n".join(lines)
+
+
+def collect(ops, timeline, layer_names: list[str], config) -> RunStats:
+    """Statistics of a timed run of `ops` (see `program.Op`) with its `scheduler.Timeline`."""
+    units = np.array([op.unit for op in ops], np.int64)
+    cycles = timeline.end - timeline.start
+    on_unit = units != CONTROL
+    busy = np.bincount(units[on_unit], weights=cycles[on_unit], minlength=len(UNITS)).astype(np.int64)
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op.mnemonic] = counts.get(op.mnemonic, 0) + 1
+    return RunStats(
+        cycles=timeline.cycles,
+        dim=config.dim,
+        clock_ghz=config.clock_ghz,
+        busy={unit: int(busy[u]) for u, unit in enumerate(UNITS)},
+        macs=sum(op.macs for op in ops),
+        dram_bytes_read=sum(op.dram_read for op in ops),
+        dram_bytes_written=sum(op.dram_written for op in ops),
+        instruction_counts=counts,
+        layers=_layers(ops, timeline, units, cycles, on_unit, layer_names),
+    )
+
+
+def _layers(ops, timeline, units, cycles, on_unit, layer_names) -> list[LayerStats]:
+    layer_ids = np.array([op.layer for op in ops], np.int64)[on_unit]
+    if not len(layer_ids):
+        return []
+    starts, ends = timeline.start[on_unit], timeline.end[on_unit]
+    unit_of = units[on_unit]
+    result = []
+    for layer in np.unique(layer_ids).tolist():
+        mine = layer_ids == layer
+        busy = np.bincount(unit_of[mine], weights=cycles[on_unit][mine], minlength=len(UNITS))
+        name = layer_names[layer] if layer < len(layer_names) else f"layer{layer}"
+        result.append(LayerStats(name, int(starts[mine].min()), int(ends[mine].max()),
+                                 {unit: int(busy[u]) for u, unit in enumerate(UNITS)}))
+    return result

@@ -1,0 +1,53 @@
+"""mm against numpy written from the ISA reference: C (=|+=) (A - za) @ (B' - zb), wrapping int32."""
+
+import numpy as np
+import pytest
+
+from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
+
+
+def reference_mm(a, b, za, zb, c0=None):
+    """Exact integer product in Python ints (object arrays), wrapped to int32."""
+    exact = (a.astype(object) - za) @ (b.astype(object) - zb)
+    if c0 is not None:
+        exact = exact + c0.astype(object)
+    wrapped = [((int(v) + 2**31) % 2**32) - 2**31 for v in exact.ravel()]
+    return np.array(wrapped, np.int64).astype(np.int32).reshape(exact.shape)
+
+
+@pytest.mark.parametrize("au,bu,za,zb,bt", [(0, 0, 0, 0, 0), (1, 0, 128, 0, 0), (1, 1, -3, 255, 1), (0, 1, 5, -256, 1)])
+def test_mm_types_zero_points_and_transposed_b(au, bu, za, zb, bt):
+    rng = np.random.default_rng(10 + au + 2 * bu + 4 * bt)
+    m, k, n = 20, 45, 33
+    a_type, b_type = (np.uint8 if au else np.int8), (np.uint8 if bu else np.int8)
+    a = rng.integers(np.iinfo(a_type).min, np.iinfo(a_type).max + 1, (m, k)).astype(a_type)
+    bmat = rng.integers(np.iinfo(b_type).min, np.iinfo(b_type).max + 1, (k, n)).astype(b_type)
+    stored_b = bmat.T.copy() if bt else bmat
+    b = ProgramBuilder()
+    a_dram, b_dram = b.input("a", a), b.input("b", stored_b)
+    out = b.output("c", "int32", (m, n))
+    b_rows = stored_b.shape[0]
+    b.sequence(
+        [load(a_dram, m, k, 0, bs=m), load(b_dram, b_rows, stored_b.shape[1], 100, bs=b_rows)],
+        [("mm", dict(a=0, b=100, c=0, m=m, k=k, n=n, a_bs=m, b_bs=b_rows, c_bs=24, au=au, bu=bu, za=za, zb=zb, bt=bt))],
+        [store(out, m, n, 0, mem=1, bs=24)],
+    )
+    assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, za, zb))
+
+
+def test_mm_accumulate_wraps_int32():
+    m = k = n = 16
+    a = np.full((m, k), -128, np.int8)
+    bmat = np.full((k, n), -128, np.int8)
+    c0 = np.full((m, n), 2**31 - 1000, np.int32)
+    b = ProgramBuilder()
+    a_dram, b_dram, c_dram = b.input("a", a), b.input("b", bmat), b.input("c0", c0)
+    out = b.output("c", "int32", (m, n))
+    b.sequence(
+        [load(a_dram, m, k, 0), load(b_dram, k, n, 16), load(c_dram, m, n, 0, mem=1)],
+        [("mm", dict(a=0, b=16, c=0, m=m, k=k, n=n, a_bs=m, b_bs=k, c_bs=m, accum=1)),
+         ("mm", dict(a=0, b=16, c=0, m=m, k=k, n=n, a_bs=m, b_bs=k, c_bs=m, accum=1))],
+        [store(out, m, n, 0, mem=1)],
+    )
+    once = reference_mm(a, bmat, 0, 0, c0)
+    assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, 0, 0, once))
