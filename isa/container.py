@@ -30,8 +30,11 @@ Invariants:
 
 import dataclasses
 import math
+import os
 import struct
+import tempfile
 import zlib
+from pathlib import Path
 
 from isa.errors import VitcError
 from isa.table import load_table
@@ -119,6 +122,40 @@ def write_vitb(binary: Binary) -> bytes:
     return MAGIC + struct.pack("<II", VERSION, zlib.crc32(rest)) + rest
 
 
+def save_vitb(path: str | os.PathLike, binary: Binary) -> None:
+    """Write a binary to a file atomically: a temporary file in the same folder, then a rename,
+    so a failure never leaves a half-written .vitb behind."""
+    write_file_atomically(path, write_vitb(binary))
+
+
+def load_vitb(path: str | os.PathLike) -> Binary:
+    """Read and check a .vitb file; errors name the file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise VitcError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        return read_vitb(data)
+    except VitcError as err:
+        raise VitcError(f"{path}: {err}") from None
+
+
+def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Replace `path` by `data` in one rename; on any failure the old file (if any) is intact."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise VitcError(f"{path}: cannot write: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        os.unlink(tmp)
+        raise VitcError(f"{path}: cannot write: {err.strerror}") from None
+
+
 def _align(n: int) -> int:
     return -(-n // SECTION_ALIGN) * SECTION_ALIGN
 
@@ -179,14 +216,14 @@ def read_vitb(data: bytes) -> Binary:
     version, crc = header.unpack("II")
     if version != VERSION:
         header.fail(f"unsupported version {version}, this vitc reads version {VERSION}", 4)
-    if zlib.crc32(data[12:]) != crc:
-        header.fail(f"checksum mismatch: stored 0x{crc:08x}, computed 0x{zlib.crc32(data[12:]):08x} (file corrupt)", 8)
     (count,) = header.unpack("I")
     if count != len(SECTION_TAGS):
         header.fail(f"{count} sections, expected {len(SECTION_TAGS)}", 12)
     config_hash = header.take(32).hex()
     dram_size, constants_addr = header.unpack("QQ")
     sections = [_section(header, data, tag) for tag in SECTION_TAGS]
+    if zlib.crc32(data[12:]) != crc:
+        header.fail(f"checksum mismatch: stored 0x{crc:08x}, computed 0x{zlib.crc32(data[12:]):08x} (file corrupt)", 8)
     code, constants = (data[start:end] for start, end in sections[:2])
     io = _read_io(_Reader(data, *sections[2], what="I/O table"))
     layers = _read_strings(_Reader(data, *sections[3], what="layer names"))

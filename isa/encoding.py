@@ -264,3 +264,8 @@ def _used_bits(spec: InstructionSpec) -> np.ndarray:
     for field in spec.fields:
         words[field.lsb // 64] |= field.mask << (field.lsb % 64)
     return np.array(words, dtype=np.uint64)
+
+
+def field_value(spec: InstructionSpec, field: Field, value) -> int | float:
+    """Check one field's value (any form `encode` accepts) and return its canonical form."""
+    return _value_of_code(field, _code_of_value(spec, field, value))

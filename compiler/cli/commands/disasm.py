@@ -1,0 +1,25 @@
+"""`vitc disasm`: print a `.vitb` binary as vitc assembly.
+
+The output is a complete source (directives, code, constant data) that `vitc asm` turns back
+into the identical binary; each instruction carries its byte offset in a comment, and with
+`--show-encoding` its encoding as hex bytes (like `llvm-objdump -d`).
+"""
+
+import sys
+
+from isa.container import load_vitb
+from isa.disassembler import disassemble_binary
+
+NAME = "disasm"
+HELP = "print a .vitb binary as re-assemblable vitc assembly"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("binary", metavar="FILE.vitb", help="the binary to disassemble")
+    parser.add_argument("--show-encoding", action="store_true",
+                        help="add each instruction's encoding (hex bytes) to its comment")
+
+
+def run(args) -> int:
+    sys.stdout.write(disassemble_binary(load_vitb(args.binary), show_encoding=args.show_encoding))
+    return 0
