@@ -7,6 +7,7 @@ interrupted write never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,3 +46,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_vir(graph: Graph, path: str | os.PathLike, elide_constants: bool = False) -> None:
     write_text_atomic(path, print_graph(graph, elide_constants))
+
+
+def emit_graph(graph: Graph, output: str | os.PathLike | None, elide_constants: bool = False) -> None:
+    """The result of a command: `.vir` text to `output` (atomically) or to stdout when None."""
+    if output is None:
+        sys.stdout.write(print_graph(graph, elide_constants))
+        sys.stdout.flush()
+        return
+    write_vir(graph, output, elide_constants)

@@ -1,0 +1,124 @@
+"""Canonicalization: simplify layout chains, fold constants, remove dead ops, until nothing changes.
+
+The rewrite rules are data (`RULES`): each is a function trying to rewrite one op in place,
+returning True when it changed something. A rule either edits the op (keeping its result value,
+hence its name and type) or forwards the op's result to an existing value; a result that is a
+graph output is never forwarded (graph output names are the model's output names).
+Every rewrite is checked against the op table before it is kept, so a rule never breaks a type.
+After the rules, `fold-constants` (no size limit) and `dce` run; the whole repeats to a fixpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from compiler.ir.errors import IRError
+from compiler.ir.graph import Graph, Op
+from compiler.ir.ops import check_op
+from compiler.ir.passes import Pass
+from compiler.passes.dce import eliminate_dead_ops
+from compiler.passes.fold_constants import fold_constants
+
+# Ops that are a row-major reshape of their single operand (same element order).
+RESHAPE_LIKE = ("reshape", "flatten", "squeeze", "unsqueeze")
+
+
+@dataclass
+class RewriteContext:
+    graph: Graph
+    producers: dict
+
+    def forward(self, op: Op, value) -> bool:
+        """Use `value` wherever `op`'s result is used, unless the result is a graph output."""
+        if op.result in self.graph.outputs or value.type != op.result.type:
+            return False
+        self.graph.replace_all_uses(op.result, value)
+        return True
+
+
+def _retarget(op: Op, kind: str, operand, attrs: dict) -> bool:
+    """Make `op` be `kind(operand, attrs)` with the same result, if the op table accepts it."""
+    try:
+        check_op(kind, [operand.type], attrs, op.result.type)
+    except IRError:
+        return False
+    op.kind, op.operands, op.attrs = kind, [operand], attrs
+    return True
+
+
+def compose_transposes(ctx: RewriteContext, op: Op) -> bool:
+    # transpose(transpose(x, p), q) = transpose(x, [p[i] for i in q])
+    inner = ctx.producers.get(op.operands[0])
+    if op.kind != "transpose" or inner is None or inner.kind != "transpose":
+        return False
+    perm = tuple(inner.attrs["perm"][i] for i in op.attrs["perm"])
+    return _retarget(op, "transpose", inner.operands[0], {"perm": perm})
+
+
+def drop_identity_transpose(ctx: RewriteContext, op: Op) -> bool:
+    # transpose(x, [0, 1, ..., n-1]) = x
+    if op.kind != "transpose" or op.attrs["perm"] != tuple(range(len(op.attrs["perm"]))):
+        return False
+    return ctx.forward(op, op.operands[0])
+
+
+def merge_reshapes(ctx: RewriteContext, op: Op) -> bool:
+    # reshape-like(reshape-like(x)) = reshape(x): row-major element order is unchanged by both
+    inner = ctx.producers.get(op.operands[0])
+    if op.kind not in RESHAPE_LIKE or inner is None or inner.kind not in RESHAPE_LIKE:
+        return False
+    return _retarget(op, "reshape", inner.operands[0], {})
+
+
+def drop_noop_reshape(ctx: RewriteContext, op: Op) -> bool:
+    # reshape-like(x) whose result type is x's type = x
+    if op.kind not in RESHAPE_LIKE:
+        return False
+    return ctx.forward(op, op.operands[0])
+
+
+RULES: tuple[Callable[[RewriteContext, Op], bool], ...] = (
+    compose_transposes,
+    drop_identity_transpose,
+    merge_reshapes,
+    drop_noop_reshape,
+)
+
+
+def apply_rules(graph: Graph) -> list[tuple[str, Op]]:
+    """One sweep of every rule over every op; returns (rule name, op) for each rewrite."""
+    ctx = RewriteContext(graph, graph.producers())
+    applied = []
+    for op in graph.ops:
+        for rule in RULES:
+            if rule(ctx, op):
+                applied.append((rule.__name__, op))
+    return applied
+
+
+@dataclass(frozen=True)
+class Canonicalize(Pass):
+    """Simplify layout chains, fold constant layout ops and remove dead ops, to a fixpoint."""
+
+    name = "canonicalize"
+    max_iterations: int = 100
+
+    def __post_init__(self):
+        if self.max_iterations < 1:
+            raise ValueError(f"max-iterations must be >= 1, got {self.max_iterations}")
+
+    def apply(self, graph: Graph) -> None:
+        for iteration in range(1, self.max_iterations + 1):
+            rewrites = apply_rules(graph)
+            folded = fold_constants(graph, max_elements=1 << 62)
+            removed = eliminate_dead_ops(graph)
+            for rule, op in rewrites:
+                self.log.debug("%s: %s", rule, op.describe())
+            for op in folded:
+                self.log.debug("folded %s", op.describe())
+            self.log.debug("iteration %d: %d rewrites, %d folds, %d dead ops removed",
+                           iteration, len(rewrites), len(folded), len(removed))
+            if not (rewrites or folded or removed):
+                return
+        raise IRError(f"canonicalize did not reach a fixpoint in {self.max_iterations} iterations")
