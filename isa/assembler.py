@@ -1,21 +1,36 @@
 """The assembler: vitc assembly text -> instructions, or a complete `.vitb` Binary.
 
-The grammar (isa/assembly.lark) is generic: `mnemonic field=value, ...` and
-`.directive argument, ...`. Which mnemonics, fields and values are valid comes from the
-instruction table, so adding an instruction never touches this file. Values by field kind:
-- uint / sint: integer literals (decimal, 0x hex, 0b binary, optional sign);
-- f32: decimal or integer literals, `inf`, `nan`, rounded to the nearest float32 (like C's
-  `0.1f`; every NaN becomes the canonical quiet NaN);
-- enum: a value name (`op=add`) or its integer code;
-- mask (`wait`, `signal`): unit names joined by `|` (`wait=load|matrix`) or an integer.
+One statement per line; `#` starts a comment. An instruction is `mnemonic field=value, ...`;
+a directive is `.name argument, ...`. The grammar (isa/assembly.lark) is generic: which
+mnemonics, fields and values are valid comes from the instruction table, so adding an
+instruction never touches the assembler. Values by field kind:
+- `uint` / `sint`: integer literals (decimal, `0x` hex, `0b` binary, optional sign);
+- `f32`: decimal or integer literals, `inf`, `nan`, rounded to the nearest float32 (like C's
+  `0.1f`); every NaN becomes the canonical quiet NaN;
+- `enum`: a value name (`op=add`) or its integer code;
+- `mask` (`wait`, `signal`): unit names joined by `|` (`wait=load|matrix`) or an integer.
 Omitted fields take the table's default; a field without one is required.
 
-Directives describe the rest of a binary (see docs/isa.md for the full list):
-`.target NAME|"path"`, `.config_hash "hex"`, `.dram_size N`, `.const_addr N`, `.layer "name"`,
-`.input/.output "name", dtype=D, shape=[...], addr=N[, scale=F, zero_point=N]`, and constant data
-appended in order: `.hex "0a0b.."`, `.byte`, `.i32`, `.f32` value lists.
+Directives describe the rest of a binary; constant data is appended in source order:
+- `.target NAME` or `.target "path.toml"`: the hardware configuration (records its hash);
+  `.config_hash "HEX"` records a hash directly. `vitc asm --hw` must agree with either.
+- `.dram_size N` (required for a binary), `.const_addr N` (default 0): DRAM size and the
+  address where the constant data is loaded.
+- `.layer "name"`: appends a layer name; instruction field `layer` indexes this list.
+- `.input "name", dtype=D, shape=[d0, ...], addr=N[, scale=F][, zero_point=N]` and `.output`
+  likewise: the I/O table (D one of int8, uint8, int32, float32, int64).
+- `.hex "0a0b..."`, `.byte v, ...` (-128..255), `.i32 v, ...`, `.f32 v, ...`: constant data,
+  little-endian.
 
-Invariant: every error is a VitcError "SOURCE:LINE:COLUMN: message" pointing at the offending
+Example:
+
+    .target default
+    .dram_size 0x10000
+    .input "x", dtype=uint8, shape=[4, 16], addr=0x0, scale=0.5, zero_point=3
+    dma.load mem=spad, addr=0, rows=4, cols=16, bs=4, dram=0x0, dram_stride=16, signal=matrix
+    halt
+
+Invariant: every error is a VitcError `SOURCE:LINE:COLUMN: message` pointing at the offending
 token, and assembling the disassembler's output gives back the identical instructions/binary.
 """
 
