@@ -33,6 +33,7 @@ def write_atomically(path: pathlib.Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; the result is an ordinary readable file
         os.replace(temp, path)
     except BaseException:
         pathlib.Path(temp).unlink(missing_ok=True)

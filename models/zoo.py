@@ -27,7 +27,7 @@ from models.vit_config import SIZES, BuildOptions, ViTConfig, config_for
 
 __all__ = [
     "MODEL_NAMES", "VARIANTS", "QuantVariant", "INPUT_NAME", "OUTPUT_NAME", "CALIBRATION_SEEDS",
-    "config_for", "float_model_path", "quantized_model_path", "sample_input", "calibration_inputs",
+    "config_for", "float_model_path", "quantized_model_path", "sample_input", "calibration_inputs", "random_image",
 ]
 
 MODEL_NAMES = tuple(SIZES)
@@ -38,12 +38,16 @@ BUILDER_VERSION = 1
 PIXEL_CLIP = 2.5
 
 
+def random_image(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Seeded float32 pixels with the statistics of a normalised image batch."""
+    pixels = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+    return np.clip(pixels, -PIXEL_CLIP, PIXEL_CLIP)
+
+
 def sample_input(name: str, seed: int = 0) -> dict[str, np.ndarray]:
     """A seeded normalised image for model `name`: {'pixel_values': float32 [1, C, H, W]}."""
     cfg = config_for(name)
-    shape = (1, cfg.channels, cfg.image_size, cfg.image_size)
-    pixels = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
-    return {INPUT_NAME: np.clip(pixels, -PIXEL_CLIP, PIXEL_CLIP)}
+    return {INPUT_NAME: random_image((1, cfg.channels, cfg.image_size, cfg.image_size), seed)}
 
 
 def calibration_inputs(name: str) -> list[dict[str, np.ndarray]]:
