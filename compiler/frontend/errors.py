@@ -1,0 +1,19 @@
+"""The error the frontend raises for a model it cannot import.
+
+`FrontendError` is a `VitcError`, so `vitc` prints it as one line. Build messages with
+`node_error` so that every one names the ONNX node, its op type and the reason.
+"""
+
+import onnx
+
+from isa.errors import VitcError
+
+
+class FrontendError(VitcError):
+    """An ONNX model (or one node of it) that the frontend cannot turn into IR."""
+
+
+def node_error(node: onnx.NodeProto, reason: str) -> FrontendError:
+    """`node 'NAME' (OP_TYPE): reason`, the one shape of every per-node message."""
+    domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
+    return FrontendError(f"node '{node.name}' ({domain}{node.op_type}): {reason}")

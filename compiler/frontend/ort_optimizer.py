@@ -1,0 +1,71 @@
+"""Let onnxruntime decide which kernels run: its optimised graph is what the frontend lowers.
+
+vitc must reproduce what onnxruntime (CPU provider, default session options = ORT_ENABLE_ALL)
+computes, and which DQ -> op -> Q groups onnxruntime fuses depends on rules that change between
+versions and CPUs. Rather than re-implementing those rules, the frontend asks onnxruntime for
+its optimised graph (`SessionOptions.optimized_model_filepath`) and lowers the kernels it
+contains one by one.
+
+The level used is ORT_ENABLE_EXTENDED. What onnxruntime 1.32 does on x86-64 (AVX512-VNNI),
+read from the optimised graphs of every vit-micro variant (tests/compiler/frontend pin it):
+- EXTENDED and ALL select the same kernels. ALL only adds layout work for QLinearConv (it becomes
+  com.microsoft QLinearConv in NHWC between two Transposes), which does not change any value;
+  the saved ALL graph is also marked hardware specific. Running the EXTENDED graph with all
+  optimisations disabled gives outputs bit-identical to the original model at default options
+  (tested for every variant), so lowering the EXTENDED graph mirrors what runs.
+- Constant folding is done: the Shape -> Gather -> Unsqueeze -> Concat subgraphs that feed
+  Reshape arrive as int64 initializers.
+- QDQ, uint8 activations: every MatMul -> QLinearMatMul, Gemm -> QGemm, Conv -> QLinearConv,
+  Add -> QLinearAdd, Mul -> QLinearMul, Softmax -> QLinearSoftmax, Concat -> QLinearConcat; Q/DQ
+  pairs around Reshape / Transpose / Gather / Squeeze / Unsqueeze are dropped. LayerNormalization,
+  Div, Erf, Tanh, Pow, Sqrt, Sub, ReduceMean stay float between DQ and Q.
+- QDQ, int8 activations: the S8->U8 rewrite turns a Q -> DQ pair with int8 zero point into uint8
+  (zp + 128) only where the Q output feeds one DQ; its tensors get new names
+  (`qdq_s8_to_u8_quant_token_N`, restored by `compiler.frontend.names`). Int8 activations that
+  were not rewritten block fusion: a MatMul whose input is such a tensor (a LayerNorm output that
+  feeds Q, K and V) stays a float MatMul; an Add or Mul with an int8 input (the residual stream,
+  a bias or position-embedding constant) stays a float Add/Mul between DQ and Q; Concat stays
+  float. Softmax, Gemm, Conv and the attention MatMuls (uint8 after the rewrite) are fused.
+- QOperator: the quantiser already wrote QLinearMatMul / QGemm / QLinearConv / QLinearAdd /
+  QLinearMul / QLinearSoftmax / QLinearConcat; onnxruntime keeps them (int8 kernels run as int8)
+  and only folds constants. Float ops (LayerNormalization, Erf, ...) sit between DQ and Q nodes.
+- No Gelu / LayerNorm / Attention fusion happens in any variant: the Q/DQ nodes between the
+  float ops prevent it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import tempfile
+
+import onnx
+import onnxruntime as ort
+
+from compiler.frontend.errors import FrontendError
+
+OPTIMIZATION_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+
+
+def optimized_by_onnxruntime(model: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxruntime's optimised graph of `model` (CPU provider, ORT_ENABLE_EXTENDED)."""
+    with tempfile.TemporaryDirectory(prefix="vitc-ort-") as tmp:
+        out = pathlib.Path(tmp) / "optimized.onnx"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = OPTIMIZATION_LEVEL
+        options.optimized_model_filepath = str(out)
+        options.log_severity_level = 3
+        try:
+            ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types for a bad model
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise FrontendError(f"model '{model.graph.name}': onnxruntime cannot load it: {first}") from None
+        return onnx.load(str(out))
+
+
+def run_without_optimization(model: onnx.ModelProto, inputs: dict) -> list:
+    """Run `model` exactly as written (ORT_DISABLE_ALL): the kernels of an optimised graph."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, inputs)

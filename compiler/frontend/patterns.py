@@ -1,0 +1,151 @@
+"""Groups of nodes of onnxruntime's optimised graph that become one IR op.
+
+Found before lowering, in priority order; a node belongs to at most one group:
+1. `TableChain` (compiler.frontend.tables): an elementwise chain on one 8-bit tensor -> `table`.
+2. `FloatBinary`: DQ(a), DQ(b) -> Add or Mul -> Q, which onnxruntime runs in float because an
+   input is int8 (see compiler.frontend.ort_optimizer) -> `qadd` / `qmul` mode `float`, which
+   is exactly Q(f32(DQ(a) op DQ(b))).
+3. `CodeLayout`: DQ -> layout op -> Q with the same scale, zero point and dtype (onnxruntime
+   does not drop the pair around Slice, for one) -> the layout op on the codes. Exact because
+   Q(DQ(q)) == q for equal parameters: f32(f32(n * s) / s) is within n * 2^-22 of n.
+A group is lowered when the walk reaches its last node; by then all of its inputs exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from compiler.frontend.layout_ops import (lower_concat, lower_flatten, lower_gather, lower_reshape, lower_slice,
+                                          lower_squeeze, lower_transpose, lower_unsqueeze)
+from compiler.frontend.lowering import Lowering
+from compiler.frontend.onnx_view import OnnxView
+from compiler.frontend.tables import OUTPUT_PARAMS, TableChain, evaluate_table, find_table_chains
+from compiler.ir.types import TensorType
+
+LAYOUT_HANDLERS = {"Reshape": lower_reshape, "Transpose": lower_transpose, "Gather": lower_gather,
+                   "Slice": lower_slice, "Concat": lower_concat, "Squeeze": lower_squeeze,
+                   "Unsqueeze": lower_unsqueeze, "Flatten": lower_flatten}
+
+
+def _default_domain(node: onnx.NodeProto) -> bool:
+    return node.domain in ("", "ai.onnx")
+
+
+@dataclass
+class TableGroup:
+    chain: TableChain
+
+    @property
+    def nodes(self) -> list[onnx.NodeProto]:
+        return self.chain.nodes
+
+    def lower(self, lw: Lowering) -> None:
+        chain = self.chain
+        x = lw.value(chain.source)
+        end = chain.nodes[-1]
+        scale_index, zero_index = OUTPUT_PARAMS[end.op_type]
+        zero_point = lw.view.optional_input(end, zero_index)
+        quant = lw.quant(end, end.input[scale_index], zero_point, x.type.rank)
+        result = TensorType(lw.code_dtype(end, zero_point, np.dtype(np.uint8)), x.type.shape, quant)
+        table = evaluate_table(lw.model, lw.view, chain.nodes, chain.source, x.type.np_dtype, x.type.shape,
+                               chain.output, result.np_dtype)
+        lw.emit("table", [x], chain.nodes, chain.output, result, {"table": table})
+
+
+@dataclass
+class FloatBinary:
+    nodes: list[onnx.NodeProto]  # [op, quantize]
+
+    def lower(self, lw: Lowering) -> None:
+        op, quantize = self.nodes
+        operands = []
+        for name in op.input:
+            dq = lw.view.producer[name]
+            operands.append(lw.quantized(dq, dq.input[0], dq.input[1], lw.view.optional_input(dq, 2)))
+        zero_point = lw.view.optional_input(quantize, 2)
+        shape = np.broadcast_shapes(*(v.type.shape for v in operands))
+        quant = lw.quant(quantize, quantize.input[1], zero_point, len(shape))
+        result = TensorType(lw.code_dtype(quantize, zero_point, np.dtype(np.uint8)), shape, quant)
+        kind = {"Add": "qadd", "Mul": "qmul"}[op.op_type]
+        lw.emit(kind, operands, self.nodes, quantize.output[0], result, {"mode": "float"})
+
+
+@dataclass
+class CodeLayout:
+    nodes: list[onnx.NodeProto]  # [layout op, quantize]
+
+    def lower(self, lw: Lowering) -> None:
+        op, quantize = self.nodes
+        renamed = onnx.NodeProto()
+        renamed.CopyFrom(op)
+        renamed.input[:] = [lw.view.producer[n].input[0] if i == 0 or op.op_type == "Concat" else n
+                            for i, n in enumerate(op.input)]
+        renamed.output[:] = [quantize.output[0]]
+        LAYOUT_HANDLERS[op.op_type](lw, renamed)
+
+
+def find_groups(view: OnnxView) -> list:
+    """Every group, in the priority order of the module docstring."""
+    groups: list = [TableGroup(chain) for chain in find_table_chains(view)]
+    claimed = {id(n) for g in groups for n in g.nodes}
+    for node in view.nodes:
+        if id(node) in claimed or not _default_domain(node):
+            continue
+        group = _float_binary(view, node) or _code_layout(view, node)
+        if group is not None and not any(id(n) in claimed for n in group.nodes):
+            claimed.update(id(n) for n in group.nodes)
+            groups.append(group)
+    return groups
+
+
+def _dq_producer(view: OnnxView, name: str) -> onnx.NodeProto | None:
+    producer = view.producer.get(name)
+    return producer if producer is not None and producer.op_type == "DequantizeLinear" else None
+
+
+def _single_quantize_user(view: OnnxView, node: onnx.NodeProto) -> onnx.NodeProto | None:
+    out = node.output[0]
+    users = view.users(out)
+    if view.is_graph_output(out) or len(users) != 1 or users[0].op_type != "QuantizeLinear":
+        return None
+    return users[0]
+
+
+def _per_tensor(view: OnnxView, node: onnx.NodeProto) -> bool:
+    return view.is_constant(node.input[1]) and view.constants[node.input[1]].size == 1
+
+
+def _float_binary(view: OnnxView, node: onnx.NodeProto) -> FloatBinary | None:
+    if node.op_type not in ("Add", "Mul") or len(node.input) != 2:
+        return None
+    dqs = [_dq_producer(view, name) for name in node.input]
+    quantize = _single_quantize_user(view, node)
+    if quantize is None or any(dq is None or not _per_tensor(view, dq) for dq in dqs) or not _per_tensor(view, quantize):
+        return None
+    return FloatBinary([node, quantize])
+
+
+def _code_layout(view: OnnxView, node: onnx.NodeProto) -> CodeLayout | None:
+    if node.op_type not in LAYOUT_HANDLERS:
+        return None
+    data_inputs = node.input if node.op_type == "Concat" else node.input[:1]
+    dqs = [_dq_producer(view, name) for name in data_inputs]
+    quantize = _single_quantize_user(view, node)
+    if quantize is None or any(dq is None or view.is_constant(dq.input[0]) for dq in dqs):
+        return None
+    params = [_params(view, n) for n in dqs + [quantize]]
+    if any(p is None for p in params) or any(p != params[0] for p in params):
+        return None
+    return CodeLayout([node, quantize])
+
+
+def _params(view: OnnxView, node: onnx.NodeProto):
+    """(scale bytes, zero point bytes, zero point dtype) of a per-tensor Q/DQ, else None."""
+    names = [node.input[1], node.input[2] if len(node.input) > 2 else ""]
+    if not all(view.is_constant(n) for n in names if n) or not _per_tensor(view, node) or not names[1]:
+        return None
+    scale, zero = view.constants[names[0]], view.constants[names[1]]
+    return np.float32(scale.ravel()[0]).tobytes(), zero.ravel()[:1].tobytes(), zero.dtype.str
