@@ -39,11 +39,15 @@ class GraphBuilder:
         self._used_names[base] = count + 1
         return base if count == 0 else f"{base}_{count}"
 
-    def parameter(self, name: str, value: np.ndarray) -> str:
-        """A named weight (`encoder.layer.0.attention.query.weight`), as exporters name parameters."""
-        full = self._unique(".".join([*self._scope, name]))
-        self._initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), full))
-        return full
+    def scoped(self, name: str) -> str:
+        """The full parameter name of `name` here (`encoder.layer.0.attention.query.weight`)."""
+        return ".".join([*self._scope, name])
+
+    def parameter(self, full_name: str, value: np.ndarray) -> str:
+        """A named weight, as exporters name parameters."""
+        full_name = self._unique(full_name)
+        self._initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), full_name))
+        return full_name
 
     def constant(self, value, dtype=np.float32) -> str:
         """An anonymous operand (a shape, an axis list, a scalar such as sqrt(2))."""

@@ -14,8 +14,13 @@ LayerNorm is the opset-17 LayerNormalization op or PyTorch's older decomposition
 Linear layers on 3-D activations are MatMul + Add(bias, MatMul) with the bias first, as the
 exporter writes them; the classifier on the 2-D class token is Gemm(transB=1) or MatMul + Add.
 
-Invariants: the same (config, options) give the same ModelProto bytes; weights come from one
-seeded generator drawn in a fixed order; the parameter count equals `ViTConfig.parameter_count`.
+Weights come from a weight source, called as source(name, shape, kind) with kind one of
+'normal', 'gamma', 'beta': `SeededWeights` (the zoo's random models) or `TrainedWeights` (a
+trained state dict keyed by the same names, as for vit-digits).
+
+Invariants: the same (config, options, weights) give the same ModelProto bytes; seeded weights
+are drawn from one generator in a fixed order; the parameter count equals
+`ViTConfig.parameter_count`.
 """
 
 import math
@@ -23,6 +28,7 @@ import math
 import numpy as np
 import onnx
 
+from isa.errors import VitcError
 from models.graph_builder import GraphBuilder
 from models.vit_config import FIRST_REDUCE_AXES_INPUT_OPSET, BuildOptions, ViTConfig
 
@@ -32,29 +38,43 @@ LAYERNORM_EPSILON = 1e-6
 WEIGHT_STD = 0.02  # trunc-normal std of every linear/conv weight, class token and positions (timm, HF)
 
 
-class _Weights:
+class SeededWeights:
     """Seeded parameters with realistic magnitudes: truncated normal (clipped at 2 std) for
     weights and biases, LayerNorm gamma near 1 and beta near 0."""
 
     def __init__(self, seed: int):
         self._rng = np.random.default_rng(seed)
 
-    def normal(self, shape, std=WEIGHT_STD) -> np.ndarray:
-        return np.clip(self._rng.standard_normal(shape, dtype=np.float32), -2.0, 2.0) * np.float32(std)
+    def __call__(self, name: str, shape: tuple[int, ...], kind: str) -> np.ndarray:
+        values = np.clip(self._rng.standard_normal(shape, dtype=np.float32), -2.0, 2.0) * np.float32(WEIGHT_STD)
+        return np.float32(1.0) + values if kind == "gamma" else values
 
-    def gamma(self, width: int) -> np.ndarray:
-        return np.float32(1.0) + self.normal((width,))
 
-    def beta(self, width: int) -> np.ndarray:
-        return self.normal((width,))
+class TrainedWeights:
+    """Parameters from a trained model, keyed by the builder's parameter names."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self._arrays = arrays
+
+    def __call__(self, name: str, shape: tuple[int, ...], kind: str) -> np.ndarray:
+        if name not in self._arrays:
+            raise VitcError(f"trained weights have no parameter {name!r}")
+        value = np.asarray(self._arrays[name], dtype=np.float32)
+        if value.shape != tuple(shape):
+            raise VitcError(f"trained parameter {name!r} has shape {value.shape}, the graph needs {tuple(shape)}")
+        return value
 
 
 class _ViTWriter:
-    def __init__(self, config: ViTConfig, options: BuildOptions):
+    def __init__(self, config: ViTConfig, options: BuildOptions, weights):
         self.cfg = config
         self.opt = options
         self.g = GraphBuilder(options.opset)
-        self.w = _Weights(options.seed)
+        self.weights = weights
+
+    def param(self, name: str, shape: tuple[int, ...], kind: str = "normal") -> str:
+        full_name = self.g.scoped(name)
+        return self.g.parameter(full_name, self.weights(full_name, shape, kind))
 
     def build(self) -> onnx.ModelProto:
         cfg = self.cfg
@@ -73,13 +93,13 @@ class _ViTWriter:
         cfg, g = self.cfg, self.g
         with g.scope("embeddings"):
             with g.scope("patch_embeddings"):
-                weight = g.parameter("projection.weight", self.w.normal((cfg.width, cfg.channels, cfg.patch_size, cfg.patch_size)))
-                bias = g.parameter("projection.bias", self.w.normal((cfg.width,)))
+                weight = self.param("projection.weight", (cfg.width, cfg.channels, cfg.patch_size, cfg.patch_size))
+                bias = self.param("projection.bias", (cfg.width,))
                 patches = g.node("Conv", [pixels, weight, bias], kernel_shape=[cfg.patch_size] * 2, strides=[cfg.patch_size] * 2)
                 flat = g.node("Reshape", [patches, g.constant([1, cfg.width, cfg.num_patches], np.int64)])
                 tokens = g.node("Transpose", [flat], perm=[0, 2, 1])
-            cls_token = g.parameter("cls_token", self.w.normal((1, 1, cfg.width)))
-            positions = g.parameter("position_embeddings", self.w.normal((1, cfg.tokens, cfg.width)))
+            cls_token = self.param("cls_token", (1, 1, cfg.width))
+            positions = self.param("position_embeddings", (1, cfg.tokens, cfg.width))
             sequence = g.node("Concat", [cls_token, tokens], axis=1)
             return g.node("Add", [sequence, positions])
 
@@ -143,15 +163,15 @@ class _ViTWriter:
         """A Linear on a 3-D activation: MatMul by the [in, out] weight, then Add(bias, product)."""
         g = self.g
         with g.scope(name):
-            weight = g.parameter("weight", self.w.normal((fan_in, fan_out)))
-            bias = g.parameter("bias", self.w.normal((fan_out,)))
+            weight = self.param("weight", (fan_in, fan_out))
+            bias = self.param("bias", (fan_out,))
             return g.node("Add", [bias, g.node("MatMul", [x, weight])])
 
     def layernorm(self, x: str, name: str) -> str:
         g, width = self.g, self.cfg.width
         with g.scope(name):
-            gamma = g.parameter("weight", self.w.gamma(width))
-            beta = g.parameter("bias", self.w.beta(width))
+            gamma = self.param("weight", (width,), "gamma")
+            beta = self.param("bias", (width,), "beta")
             if self.opt.fused_layernorm:
                 return g.node("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=LAYERNORM_EPSILON)
             centred = g.node("Sub", [x, self.reduce_mean(x)])
@@ -168,14 +188,15 @@ class _ViTWriter:
         cfg, g = self.cfg, self.g
         with g.scope("classifier"):
             if self.opt.classifier == "gemm":
-                weight = g.parameter("weight", self.w.normal((cfg.num_classes, cfg.width)))
-                bias = g.parameter("bias", self.w.normal((cfg.num_classes,)))
+                weight = self.param("weight", (cfg.num_classes, cfg.width))
+                bias = self.param("bias", (cfg.num_classes,))
                 return g.node("Gemm", [cls, weight, bias], output=OUTPUT_NAME, alpha=1.0, beta=1.0, transB=1)
-            weight = g.parameter("weight", self.w.normal((cfg.width, cfg.num_classes)))
-            bias = g.parameter("bias", self.w.normal((cfg.num_classes,)))
+            weight = self.param("weight", (cfg.width, cfg.num_classes))
+            bias = self.param("bias", (cfg.num_classes,))
             return g.node("Add", [g.node("MatMul", [cls, weight]), bias], output=OUTPUT_NAME)
 
 
-def build_vit(config: ViTConfig, options: BuildOptions) -> onnx.ModelProto:
-    """The float model for `config` in the exporter pattern chosen by `options`."""
-    return _ViTWriter(config, options).build()
+def build_vit(config: ViTConfig, options: BuildOptions, weights=None) -> onnx.ModelProto:
+    """The float model for `config` in the exporter pattern chosen by `options`, with weights
+    from `weights` (default: `SeededWeights(options.seed)`)."""
+    return _ViTWriter(config, options, weights or SeededWeights(options.seed)).build()
