@@ -13,6 +13,6 @@ ops carrying their quantization parameters and kernel constants. Module map:
   importer        import_model and the handler table
 """
 
-from compiler.frontend.importer import import_model
+from compiler.frontend.importer import ImportedModel, import_model, import_model_with_tensors
 
-__all__ = ["import_model"]
+__all__ = ["import_model", "import_model_with_tensors", "ImportedModel"]

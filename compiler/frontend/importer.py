@@ -11,6 +11,7 @@ where their output is needed (see `lowering`). The result is verified before it 
 from __future__ import annotations
 
 import pathlib
+from dataclasses import dataclass
 
 import onnx
 
@@ -50,12 +51,28 @@ HANDLERS = {
     ("", "Squeeze"): layout_ops.lower_squeeze,
     ("", "Unsqueeze"): layout_ops.lower_unsqueeze,
     ("", "Flatten"): layout_ops.lower_flatten,
+    ("", "Split"): layout_ops.lower_split,
 }
 LAZY = {"DequantizeLinear", "Constant"}
 
 
+@dataclass
+class ImportedModel:
+    """The IR plus what ties it to onnxruntime: its optimised graph and, for every IR value that
+    holds an ONNX tensor of that graph, the tensor's name there (`onnx_tensor[ir_name]`)."""
+
+    graph: Graph
+    optimized: onnx.ModelProto
+    onnx_tensor: dict[str, str]
+
+
 def import_model(path_or_model: str | pathlib.Path | onnx.ModelProto) -> Graph:
     """The IR of an ONNX model, mirroring the kernels onnxruntime runs for it."""
+    return import_model_with_tensors(path_or_model).graph
+
+
+def import_model_with_tensors(path_or_model: str | pathlib.Path | onnx.ModelProto) -> ImportedModel:
+    """`import_model`, also returning onnxruntime's optimised graph and the tensor map."""
     model = load_checked_model(path_or_model)
     optimized = optimized_by_onnxruntime(model)
     lw = Lowering(optimized, original_tensor_names(model.graph, optimized.graph))
@@ -74,7 +91,10 @@ def import_model(path_or_model: str | pathlib.Path | onnx.ModelProto) -> Graph:
             _handler(node)(lw, node)
     lw.graph.set_outputs([lw.value(name) for name in lw.view.output_names])
     lw.graph.verify()
-    return lw.graph
+    onnx_tensor = {}
+    for tensor, value in lw.values.items():
+        onnx_tensor.setdefault(value.name, tensor)
+    return ImportedModel(lw.graph, optimized, onnx_tensor)
 
 
 def _handler(node: onnx.NodeProto):

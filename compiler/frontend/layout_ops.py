@@ -108,3 +108,30 @@ def lower_flatten(lw: Lowering, node: onnx.NodeProto) -> None:
     if not -x.type.rank <= axis <= x.type.rank:
         raise node_error(node, f"axis {axis} is out of range for rank {x.type.rank}")
     lw.emit("flatten", [x], node, node.output[0], attrs={"axis": axis + x.type.rank if axis < 0 else axis})
+
+
+def lower_split(lw: Lowering, node: onnx.NodeProto) -> None:
+    """Split -> one `slice` per output (IR ops have one result each)."""
+    x = lw.value(node.input[0], node)
+    axis = normalized_axis(node, attribute(node, "axis", 0), x.type.rank)
+    size = x.type.shape[axis]
+    sizes_name = lw.view.optional_input(node, 1)
+    if sizes_name:
+        sizes = [int(s) for s in lw.view.constant(node, sizes_name).tolist()]
+    elif attribute(node, "split", None) is not None:
+        sizes = [int(s) for s in attribute(node, "split")]
+    else:
+        parts = len(node.output)
+        chunk = -(-size // parts)  # ONNX: equal chunks, the last one smaller when it does not divide
+        sizes = [min(chunk, size - i * chunk) for i in range(parts)]
+    if sum(sizes) != size or len(sizes) != len(node.output) or min(sizes) <= 0:
+        raise node_error(node, f"split sizes {sizes} do not cover axis {axis} of size {size} in "
+                               f"{len(node.output)} outputs")
+    start = 0
+    for out, length in zip(node.output, sizes):
+        starts, ends = [0] * x.type.rank, list(x.type.shape)
+        starts[axis], ends[axis] = start, start + length
+        start += length
+        if out:
+            lw.emit("slice", [x], node, out,
+                    attrs={"starts": tuple(starts), "ends": tuple(ends), "steps": (1,) * x.type.rank})
