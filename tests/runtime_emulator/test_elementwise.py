@@ -1,0 +1,96 @@
+"""valu and vunary against numpy written from the ISA reference."""
+
+import numpy as np
+import pytest
+
+from isa.errors import VitcError
+from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
+
+F32 = np.float32
+OPS = ["add", "sub", "mul", "div", "max", "min"]
+ROWS, COLS = 5, 23
+
+
+def run_valu(a, b_data, b_rows, b_cols, **fields):
+    """Load a (ROWS x COLS) and b (b_rows x b_cols) into ACC, run one valu, store dst."""
+    b = ProgramBuilder()
+    a_dram = b.input("a", a)
+    b_dram = b.input("b", b_data)
+    out = b.output("y", str(a.dtype), a.shape)
+    b.sequence(
+        [load(a_dram, ROWS, COLS, 0, mem=1, bs=8), load(b_dram, b_rows, b_cols, 30, mem=1, bs=b_rows)],
+        [("valu", dict(a=0, b=30, dst=60, rows=ROWS, cols=COLS, a_bs=8, b_bs=b_rows, dst_bs=ROWS) | fields)],
+        [store(out, ROWS, COLS, 60, mem=1, bs=ROWS)],
+    )
+    return b.run().outputs["y"]
+
+
+def f32_reference(op, a, b):
+    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b,
+            "max": lambda: np.maximum(a, b), "min": lambda: np.minimum(a, b)}[op]().astype(F32)
+
+
+def i32_reference(op, a, b):
+    """Wrapping int32 arithmetic in Python ints; div truncates towards zero."""
+    a_b = np.broadcast_arrays(a.astype(object), b.astype(object))
+    def one(x, y):
+        value = {"add": x + y, "sub": x - y, "mul": x * y, "max": max(x, y), "min": min(x, y),
+                 "div": (abs(x) // abs(y)) * (1 if (x < 0) == (y < 0) else -1) if op == "div" else 0}[op]
+        return ((value + 2**31) % 2**32) - 2**31
+    return np.vectorize(one, otypes=[np.int64])(*a_b).astype(np.int32)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("bmode", [0, 1, 2, 3])
+def test_valu_f32(op, bmode):
+    rng = np.random.default_rng(OPS.index(op) * 4 + bmode)
+    a = (rng.standard_normal((ROWS, COLS)) * 10).astype(F32)
+    shapes = {0: (ROWS, COLS), 1: (ROWS, 1), 2: (1, COLS), 3: (1, 1)}
+    b_val = (rng.standard_normal(shapes[bmode]) * 3 + 0.5).astype(F32)
+    fields = dict(op=op, ty="f32", bmode=bmode)
+    if bmode == 3:
+        fields["imm"] = int(b_val.view(np.uint32)[0, 0])
+    loaded = b_val if bmode != 3 else np.zeros((1, 1), F32)
+    got = run_valu(a, loaded, *loaded.shape, **fields)
+    assert_equal(f"valu.{op} bmode {bmode}", got, f32_reference(op, a, b_val))
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_valu_i32_wraps(op):
+    rng = np.random.default_rng(50 + OPS.index(op))
+    a = rng.integers(-2**31, 2**31, (ROWS, COLS)).astype(np.int32)
+    a[0, 0] = -2**31
+    b_val = rng.integers(-2**31, 2**31, (ROWS, COLS)).astype(np.int32)
+    b_val[b_val == 0] = 3
+    b_val[0, 0] = -1
+    got = run_valu(a, b_val, ROWS, COLS, op=op, ty="i32", bmode=0)
+    assert_equal(f"valu.{op} i32", got, i32_reference(op, a, b_val))
+
+
+def test_valu_i32_scalar_immediate_is_a_bit_pattern():
+    a = np.arange(ROWS * COLS, dtype=np.int32).reshape(ROWS, COLS)
+    got = run_valu(a, np.zeros((1, 1), np.int32), 1, 1, op="add", ty="i32", bmode=3, imm=0xFFFFFFFE)
+    assert_equal("a + (-2)", got, a - 2)
+
+
+def test_valu_i32_division_by_zero_names_the_instruction():
+    a = np.ones((ROWS, COLS), np.int32)
+    with pytest.raises(VitcError, match=r"pc 2 .*valu.*division by zero at element \(0, 0\)"):
+        run_valu(a, np.zeros((ROWS, 1), np.int32), ROWS, 1, op="div", ty="i32", bmode=1)
+
+
+@pytest.mark.parametrize("fn", ["sqrt", "exp", "neg", "abs", "recip"])
+def test_vunary(fn):
+    rng = np.random.default_rng(60)
+    x = (rng.standard_normal((ROWS, COLS)) * 4).astype(F32)
+    if fn == "sqrt":
+        x = np.abs(x)
+    b = ProgramBuilder()
+    src = b.input("x", x)
+    out = b.output("y", "float32", x.shape)
+    b.sequence([load(src, ROWS, COLS, 0, mem=1, bs=ROWS)],
+               [("vunary", dict(fn=fn, src=0, dst=0, rows=ROWS, cols=COLS, src_bs=ROWS, dst_bs=ROWS))],
+               [store(out, ROWS, COLS, 0, mem=1, bs=ROWS)])
+    expected = {"sqrt": np.sqrt, "exp": np.exp, "neg": np.negative, "abs": np.abs,
+                "recip": lambda v: F32(1) / v}[fn](x)
+    assert_equal(fn, b.run().outputs["y"], expected.astype(F32))
