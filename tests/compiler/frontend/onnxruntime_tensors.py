@@ -1,0 +1,85 @@
+"""Test helpers: onnxruntime's own tensors, and numpy evaluation of IR ops written from the spec.
+
+`optimized_tensors` runs onnxruntime's optimised graph with optimisations disabled and every
+node output exposed (exposing outputs cannot change fusions that are already done), so each
+tensor is exactly what onnxruntime computes. `SPEC_OPS` evaluates the IR ops whose meaning
+is plain integer/layout arithmetic straight from docs/ir-design.md, not from vitc's code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+def optimized_tensors(optimized: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    model = onnx.ModelProto()
+    model.CopyFrom(optimized)
+    existing = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        for name in node.output:
+            if name and name not in existing:
+                model.graph.output.append(onnx.ValueInfoProto(name=name))
+                existing.add(name)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
+def _requantize(acc: np.ndarray, multiplier: np.ndarray, t) -> np.ndarray:
+    info = np.iinfo(t.np_dtype)
+    zy = t.quant.zero_point[0]
+    scaled = acc.astype(np.int32).astype(np.float32) * multiplier
+    clamped = np.clip(scaled, np.float32(info.min - zy), np.float32(info.max - zy))
+    return (np.rint(clamped) + zy).astype(t.np_dtype)
+
+
+def _centered(value: np.ndarray, t) -> np.ndarray:
+    zero = np.asarray(t.quant.zero_point, dtype=np.int64)
+    if t.quant.axis is not None:
+        shape = [1] * len(t.shape)
+        shape[t.quant.axis] = -1
+        zero = zero.reshape(shape)
+    return value.astype(np.int64) - zero
+
+
+def _qmatmul(op, args):
+    a, b = op.operands[0], op.operands[1]
+    acc = _centered(args[0], a.type) @ _centered(args[1], b.type)
+    if len(args) == 3:
+        acc = acc + args[2].astype(np.int64)
+    return _requantize(acc, np.asarray(op.attrs["multiplier"], dtype=np.float32), op.result.type)
+
+
+def _quantize(op, args):
+    t = op.result.type
+    info = np.iinfo(t.np_dtype)
+    zp = t.quant.zero_point[0]
+    v = args[0] / np.float32(t.quant.scale[0])
+    v = np.clip(v, np.float32(info.min - zp), np.float32(info.max - zp))
+    return (np.rint(v) + zp).astype(t.np_dtype)
+
+
+def _slice(op, args):
+    index = tuple(slice(s, e if e >= 0 else None, st)
+                  for s, e, st in zip(op.attrs["starts"], op.attrs["ends"], op.attrs["steps"]))
+    return args[0][index]
+
+
+SPEC_OPS = {
+    "qmatmul": _qmatmul,
+    "quantize": _quantize,
+    "table": lambda op, args: op.attrs["table"][args[0].view(np.uint8)],
+    "reshape": lambda op, args: args[0].reshape(op.result.type.shape),
+    "transpose": lambda op, args: np.transpose(args[0], op.attrs["perm"]),
+    "gather": lambda op, args: np.take(args[0], args[1], axis=op.attrs["axis"]),
+    "slice": _slice,
+    "concat": lambda op, args: np.concatenate(args, axis=op.attrs["axis"]),
+    "squeeze": lambda op, args: np.squeeze(args[0], axis=op.attrs["axes"]),
+    "unsqueeze": lambda op, args: np.expand_dims(args[0], axis=op.attrs["axes"]),
+    "flatten": lambda op, args: args[0].reshape(op.result.type.shape),
+}
