@@ -24,6 +24,16 @@ from compiler.ir.types import Quant, TensorType
 from compiler.ir.verifier import verify
 
 
+# Grammar terminal names -> how a parse error message calls them.
+_TERMINAL_NAMES = {
+    "OPNAME": "an op name", "ATTR_NAME": "an attribute name", "BARE_NAME": "a name", "STRING": "a string",
+    "NUMBER": "a number", "SHAPE_DTYPE": "a shape and dtype like 2x3xf32", "PERCENT": "'%'", "EQUAL": "'='",
+    "COLON": "':'", "COMMA": "','", "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'",
+    "LSQB": "'['", "RSQB": "']'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "AT": "'@'", "GRAPH": "'graph'",
+    "DENSE": "'dense'", "LOC": "'loc'", "TENSOR": "'tensor'", "__ANON_0": "'->'",
+}
+
+
 @functools.cache
 def _lark_parser() -> lark.Lark:
     grammar = resources.files("compiler.ir").joinpath("vir.lark").read_text()
@@ -41,6 +51,11 @@ def _number(token: lark.Token) -> int | float:
 
 def _string(token: lark.Token) -> str:
     return json.loads(str(token))
+
+
+def _items(tree: lark.Tree) -> list[lark.Token]:
+    """The tokens of a `list` node (an empty list has a None placeholder)."""
+    return [t for t in tree.children if t is not None]
 
 
 def _name(node: lark.Token) -> str:
@@ -76,7 +91,7 @@ class _GraphBuilder:
             scale, zero = tree.children
             return Quant((self.f32(scale),), (self.integer(zero),))
         axis, scales, zeros = tree.children
-        return Quant(tuple(self.f32(t) for t in scales.children), tuple(self.integer(t) for t in zeros.children),
+        return Quant(tuple(self.f32(t) for t in _items(scales)), tuple(self.integer(t) for t in _items(zeros)),
                      self.integer(axis))
 
     def type(self, tree: lark.Tree) -> TensorType:
@@ -97,7 +112,7 @@ class _GraphBuilder:
         dtype = t.np_dtype
         if isinstance(data, lark.Tree):  # a flat list of elements
             convert = self.f32 if dtype.kind == "f" else self.integer
-            items = [convert(tok) for tok in data.children]
+            items = [convert(tok) for tok in _items(data)]
             if len(items) != t.num_elements:
                 raise self.fail(tree, f"dense literal has {len(items)} elements, its type "
                                       f"{list(t.shape)} needs {t.num_elements}")
@@ -136,9 +151,9 @@ class _GraphBuilder:
         if kind == "str":
             return _string(first)
         if kind == "ints":
-            return tuple(self.integer(t) for t in node.children)
+            return tuple(self.integer(t) for t in _items(node))
         if kind == "f32s":
-            return tuple(self.f32(t) for t in node.children)
+            return tuple(self.f32(t) for t in _items(node))
         return self.dense(first, self.type(rest[0]))
 
     def attrs(self, kind: str, tree: lark.Tree | None) -> dict[str, Any]:
@@ -227,7 +242,8 @@ def parse_graph(text: str, filename: str = "<vir>") -> Graph:
         tree = _lark_parser().parse(text)
     except lark.exceptions.UnexpectedInput as err:
         expected = getattr(err, "expected", None) or getattr(err, "allowed", None) or ()
-        hint = f" (expected one of: {', '.join(sorted(expected)[:8])})" if expected else ""
+        readable = sorted(_TERMINAL_NAMES.get(name, name) for name in expected)
+        hint = f" (expected {' or '.join(readable[:8])})" if readable else ""
         found = text[err.pos_in_stream:err.pos_in_stream + 20].split("\n")[0] if err.pos_in_stream is not None else ""
         raise IRParseError(f"{filename}:{err.line}:{err.column}: unexpected {found!r}{hint}") from None
     graph = _GraphBuilder(filename).graph(tree.children[0])
