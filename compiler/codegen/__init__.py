@@ -1,0 +1,1 @@
+"""IR -> instructions -> `.vitb`: the backend (see docs/architecture.md)."""
