@@ -1,0 +1,69 @@
+"""canonicalize: each rewrite rule, text in and text out, and that outputs keep their names."""
+
+from compiler.ir.testing import check_lines, check_no_line, run_pipeline_on_text
+
+T = "tensor<2x3x4xu8, q<0.5 : 7>>"
+
+
+def test_transposes_compose_and_identity_transposes_vanish():
+    text = f"""\
+graph @g(%x: {T}) -> (%b, %d) {{
+  %a = transpose %x {{perm = [1, 2, 0]}} : {T} -> tensor<3x4x2xu8, q<0.5 : 7>>
+  %b = transpose %a {{perm = [2, 0, 1]}} : tensor<3x4x2xu8, q<0.5 : 7>> -> {T}
+  %c = transpose %x {{perm = [0, 1, 2]}} : {T} -> {T}
+  %d = transpose %c {{perm = [0, 2, 1]}} : {T} -> tensor<2x4x3xu8, q<0.5 : 7>>
+}}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    # %b = transpose(transpose(x, [1,2,0]), [2,0,1]) = transpose(x, [0,1,2]); it is an output, so it stays
+    check_lines(out, [
+        f"%b = transpose %x {{perm = [0, 1, 2]}} : {T} -> {T}",
+        f"%d = transpose %x {{perm = [0, 2, 1]}} : {T} -> tensor<2x4x3xu8, q<0.5 : 7>>",
+    ])
+    check_no_line(out, "%a =")
+    check_no_line(out, "%c =")
+
+
+def test_reshape_chains_merge_and_noop_reshapes_vanish():
+    text = """\
+graph @g(%x: tensor<2x3x4xf32>) -> (%z, %w) {
+  %a = reshape %x : tensor<2x3x4xf32> -> tensor<6x4xf32>
+  %b = unsqueeze %a {axes = [0]} : tensor<6x4xf32> -> tensor<1x6x4xf32>
+  %z = flatten %b {axis = 1} : tensor<1x6x4xf32> -> tensor<1x24xf32>
+  %n = reshape %x : tensor<2x3x4xf32> -> tensor<2x3x4xf32>
+  %w = sqrt %n : tensor<2x3x4xf32> -> tensor<2x3x4xf32>
+}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    check_lines(out, [
+        "%z = reshape %x : tensor<2x3x4xf32> -> tensor<1x24xf32>",
+        "%w = sqrt %x : tensor<2x3x4xf32> -> tensor<2x3x4xf32>",
+    ])
+    assert len(out.splitlines()) == 4
+
+
+def test_canonicalize_folds_constant_chains_to_one_constant():
+    text = """\
+graph @g(%x: tensor<3x2xi8>) -> (%y) {
+  %c = const dense<[1, 2, 3, 4, 5, 6]> : tensor<2x3xi8>
+  %t = transpose %c {perm = [1, 0]} : tensor<2x3xi8> -> tensor<3x2xi8>
+  %y = concat %x, %t {axis = 1} : tensor<3x2xi8>, tensor<3x2xi8> -> tensor<3x4xi8>
+}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    check_lines(out, ["%t = const dense<[1, 4, 2, 5, 3, 6]> : tensor<3x2xi8>",
+                      "%y = concat %x, %t {axis = 1} : tensor<3x2xi8>, tensor<3x2xi8> -> tensor<3x4xi8>"])
+    check_no_line(out, "%c =")
+
+
+def test_a_rewrite_the_op_table_rejects_is_not_made():
+    # merging would reshape a per-axis quantized tensor in a way that moves its channel axis
+    text = """\
+graph @g(%x: tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>>) -> (%b) {
+  %a = unsqueeze %x {axes = [0]} : tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>> -> tensor<1x2x3xi8, q<axis=2, [0.5, 0.25, 0.125] : [0, 0, 0]>>
+  %b = squeeze %a {axes = [0]} : tensor<1x2x3xi8, q<axis=2, [0.5, 0.25, 0.125] : [0, 0, 0]>> -> tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>>
+}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    check_lines(out, ["%b = reshape %x : tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>> -> "
+                      "tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>>"])
