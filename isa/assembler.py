@@ -141,7 +141,7 @@ class _Assembler:
                 self.fail(name_token, f"{spec.mnemonic} has no field {name!r} (fields: {', '.join(f.name for f in spec.fields[1:])})")
             if name in fields:
                 self.fail(name_token, f"{spec.mnemonic}: field {name!r} given twice")
-            fields[name] = self.field(spec, field, _value(value_tree))
+            fields[name] = self.field(spec, field, self.value(value_tree))
         try:
             return canonical(Instruction(spec.mnemonic, fields))
         except VitcError as err:
@@ -175,9 +175,9 @@ class _Assembler:
                 key, value_tree = argument.children
                 if str(key) in keywords:
                     self.fail(key, f"{name_token}: {key} given twice")
-                keywords[str(key)] = _value(value_tree)
+                keywords[str(key)] = self.value(value_tree)
             else:
-                positional.append(_value(argument))
+                positional.append(self.value(argument))
         handler(name_token, positional, keywords)
 
     def expect(self, at, args: list, count: int, kinds: tuple, keywords: dict | None = None, allowed=()):
@@ -283,20 +283,28 @@ class _Assembler:
         self.program.constants += narrow(np.array([a.value for a in args], dtype=wide)).tobytes()
 
 
+    # -- literals -------------------------------------------------------------------------------
+
+    def value(self, tree) -> _Value:
+        if tree.data == "list":
+            return _Value("list", tuple(self.value(child) for child in tree.children), tree.meta.line, tree.meta.column)
+        token = tree.children[0]
+        if tree.data == "int":
+            return _Value("int", _parse_int(str(token)), token.line, token.column)
+        if tree.data == "float":
+            return _Value("float", float(str(token)), token.line, token.column)
+        if tree.data == "string":
+            return _Value("string", self.string(token), token.line, token.column)
+        return _Value("names", tuple(str(t) for t in tree.children), token.line, token.column)
+
+    def string(self, token) -> str:
+        try:
+            return json.loads(str(token))
+        except json.JSONDecodeError as err:
+            self.fail(token, f"bad string literal: {err.msg}")
+
+
 _DIRECTIVES = sorted("." + name[len("directive_"):] for name in dir(_Assembler) if name.startswith("directive_"))
-
-
-def _value(tree) -> _Value:
-    if tree.data == "list":
-        return _Value("list", tuple(_value(child) for child in tree.children), tree.meta.line, tree.meta.column)
-    token = tree.children[0]
-    if tree.data == "int":
-        return _Value("int", _parse_int(str(token)), token.line, token.column)
-    if tree.data == "float":
-        return _Value("float", float(str(token)), token.line, token.column)
-    if tree.data == "string":
-        return _Value("string", _parse_string(token), token.line, token.column)
-    return _Value("names", tuple(str(t) for t in tree.children), token.line, token.column)
 
 
 def _parse_int(text: str) -> int:
@@ -304,13 +312,6 @@ def _parse_int(text: str) -> int:
     digits = text.lstrip("+-")
     base = {"0x": 16, "0b": 2}.get(digits[:2], 10)
     return sign * int(digits[2:] if base != 10 else digits, base)
-
-
-def _parse_string(token) -> str:
-    try:
-        return json.loads(str(token))
-    except json.JSONDecodeError as err:
-        raise VitcError(f"line {token.line}:{token.column}: bad string escape: {err.msg}") from None
 
 
 def _describe(err: lark.exceptions.UnexpectedInput) -> str:

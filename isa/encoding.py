@@ -233,9 +233,10 @@ def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, fi
         names.append(field.name)
         columns.append(_column_values(field, column))
     _check_group_tokens(spec, dict(zip(names, columns)), fail)
-    positions = index.tolist()
-    for position, values in zip(positions, zip(*columns)):
-        decoded[position] = Instruction(spec.mnemonic, dict(zip(names, values)))
+    mnemonic = spec.mnemonic
+    group = [Instruction(mnemonic, dict(zip(names, values))) for values in zip(*columns)]
+    for position, instr in zip(index.tolist(), group):
+        decoded[position] = instr
 
 
 def _column_values(field: Field, column: np.ndarray) -> list:

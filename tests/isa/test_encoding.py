@@ -172,9 +172,9 @@ def test_decode_program_is_fast():
         Instruction("halt", {}),
     ] * 25_000
     code = encode_program(program)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the suite may share the machine with other jobs
     decoded = decode_program(code)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(decoded) == 100_000 and decoded[2].fields["fixed"] == -3.0 and decoded[99_999].mnemonic == "halt"
     assert elapsed < 1.0, f"decoding 100k instructions took {elapsed:.2f} s"
 
