@@ -14,6 +14,10 @@ class FrontendError(VitcError):
 
 
 def node_error(node: onnx.NodeProto, reason: str) -> FrontendError:
-    """`node 'NAME' (OP_TYPE): reason`, the one shape of every per-node message."""
+    """`node 'NAME' (OP_TYPE): reason`, the one shape of every per-node message.
+
+    A node without a name (onnxruntime names none of the nodes it makes when it decomposes an
+    op) is named by the tensor it writes, which is the user's tensor."""
     domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
-    return FrontendError(f"node '{node.name}' ({domain}{node.op_type}): {reason}")
+    name = f"'{node.name}'" if node.name else f"writing '{node.output[0]}'" if node.output else "(unnamed)"
+    return FrontendError(f"node {name} ({domain}{node.op_type}): {reason}")

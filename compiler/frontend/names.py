@@ -9,6 +9,8 @@ by tensor. Most tensors of the optimised graph keep their names, but onnxruntime
 onnxruntime keeps node names, so the rule is: a new tensor written by node N (named like node O
 of the user's model, ignoring a `/duplicated...` suffix) holds O's output, or, when O is not
 itself a QuantizeLinear and its output went into exactly one QuantizeLinear, that Q's output.
+A new tensor of a node onnxruntime inserted itself (QDQ propagation adds Q nodes that the
+user's model does not have) holds no user tensor; it is named after that node.
 Invariant: the map never gives two optimised tensors the same name, and never a name the
 optimised graph already uses; a tensor with no rule keeps onnxruntime's name.
 
@@ -40,10 +42,13 @@ def original_tensor_names(original: onnx.GraphProto, optimized: onnx.GraphProto)
     renamed: dict[str, str] = {}
     for node in optimized.node:
         source = original_nodes.get(node.name.split(DUPLICATE_SUFFIX)[0])
-        if source is None:
-            continue
         for index, tensor in enumerate(node.output):
-            if not tensor or tensor in original_tensors or index >= len(source.output):
+            if not tensor or tensor in original_tensors:
+                continue
+            if source is None or index >= len(source.output):
+                if node.name and index == 0 and node.name not in taken:
+                    renamed[tensor] = node.name
+                    taken.add(node.name)
                 continue
             name = source.output[index]
             quantizers = q_consumers.get(name, [])

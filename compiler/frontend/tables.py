@@ -29,8 +29,10 @@ from compiler.frontend.ort_optimizer import run_without_optimization
 
 MS = "com.microsoft"
 _FLOAT_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Exp", "Log", "Sigmoid",
-                      "Relu", "Neg", "Abs", "Reciprocal", "LeakyRelu", "HardSigmoid", "Softplus", "Clip")
-_QUANTIZED_ELEMENTWISE = ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu")
+                      "Relu", "Neg", "Abs", "Reciprocal", "LeakyRelu", "HardSigmoid", "Softplus", "Clip", "Gelu")
+# com.microsoft: the quantized elementwise kernels, and the GELU fusions onnxruntime may make
+_MICROSOFT_ELEMENTWISE = ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "Gelu", "FastGelu",
+                          "QuickGelu")
 # op type -> input indices of (scale, zero point) of its 8-bit output
 OUTPUT_PARAMS = {"QuantizeLinear": (1, 2), "QLinearAdd": (6, 7), "QLinearMul": (6, 7),
                  "QLinearSigmoid": (3, 4), "QLinearLeakyRelu": (3, 4)}
@@ -44,7 +46,7 @@ def _kind(node: onnx.NodeProto) -> str | None:
         if node.op_type == "QuantizeLinear":
             return "q"
         return "compute" if node.op_type in _FLOAT_ELEMENTWISE else None
-    if node.domain == MS and node.op_type in _QUANTIZED_ELEMENTWISE:
+    if node.domain == MS and node.op_type in _MICROSOFT_ELEMENTWISE:
         return "compute"
     return None
 

@@ -1,0 +1,65 @@
+"""import_model on every zoo variant and committed fixture: verified IR, text round trip, names."""
+
+import pytest
+
+from compiler.frontend import import_model, import_model_with_tensors
+from compiler.frontend.errors import FrontendError
+from compiler.ir.equality import graph_difference
+from compiler.ir.printer import print_graph
+from compiler.ir.roundtrip import assert_roundtrip
+from models import fixtures, zoo
+
+# Exported by the dynamo exporter with Softmax guarded by IsNaN/Where: onnxruntime keeps a float
+# Softmax (QDQ) or an IsNaN node (QOperator), which vitc does not lower.
+UNSUPPORTED_FIXTURES = {
+    "hf-vit-dynamo-opset18-qdq-s8-pt": ("node_Softmax_74", "Softmax"),
+    "hf-vit-dynamo-opset18-qop-u8-pt": ("node_IsNaN_75", "IsNaN"),
+}
+
+
+@pytest.mark.parametrize("tag", [v.tag for v in zoo.VARIANTS])
+def test_every_vit_micro_variant_imports_and_round_trips(tag):
+    path = zoo.quantized_model_path("vit-micro", tag)
+    graph = import_model(path)
+    assert_roundtrip(graph)
+    assert [v.name for v in graph.inputs] == [zoo.INPUT_NAME]
+    assert [v.name for v in graph.outputs] == [zoo.OUTPUT_NAME]
+    assert all(op.loc for op in graph.ops if op.kind != "const"), "every computing op names its ONNX node(s)"
+    assert not any("s8_to_u8" in op.result.name for op in graph.ops), "onnxruntime's invented names are restored"
+
+
+@pytest.mark.parametrize("options", [dict(layernorm="decomposed", opset=14), dict(opset=21), dict(gelu="tanh"),
+                                     dict(qkv="fused")],
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("tag", ["qdq-s8-pt", "qdq-u8-pc-pp", "qop-s8-pc"])
+def test_build_options_import_and_round_trip(tag, options):
+    assert_roundtrip(import_model(zoo.quantized_model_path("vit-micro", tag, **options)))
+
+
+@pytest.mark.parametrize("name", fixtures.FIXTURES)
+def test_committed_fixtures(name):
+    path = fixtures.fixture_path(name)
+    if name in UNSUPPORTED_FIXTURES:
+        node, op_type = UNSUPPORTED_FIXTURES[name]
+        with pytest.raises(FrontendError, match=f"node '{node}' \\({op_type}\\): op type not supported"):
+            import_model(path)
+        return
+    assert_roundtrip(import_model(path))
+
+
+def test_import_is_deterministic():
+    path = zoo.quantized_model_path("vit-micro", "qdq-s8-pc")
+    first, second = import_model(path), import_model(path)
+    assert graph_difference(first, second) is None
+    assert print_graph(first) == print_graph(second)
+
+
+def test_user_tensor_names_are_kept_where_onnxruntime_renamed_them():
+    """int8 QDQ: the S8->U8 rewrite renames Q outputs; the IR uses the model's own names."""
+    imported = import_model_with_tensors(zoo.quantized_model_path("vit-micro", "qdq-s8-pt"))
+    renamed = {ir: t for ir, t in imported.onnx_tensor.items() if t.startswith("qdq_s8_to_u8")}
+    assert renamed, "the int8 QDQ variant has rewritten tensors"
+    for ir_name in renamed:
+        assert ir_name.endswith("_QuantizeLinear_Output"), ir_name
+    by_name = {op.result.name: op for op in imported.graph.ops}
+    assert all(by_name[name].result.type.dtype == "u8" for name in renamed)
