@@ -20,6 +20,7 @@ import numpy as np
 from compiler.ir.errors import IRError, IRParseError
 from compiler.ir.graph import Graph, Op, Value
 from compiler.ir.ops import OP_TABLE, normalize_attrs
+from compiler.ir.printer import format_type
 from compiler.ir.types import Quant, TensorType
 from compiler.ir.verifier import verify
 
@@ -201,8 +202,8 @@ class _GraphBuilder:
                                        f"{len(declared)} operand type(s)")
         for i, (value, t) in enumerate(zip(operands, declared)):
             if value.type != t:
-                raise self.fail(signature, f"operand {i} %{value.name} has type {self._fmt(value.type)}, "
-                                           f"the signature says {self._fmt(t)}")
+                raise self.fail(signature, f"operand {i} %{value.name} has type {format_type(value.type)}, "
+                                           f"the signature says {format_type(t)}")
         attrs = self.attrs(kind, attr_dict)
         if (dense is not None) != (kind == "const"):
             raise self.fail(kind_token, "only const takes a dense value before its type"
@@ -212,12 +213,6 @@ class _GraphBuilder:
         locs = tuple(_string(t) for t in loc.children) if loc is not None else ()
         result = self.define(graph, result_ref, lambda name: Value(name, result_type))
         graph.ops.append(Op(kind, operands, normalize_attrs(kind, attrs), result, locs))
-
-    @staticmethod
-    def _fmt(t: TensorType) -> str:
-        from compiler.ir.printer import format_type
-
-        return format_type(t)
 
     def graph(self, tree: lark.Tree) -> Graph:
         name_token, *rest = tree.children

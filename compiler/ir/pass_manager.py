@@ -7,6 +7,8 @@ Instrumentation (all off by default, see `Instrumentation`):
   (always with constants, so every file can be fed back to `vitc opt`);
 - verify after every pass: the verifier, then the text round trip (`assert_roundtrip`);
 - time every pass and print a report after the pipeline.
+Whatever the flags, the graph is verified once after the last pass (as `mlir-opt` does), so a
+pipeline never hands on IR that breaks the op table.
 A `VitcError` raised inside a pass is re-raised with the pass name and its position in the
 pipeline, so the message says which pass failed; any other exception is a bug and propagates.
 """
@@ -22,6 +24,7 @@ from typing import TextIO
 from compiler.ir.errors import IRError
 from compiler.ir.graph import Graph
 from compiler.ir.passes import Pass
+from compiler.ir.pipeline import format_pipeline
 from compiler.ir.printer import print_graph
 from compiler.ir.roundtrip import assert_roundtrip
 from compiler.ir.verifier import verify
@@ -98,9 +101,17 @@ class PassManager:
                 self._print("after", p.name, graph)
             if inst.dump_dir is not None:
                 self._dump(index, p.name, graph)
+        if self.passes and not inst.verify_each:
+            self._verify_only(graph)
         if inst.time_passes:
             self._report_times()
         return graph
+
+    def _verify_only(self, graph: Graph) -> None:
+        try:
+            verify(graph)
+        except VitcError as err:
+            raise IRError(f"verification after the pipeline {format_pipeline(self.passes)!r} failed: {err}") from None
 
     def _report_times(self) -> None:
         total = sum(seconds for _, seconds in self.timings)

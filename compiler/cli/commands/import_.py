@@ -9,6 +9,7 @@ from pathlib import Path
 
 from compiler.ir.errors import IRError
 from compiler.ir.pass_cli import add_pass_arguments, pass_manager_from_args
+from compiler.ir.verifier import verify
 from compiler.ir.vir_io import emit_graph
 
 NAME = "import"
@@ -30,6 +31,7 @@ def run(args) -> int:
     from compiler.frontend import import_model
 
     graph = import_model(args.model)
+    verify(graph)  # never print IR that breaks the op table, even with no passes to run
     manager.run(graph)
     emit_graph(graph, args.output, args.elide_constants)
     return 0

@@ -2,7 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
+import onnx
 import pytest
 
 from compiler.cli.main import main
@@ -81,3 +83,23 @@ def test_installed_command_reads_stdin(vir):
                             input=TEXT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "%t =" not in result.stdout and "%y = sqrt %x" in result.stdout
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "models" / "fixtures"
+
+
+@pytest.mark.parametrize("fixture", ["deit-style-torchscript-opset17-qdq-u8-pt", "hf-vit-torchscript-opset17-qdq-u8-pc-pp"])
+def test_import_a_real_model(fixture, tmp_path, capsys):
+    model_path = FIXTURES / f"{fixture}.onnx"
+    model = onnx.load(model_path)
+    out_path = tmp_path / "model.vir"
+    assert main(["import", str(model_path), "-o", str(out_path), "-p", "canonicalize,dce", "--verify-each"]) == 0
+    text = out_path.read_text()
+    graph = parse_graph(text)
+    assert print_graph(graph) == text
+    assert [v.name for v in graph.inputs] == [i.name for i in model.graph.input]
+    assert [v.name for v in graph.outputs] == [o.name for o in model.graph.output]
+    assert graph.inputs[0].type.shape == (1, 3, 32, 32) and graph.outputs[0].type.shape == (1, 10)
+    assert any(op.kind == "qmatmul" for op in graph.ops)
+    onnx_nodes = {n.name for n in model.graph.node}
+    assert any(loc in onnx_nodes for op in graph.ops for loc in op.loc)

@@ -89,3 +89,9 @@ def test_per_pass_loggers(caplog):
     dce_messages = [r.getMessage() for r in caplog.records if r.name == "vitc.dce"]
     assert dce_messages == ["removed %c", "removed %dead", "removed 2 of 4 ops"]
     assert not [r for r in caplog.records if r.name == "vitc.canonicalize"]
+
+
+def test_the_graph_is_verified_after_the_pipeline_even_without_verify_each():
+    graph = parse_graph(TEXT)
+    with pytest.raises(IRError, match=r"^verification after the pipeline 'dce,break-types' failed: op 'transpose' %y: "):
+        PassManager([parse_pipeline("dce")[0], BreakTypes()]).run(graph)
