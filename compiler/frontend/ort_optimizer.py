@@ -29,8 +29,14 @@ read from the optimised graphs of every vit-micro variant (tests/compiler/fronte
 - QOperator: the quantiser already wrote QLinearMatMul / QGemm / QLinearConv / QLinearAdd /
   QLinearMul / QLinearSoftmax / QLinearConcat; onnxruntime keeps them (int8 kernels run as int8)
   and only folds constants. Float ops (LayerNormalization, Erf, ...) sit between DQ and Q nodes.
+- QOperator int8 after quant_pre_process: onnxruntime's QDQ propagation inserts QuantizeLinear
+  nodes the model does not have (`..._q`, "Inserted by QDQPropagationTransformer") and the S8->U8
+  rewrite then applies to them.
 - No Gelu / LayerNorm / Attention fusion happens in any variant: the Q/DQ nodes between the
-  float ops prevent it.
+  float ops prevent it. (At opset >= 20, quant_pre_process itself writes an ONNX `Gelu` op into
+  the model; it sits between DQ and Q and becomes a table like any elementwise chain.)
+- Models from the PyTorch dynamo exporter guard Softmax with IsNaN/Where; onnxruntime then keeps
+  a float Softmax (QDQ) or an IsNaN node (QOperator), which the frontend refuses by name.
 """
 
 from __future__ import annotations
