@@ -1,7 +1,8 @@
 """What each instruction touches: its on-chip row accesses and its DRAM byte range.
 
-`accesses(mnemonic, fields, dim)` lists every on-chip region an instruction reads or writes as
-`Access(mem, starts, length, write)`: rows `starts[i] .. starts[i] + length - 1` of SPAD or ACC.
+`ACCESSES[mnemonic](fields, dim)` lists every on-chip region an instruction reads or writes as
+an `Access` (memory, rows, read or write), described arithmetically so that bounds checks cost
+no array work; `Access.rows()` gives the rows themselves, for the hazard checker.
 The same list serves the bounds check done before an instruction touches memory and the hazard
 checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)`.
 
@@ -24,38 +25,48 @@ from runtime_emulator.semantics.lut import TABLE_SIZE
 SPAD, ACC = "spad", "acc"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Access:
+    """Rows `first + d*depth_stride + j*bs + r` (d < depth, j < blocks, r < length) of `mem`."""
+
     mem: str
-    starts: np.ndarray  # first row of each run
-    length: int  # rows per run
+    first: int
+    length: int  # rows per block
     write: bool
     field: str  # the address field, for error messages
+    blocks: int = 1
+    bs: int = 0
+    depth: int = 1
+    depth_stride: int = 0
 
-    def rows(self) -> np.ndarray:
-        return (self.starts[:, None] + np.arange(self.length)[None, :]).ravel()
+    def rows(self) -> slice | np.ndarray:
+        """The rows as a slice when they are contiguous (the common case), else an index array."""
+        if self.depth == 1 and (self.blocks == 1 or self.bs == self.length):
+            return slice(self.first, self.first + self.blocks * self.length)
+        copies = np.arange(self.depth, dtype=np.int64)[:, None, None] * self.depth_stride
+        blocks = np.arange(self.blocks, dtype=np.int64)[None, :, None] * self.bs
+        return (self.first + copies + blocks + np.arange(self.length)[None, None, :]).ravel()
 
     def last_row(self) -> int:
-        return int(self.starts.max()) + self.length - 1
+        return self.first + (self.depth - 1) * self.depth_stride + (self.blocks - 1) * self.bs + self.length - 1
 
 
 def _region(mem, field, region: Region, dim, write, depth=1, depth_stride=0) -> Access:
-    if region.blocks(dim) > 1 and region.rows > region.bs:
+    blocks = region.blocks(dim)
+    if blocks > 1 and region.rows > region.bs:
         raise VitcError(
             f"{field}: region of {region.rows} rows and {region.cols} columns has block stride "
             f"{region.bs} < rows, so its column blocks overlap"
         )
-    copies = np.arange(depth, dtype=np.int64)[:, None] * depth_stride
-    starts = (copies + region.block_starts(dim)[None, :]).ravel()
-    return Access(mem, starts, region.rows, write, field)
+    return Access(mem, region.addr, region.rows, write, field, blocks, region.bs, depth, depth_stride)
 
 
 def _column(mem, field, addr, rows, write) -> Access:
-    return Access(mem, np.array([addr], np.int64), rows, write, field)
+    return Access(mem, addr, rows, write, field)
 
 
 def _row_vector(mem, field, addr, cols, dim) -> Access:
-    return Access(mem, np.array([addr], np.int64), -(-cols // dim), False, field)
+    return Access(mem, addr, -(-cols // dim), False, field)
 
 
 def _mem(f) -> str:

@@ -20,14 +20,12 @@ import numpy as np
 from isa.errors import VitcError
 from runtime_emulator.units import UNITS
 
-NO_WRITER = -1
-
-
 class _MemoryShadow:
-    """Last writer and last readers of every row of one on-chip memory."""
+    """Last writer and last readers of every row of one on-chip memory. A row never written
+    has writer (unit 0, number 0), which every clock already covers."""
 
     def __init__(self, rows: int):
-        self.writer_unit = np.full(rows, NO_WRITER, np.int8)
+        self.writer_unit = np.zeros(rows, np.int64)
         self.writer_seq = np.zeros(rows, np.int64)
         self.reader_seq = np.zeros((len(UNITS), rows), np.int64)
 
@@ -65,30 +63,29 @@ class HazardChecker:
             else:
                 shadow.reader_seq[unit, rows] = seq
 
-    def _check(self, unit: int, seq: int, access, rows: np.ndarray) -> None:
+    def _check(self, unit: int, seq: int, access, rows) -> None:
+        # The unit's own entries never flag: its clock entry is its current number, at least
+        # every number it recorded before.
         shadow = self.shadows[access.mem]
         known = self.clock[unit]
-        writers = shadow.writer_unit[rows].astype(np.int64)
-        writer_seqs = shadow.writer_seq[rows]
-        unordered = (writers != NO_WRITER) & (writers != unit) & (writer_seqs > known[np.maximum(writers, 0)])
-        self._report(unit, seq, access, rows, unordered, writers, writer_seqs, "writes")
+        writers = shadow.writer_unit[rows]
+        unordered = shadow.writer_seq[rows] > known[writers]
+        if unordered.any():
+            i = int(np.argmax(unordered))
+            self._report(unit, seq, access, rows, i, int(writers[i]), int(shadow.writer_seq[rows][i]), "writes")
         if not access.write:
             return
-        for other in range(len(UNITS)):
-            if other == unit:
-                continue
-            reader_seqs = shadow.reader_seq[other, rows]
-            unordered = reader_seqs > known[other]
-            self._report(unit, seq, access, rows, unordered, np.full_like(rows, other), reader_seqs, "reads")
+        readers = shadow.reader_seq[:, rows]
+        unordered = readers > known[:, None]
+        if unordered.any():
+            other, i = (int(v) for v in np.argwhere(unordered)[0])
+            self._report(unit, seq, access, rows, i, other, int(readers[other, i]), "reads")
 
-    def _report(self, unit, seq, access, rows, unordered, other_units, other_seqs, other_verb) -> None:
-        hits = np.flatnonzero(unordered)
-        if not len(hits):
-            return
-        i = hits[0]
+    def _report(self, unit, seq, access, rows, i, other_unit, other_seq, other_verb) -> None:
+        row = rows.start + i if isinstance(rows, slice) else int(rows[i])
         verb = "writes" if access.write else "reads"
         raise VitcError(
-            f"hazard on {access.mem} row {int(rows[i])}: {self.describe(unit, seq)} ({UNITS[unit]}) {verb} it "
-            f"while {self.describe(int(other_units[i]), int(other_seqs[i]))} ({UNITS[int(other_units[i])]}) "
+            f"hazard on {access.mem} row {row}: {self.describe(unit, seq)} ({UNITS[unit]}) {verb} it "
+            f"while {self.describe(other_unit, other_seq)} ({UNITS[other_unit]}) "
             f"{other_verb} it, and no token orders the two"
         )

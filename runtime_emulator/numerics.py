@@ -72,15 +72,3 @@ def fma_f32(x, y, z) -> np.ndarray:
 def int32_to_f32(acc: np.ndarray) -> np.ndarray:
     """The int32 -> float32 conversion (rounds to nearest even above 2^24)."""
     return acc.astype(np.int32).astype(F32)
-
-
-def bits_to_f32(word: int) -> np.float32:
-    """A 32-bit immediate's float32 value."""
-    return np.array([word & 0xFFFFFFFF], np.uint32).view(F32)[0]
-
-
-def as_f32(value) -> np.float32:
-    """A float32 immediate given as a Python float (exactly float32) or as its bit pattern."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return bits_to_f32(int(value))
-    return F32(value)

@@ -41,10 +41,17 @@ def stacked_row_index(region: Region, dim: int, depth: int = 1, depth_stride: in
     return copies + blocks + np.arange(region.rows, dtype=np.int64)[None, None, :]
 
 
+def _is_one_slice(region: Region, dim: int, depth: int) -> bool:
+    return depth == 1 and region.cols <= dim
+
+
 def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
-    """`depth` copies of the region, `depth_stride` rows apart, as a `(depth, rows, cols)` array."""
+    """`depth` copies of the region, `depth_stride` rows apart, as a `(depth, rows, cols)` array
+    (a view of `mem` when it is one block)."""
     dim = mem.shape[1]
     rows, cols = region.rows, region.cols
+    if _is_one_slice(region, dim, depth):
+        return mem[None, region.addr:region.addr + rows, :cols]
     blocks = mem[stacked_row_index(region, dim, depth, depth_stride)]  # (depth, blocks, rows, dim)
     return blocks.transpose(0, 2, 1, 3).reshape(depth, rows, -1)[:, :, :cols]
 
@@ -54,6 +61,9 @@ def write_regions(mem: np.ndarray, region: Region, values: np.ndarray, depth_str
     apart, leaving lanes outside the logical columns untouched."""
     dim = mem.shape[1]
     depth, rows, cols = values.shape
+    if _is_one_slice(region, dim, depth):
+        mem[region.addr:region.addr + rows, :cols] = values[0]
+        return
     full_blocks, tail = divmod(cols, dim)
     row_index = stacked_row_index(region, dim, depth, depth_stride)
     if full_blocks:
@@ -65,19 +75,12 @@ def write_regions(mem: np.ndarray, region: Region, values: np.ndarray, depth_str
 
 def read_region(mem: np.ndarray, region: Region) -> np.ndarray:
     """The region's elements as a `(rows, cols)` array (a view when it is one block)."""
-    addr, rows, cols = region.addr, region.rows, region.cols
-    if cols <= mem.shape[1]:
-        return mem[addr:addr + rows, :cols]
     return read_regions(mem, region)[0]
 
 
 def write_region(mem: np.ndarray, region: Region, values: np.ndarray) -> None:
     """Store a `(rows, cols)` array into the region, leaving lanes outside it untouched."""
-    addr, rows, cols = region.addr, region.rows, region.cols
-    if cols <= mem.shape[1]:
-        mem[addr:addr + rows, :cols] = values
-        return
-    write_regions(mem, region, values[None])
+    write_regions(mem, region, np.broadcast_to(values, (region.rows, region.cols))[None])
 
 
 def read_row_vector(mem: np.ndarray, addr: int, cols: int) -> np.ndarray:

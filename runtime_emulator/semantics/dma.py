@@ -20,13 +20,13 @@ from runtime_emulator.regions import Region, read_regions, write_regions
 
 
 def _dram_window(m: Machine, f) -> np.ndarray:
-    """The transfer's DRAM bytes as a strided `(depth, rows, cols * esize)` view."""
-    row_bytes = f["cols"] * dma_element_size(f)
-    return as_strided(
-        m.dram[f["dram"]:],
-        shape=(f["depth"], f["rows"], row_bytes),
-        strides=(f["dram_depth_stride"], f["dram_stride"], 1),
-    )
+    """The transfer's DRAM bytes as a `(depth, rows, cols * esize)` view (a plain slice when the
+    rows are back to back, the common case; a strided view otherwise)."""
+    depth, rows, row_bytes = f["depth"], f["rows"], f["cols"] * dma_element_size(f)
+    base = f["dram"]
+    if f["dram_stride"] == row_bytes and (depth == 1 or f["dram_depth_stride"] == rows * row_bytes):
+        return m.dram[base:base + depth * rows * row_bytes].reshape(depth, rows, row_bytes)
+    return as_strided(m.dram[base:], shape=(depth, rows, row_bytes), strides=(f["dram_depth_stride"], f["dram_stride"], 1))
 
 
 def _onchip(f) -> Region:

@@ -39,7 +39,6 @@ def _float_path(a, b, f, combine) -> np.ndarray:
 
 
 def _write(m: Machine, f, codes: np.ndarray) -> None:
-    codes = np.broadcast_to(codes, (f["rows"], f["cols"]))
     write_region(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]), codes)
 
 

@@ -50,7 +50,7 @@ def _load_inputs(specs: list[str]) -> dict[str, np.ndarray]:
             raise VitcError(f"--input {spec!r}: expected NAME=FILE.npy")
         try:
             inputs[name] = np.load(io.BytesIO(_read_bytes(path, f"input {name!r}")), allow_pickle=False)
-        except ValueError as err:
+        except (ValueError, EOFError, OSError) as err:
             raise VitcError(f"input {name!r}: {path} is not a .npy file: {err}") from None
     return inputs
 
