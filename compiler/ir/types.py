@@ -26,7 +26,6 @@ DTYPES: dict[str, np.dtype] = {
     "i64": np.dtype(np.int64),
 }
 QUANTIZABLE_DTYPES = ("i8", "u8", "i32")
-EIGHT_BIT_DTYPES = ("i8", "u8")
 
 
 def dtype_of_numpy(dtype: np.dtype) -> str:
@@ -136,9 +135,6 @@ class TensorType:
     def with_shape(self, shape: tuple[int, ...], quant: Quant | None = None) -> TensorType:
         """Same dtype, new shape; `quant` defaults to this type's quant (which must then fit)."""
         return TensorType(self.dtype, tuple(shape), self.quant if quant is None else quant)
-
-    def without_quant(self) -> TensorType:
-        return TensorType(self.dtype, self.shape)
 
     @classmethod
     def of_array(cls, array: np.ndarray, quant: Quant | None = None) -> TensorType:
