@@ -1,6 +1,14 @@
 """canonicalize: each rewrite rule, text in and text out, and that outputs keep their names."""
 
+import numpy as np
+import pytest
+
+from compiler.ir.graph import Graph
+from compiler.ir.layout_eval import evaluate_layout
+from compiler.ir.parser import parse_graph
+from compiler.ir.printer import print_graph
 from compiler.ir.testing import check_lines, check_no_line, run_pipeline_on_text
+from compiler.ir.types import Quant, TensorType
 
 T = "tensor<2x3x4xu8, q<0.5 : 7>>"
 
@@ -67,3 +75,52 @@ graph @g(%x: tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>>) -> (%b) 
     out = run_pipeline_on_text(text, "canonicalize")
     check_lines(out, ["%b = reshape %x : tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>> -> "
                       "tensor<2x3xi8, q<axis=1, [0.5, 0.25, 0.125] : [0, 0, 0]>>"])
+
+
+def _evaluate(graph, inputs):
+    """Run a graph of layout ops and constants with numpy (compiler.ir.layout_eval)."""
+    env = dict(zip(graph.inputs, inputs))
+    for op in graph.ops:
+        if op.kind == "const":
+            env[op.result] = op.attrs["value"]
+        else:
+            env[op.result] = evaluate_layout(op.kind, [env[v] for v in op.operands], op.attrs, op.result.type)
+    return [env[v] for v in graph.outputs]
+
+
+def _random_layout_chain(seed):
+    rng = np.random.default_rng(seed)
+    g = Graph("chain")
+    x = g.add_input("x", TensorType("u8", (2, 1, 3, 4), Quant.tensor(0.5, 7)))
+    values = [x]
+    for _ in range(int(rng.integers(2, 9))):
+        v = values[-1] if rng.random() < 0.8 else values[int(rng.integers(len(values)))]
+        kind = rng.choice(["transpose", "reshape", "squeeze", "unsqueeze", "flatten"])
+        shape = v.type.shape
+        if kind == "transpose":
+            values.append(g.add_op("transpose", [v], attrs={"perm": tuple(int(p) for p in rng.permutation(len(shape)))}))
+        elif kind == "reshape":
+            dims = [d for d in shape if d != 1]
+            rng.shuffle(dims)
+            values.append(g.add_op("reshape", [v], v.type.with_shape(tuple(dims) + (1,))))
+        elif kind == "squeeze" and 1 in shape:
+            values.append(g.add_op("squeeze", [v], attrs={"axes": (shape.index(1),)}))
+        elif kind == "unsqueeze" and len(shape) < 6:
+            values.append(g.add_op("unsqueeze", [v], attrs={"axes": (int(rng.integers(len(shape) + 1)),)}))
+        elif kind == "flatten":
+            values.append(g.add_op("flatten", [v], attrs={"axis": int(rng.integers(len(shape) + 1))}))
+    g.set_outputs([values[-1]] + ([values[2]] if len(values) > 2 else []))
+    return g
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_canonicalize_keeps_the_values_of_random_layout_chains(seed):
+    graph = _random_layout_chain(seed)
+    data = np.random.default_rng(seed).integers(0, 256, size=(2, 1, 3, 4), dtype=np.uint8)
+    expected = _evaluate(graph, [data])
+    simplified = parse_graph(run_pipeline_on_text(print_graph(graph), "canonicalize"))
+    assert len(simplified.ops) <= len(graph.ops)
+    for name, want, got in zip([v.name for v in graph.outputs], expected, _evaluate(simplified, [data])):
+        assert got.shape == want.shape, name
+        mismatch = np.argwhere(got != want)
+        assert mismatch.size == 0, f"output %{name} element {tuple(mismatch[0])}: {got[tuple(mismatch[0])]} != {want[tuple(mismatch[0])]}"
