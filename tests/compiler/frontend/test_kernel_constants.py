@@ -9,7 +9,7 @@ with the frontend's constants. fma(x, r, t) is computed in float64, where x * r 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from compiler.frontend.kernel_constants import qadd_constants, qmul_multiplier
 
