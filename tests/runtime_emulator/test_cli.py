@@ -35,7 +35,7 @@ def test_run_writes_outputs_stats_and_trace(example, capsys):
     assert code == 0
     multiplier = F32(F32(F32(0.02) * F32(0.005)) / F32(0.4))
     with np.load(out) as outputs:
-        assert_equal("y", outputs["y"], qlinear_matmul(a, 128, b, 0, multiplier, -3))
+        assert_equal("y", outputs["y"], qlinear_matmul(a, 128, b, 0, multiplier, 125))
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[:2] == ["cycles", "71,624"]
     assert json.loads(printed[-1])["cycles"] == 71624
@@ -74,4 +74,4 @@ def test_functional_only_run(example):
                  "-o", str(out), "--functional-only"]) == 0
     multiplier = F32(F32(F32(0.02) * F32(0.005)) / F32(0.4))
     with np.load(out) as outputs:
-        assert_equal("y", outputs["y"], qlinear_matmul(a, 128, b, 0, multiplier, -3))
+        assert_equal("y", outputs["y"], qlinear_matmul(a, 128, b, 0, multiplier, 125))

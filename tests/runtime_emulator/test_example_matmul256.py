@@ -1,7 +1,8 @@
 """examples/matmul256.s: a hand-written, double-buffered 256x256x256 QLinearMatMul.
 
 Checks that it matches numpy bit for bit (the reference is NUMERICS.md's QLinearMatMul formula,
-with scales and zero points read from the binary's I/O table), runs in under a second, and that
+with scales and zero points read from the binary's I/O table) and onnxruntime's QLinearMatMul,
+runs in under a second, and that
 its simulated cycles equal the timing rules applied by hand.
 """
 
@@ -16,6 +17,7 @@ from isa.container import read_vitb, write_vitb
 from isa.encoding import decode_program
 from runtime_emulator import run_binary
 from tests.runtime_emulator.harness import assert_equal
+from tests.runtime_emulator.onnxruntime_ops import run_node
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "matmul256.s"
 F32 = np.float32
@@ -25,8 +27,8 @@ def qlinear_matmul(a, za, b, zb, m, zy):
     acc = (a.astype(np.int64) - za) @ (b.astype(np.int64) - zb)
     assert np.abs(acc).max() < 2**31
     scaled = acc.astype(np.int32).astype(F32) * m
-    clamped = np.clip(scaled, F32(-128 - zy), F32(127 - zy))
-    return np.clip(np.rint(clamped).astype(np.int32) + zy, -128, 127).astype(np.int8)
+    clamped = np.clip(scaled, F32(0 - zy), F32(255 - zy))
+    return np.clip(np.rint(clamped).astype(np.int32) + zy, 0, 255).astype(np.uint8)
 
 
 def test_matmul256_bit_exact_fast_and_cycles_as_predicted():
@@ -48,6 +50,11 @@ def test_matmul256_bit_exact_fast_and_cycles_as_predicted():
     assert {F32(i.fields["mult"]) for i in requants} == {multiplier}, "the .s multiplier is not f32(f32(sa*sb)/sy)"
     expected = qlinear_matmul(a, io["a"].zero_point, b, io["b"].zero_point, multiplier, io["y"].zero_point)
     assert_equal("y", result.outputs["y"], expected)
+    constants = {"sa": sa, "za": np.uint8(io["a"].zero_point), "sb": sb, "zb": np.int8(io["b"].zero_point),
+                 "sy": sy, "zy": np.uint8(io["y"].zero_point)}
+    from_onnxruntime = run_node("QLinearMatMul", {"a": a, "b": b}, constants, np.uint8, (256, 256),
+                                input_order=["a", "sa", "za", "b", "sb", "zb", "sy", "zy"])
+    assert_equal("y vs onnxruntime QLinearMatMul", result.outputs["y"], from_onnxruntime)
 
     # Cycles by hand, from the default configuration (dim 16, 16 DMA bytes/cycle, DMA latency 64,
     # mm_latency 32, vector_latency 8):

@@ -4,12 +4,10 @@ onnxruntime's QLinearAdd / QLinearMul kernels (com.microsoft) on the same codes.
 from fractions import Fraction
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
+from tests.runtime_emulator.onnxruntime_ops import run_node
 
 F32 = np.float32
 ROWS, COLS = 6, 37
@@ -88,19 +86,9 @@ def test_float_path(mnemonic):
 
 
 def onnxruntime_qlinear(op, a, b, sa, za, sb, zb, sc, zc):
-    node = helper.make_node(op, ["a", "sa", "za", "b", "sb", "zb", "sc", "zc"], ["c"], domain="com.microsoft")
-    inits = [
-        helper.make_tensor("sa", TensorProto.FLOAT, [], [sa]), helper.make_tensor("za", TensorProto.UINT8, [], [za]),
-        helper.make_tensor("sb", TensorProto.FLOAT, [], [sb]), helper.make_tensor("zb", TensorProto.UINT8, [], [zb]),
-        helper.make_tensor("sc", TensorProto.FLOAT, [], [sc]), helper.make_tensor("zc", TensorProto.UINT8, [], [zc]),
-    ]
-    graph = helper.make_graph(
-        [node], "q", [helper.make_tensor_value_info("a", TensorProto.UINT8, a.shape),
-                      helper.make_tensor_value_info("b", TensorProto.UINT8, b.shape)],
-        [helper.make_tensor_value_info("c", TensorProto.UINT8, a.shape)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {"a": a, "b": b})[0]
+    constants = {"sa": F32(sa), "za": np.uint8(za), "sb": F32(sb), "zb": np.uint8(zb), "sc": F32(sc), "zc": np.uint8(zc)}
+    return run_node(op, {"a": a, "b": b}, constants, np.uint8, a.shape, domain="com.microsoft",
+                    input_order=["a", "sa", "za", "b", "sb", "zb", "sc", "zc"])
 
 
 @pytest.mark.parametrize("seed", range(3))

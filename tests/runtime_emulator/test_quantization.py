@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
+from tests.runtime_emulator.onnxruntime_ops import run_node
 
 F32 = np.float32
 
@@ -87,3 +88,26 @@ def test_quant_true_division_and_ties(u, zp, per_row):
     v = np.minimum(np.maximum(v, F32(info.min - zp)), F32(info.max - zp))
     expected = (np.rint(v).astype(np.int64) + zp).astype(code_type(u))
     assert_equal("q", b.run().outputs["q"], expected)
+
+
+@pytest.mark.parametrize("u,zp", [(0, -10), (1, 37)])
+def test_quant_and_dequant_match_onnxruntime(u, zp):
+    rng = np.random.default_rng(45 + u)
+    rows, cols = 16, 256
+    scale = F32(0.0372)
+    x = (rng.standard_normal((rows, cols)) * 3).astype(F32)
+    x[0, :64] = (np.arange(64, dtype=F32) - 32 + F32(0.5)) * scale  # near-ties
+    b = ProgramBuilder()
+    src = b.input("x", x)
+    q_out = b.output("q", np.dtype(code_type(u)).name, (rows, cols))
+    x_out = b.output("dq", "float32", (rows, cols))
+    b.sequence([load(src, rows, cols, 0, mem=1, bs=rows)],
+               [("quant", dict(src=0, dst=0, rows=rows, cols=cols, src_bs=rows, dst_bs=rows, u=u, zp=zp, scale=float(scale))),
+                ("dequant", dict(src=0, dst=400, rows=rows, cols=cols, src_bs=rows, dst_bs=rows, u=u, zp=zp, scale=float(scale)))],
+               [store(q_out, rows, cols, 0), store(x_out, rows, cols, 400, mem=1, bs=rows)])
+    outputs = b.run().outputs
+    zero_point = np.array(zp, code_type(u))
+    expected_q = run_node("QuantizeLinear", {"x": x}, {"s": scale, "z": zero_point}, code_type(u), x.shape)
+    assert_equal("quant vs onnxruntime QuantizeLinear", outputs["q"], expected_q)
+    expected_x = run_node("DequantizeLinear", {"q": expected_q}, {"s": scale, "z": zero_point}, F32, x.shape)
+    assert_equal("dequant vs onnxruntime DequantizeLinear", outputs["dq"], expected_x)
