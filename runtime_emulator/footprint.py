@@ -9,7 +9,8 @@ checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)`.
 Invariants checked by `check_bounds` (each failure is a VitcError naming the field):
 - rows, cols, depth, m, k, n are at least 1;
 - a region with more than one column block has rows <= bs (blocks must not overlap);
-- every row is inside its memory and every DRAM byte inside the binary's DRAM.
+- every row is inside its memory and every DRAM byte inside the binary's DRAM;
+- `transpose` and `copy` do not write over their own source (the ISA forbids it).
 A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
 """
 
@@ -168,6 +169,8 @@ ACCESSES = {
 }
 
 SIZE_FIELDS = ("rows", "cols", "depth", "m", "k", "n")
+# The ISA forbids these to write over their own source (their first two accesses).
+NO_OVERLAP = frozenset({"transpose", "copy"})
 
 
 def dma_element_size(f) -> int:
@@ -195,7 +198,17 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
                 f"{access.field}: {access.mem} row {last} is out of range "
                 f"({access.mem} has {memory_rows[access.mem]} rows)"
             )
+    if mnemonic in NO_OVERLAP:
+        _check_disjoint(*accesses[:2])
     span = dram_range(mnemonic, f)
     if span is not None and span[1] > dram_size:
         raise VitcError(f"DRAM bytes [{span[0]:#x}, {span[1]:#x}) exceed the DRAM size {dram_size:#x}")
     return accesses
+
+
+def _check_disjoint(src: Access, dst: Access) -> None:
+    if src.mem != dst.mem or src.last_row() < dst.first or dst.last_row() < src.first:
+        return
+    shared = np.intersect1d(np.arange(src.last_row() + 1)[src.rows()], np.arange(dst.last_row() + 1)[dst.rows()])
+    if len(shared):
+        raise VitcError(f"source and destination overlap at {src.mem} row {int(shared[0])}")

@@ -111,3 +111,22 @@ def test_layer_outside_the_layer_table():
 def test_inputs_are_checked(inputs, message):
     with pytest.raises(VitcError, match=message):
         simple().run(inputs=inputs)
+
+
+@pytest.mark.parametrize("mnemonic,fields,row", [
+    ("copy", dict(mem=0, src=0, dst=8, rows=16, cols=16, src_bs=16, dst_bs=16), 8),
+    ("transpose", dict(src=0, dst=20, rows=4, cols=40, src_bs=20, dst_bs=40), 20),
+])
+def test_overlapping_source_and_destination(mnemonic, fields, row):
+    b = simple()
+    b.emit(mnemonic, **fields)
+    with pytest.raises(VitcError, match=rf"pc 1 .*`{mnemonic} .*`: source and destination overlap at spad row {row}"):
+        b.run()
+
+
+def test_blocks_interleaved_with_another_region_are_not_an_overlap():
+    b = simple()
+    # src blocks at rows 0..3 and 8..11; dst rows 4..7 sit between them.
+    b.emit("copy", mem=0, src=0, dst=4, rows=4, cols=16, src_bs=8, dst_bs=4)
+    b.emit("copy", mem=0, src=0, dst=4, rows=4, cols=32, src_bs=8, dst_bs=8)
+    b.run(check_hazards=False)
