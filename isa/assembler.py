@@ -53,7 +53,7 @@ GRAMMAR_PATH = Path(__file__).parent / "assembly.lark"
 
 @functools.lru_cache(maxsize=None)
 def _parser() -> lark.Lark:
-    return lark.Lark(GRAMMAR_PATH.read_text(), parser="lalr", maybe_placeholders=False, propagate_positions=True)
+    return lark.Lark(GRAMMAR_PATH.read_text(), parser="lalr", maybe_placeholders=False)
 
 
 def assemble(text: str, source: str = "<asm>") -> list[Instruction]:
@@ -150,7 +150,7 @@ class _Assembler:
     def field(self, spec: InstructionSpec, field: Field, value: _Value) -> int | float:
         literal = value.value
         if field.kind == "f32" and value.kind in ("int", "float"):
-            literal = float(np.float32(literal))  # nearest float32, like a C `f` suffix
+            literal = float(np.float32(self.as_float(value)))  # nearest float32, like a C `f` suffix
         elif value.kind == "names" and field.kind == "enum" and len(literal) == 1:
             literal = literal[0]
         elif value.kind == "names" and field.kind == "mask":
@@ -244,11 +244,12 @@ class _Assembler:
         if shape.kind != "list" or any(d.kind != "int" or d.value < 0 for d in shape.value):
             self.fail(shape, f"{at}: shape must be a list of non-negative integers")
         addr = self.keyword(at, keywords, "addr", ("int",), None)
-        scale = self.keyword(at, keywords, "scale", ("float", "int"), 1.0)
+        scale = self.keyword(at, keywords, "scale", ("float", "int"), None)
+        scale = 1.0 if scale is None else self.as_float(keywords["scale"])
         zero_point = self.keyword(at, keywords, "zero_point", ("int",), 0)
         assert kind in IO_KINDS
         self.program.io.append(IOEntry(args[0].value, kind, dtype.value[0], tuple(d.value for d in shape.value),
-                                       addr, float(scale), zero_point))
+                                       addr, scale, zero_point))
 
     def keyword(self, at, keywords, key, kinds, default):
         if key not in keywords:
@@ -273,7 +274,7 @@ class _Assembler:
 
     def directive_f32(self, at, args, keywords):
         self.expect(at, args, len(args), ("int", "float"), keywords)
-        self.program.constants += np.array([a.value for a in args], dtype="<f4").tobytes()
+        self.program.constants += np.array([self.as_float(a) for a in args], dtype="<f4").tobytes()
 
     def data(self, at, args, keywords, wide, lo, hi, narrow):
         self.expect(at, args, len(args), ("int",), keywords)
@@ -287,7 +288,8 @@ class _Assembler:
 
     def value(self, tree) -> _Value:
         if tree.data == "list":
-            return _Value("list", tuple(self.value(child) for child in tree.children), tree.meta.line, tree.meta.column)
+            bracket, *items = tree.children
+            return _Value("list", tuple(self.value(child) for child in items), bracket.line, bracket.column)
         token = tree.children[0]
         if tree.data == "int":
             return _Value("int", _parse_int(str(token)), token.line, token.column)
@@ -296,6 +298,13 @@ class _Assembler:
         if tree.data == "string":
             return _Value("string", self.string(token), token.line, token.column)
         return _Value("names", tuple(str(t) for t in tree.children), token.line, token.column)
+
+    def as_float(self, value: _Value) -> float:
+        """A numeric literal as a Python float (an integer too large for a float is an error)."""
+        try:
+            return float(value.value)
+        except (OverflowError, TypeError):
+            self.fail(value, f"expected a number that fits a float, got {value.kind} {str(value.value)[:20]}")
 
     def string(self, token) -> str:
         try:

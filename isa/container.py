@@ -46,6 +46,7 @@ SECTION_ENTRY = struct.Struct("<4sIQQ")
 SECTION_TAGS = (b"CODE", b"CNST", b"IOTB", b"LAYR")
 SECTION_ALIGN = 64
 IO_KINDS = ("input", "output")
+MAX_NDIM = 255
 DTYPES = {"int8": 1, "uint8": 1, "int32": 4, "float32": 4, "int64": 8}
 
 
@@ -84,6 +85,8 @@ def check_binary(binary: Binary) -> None:
         raise VitcError(f"binary: config_hash {binary.config_hash!r} is not 64 lower-case hex digits")
     if len(binary.code) % width:
         raise VitcError(f"binary: code of {len(binary.code)} bytes is not a whole number of {width}-byte instructions")
+    for what, value in (("dram_size", binary.dram_size), ("constants_addr", binary.constants_addr)):
+        _check_u64(what, value)
     _check_span("constants", binary.constants_addr, len(binary.constants), binary.dram_size)
     names = set()
     for entry in binary.io:
@@ -94,10 +97,19 @@ def check_binary(binary: Binary) -> None:
             raise VitcError(f"{where}: dtype {entry.dtype!r} is not one of {', '.join(DTYPES)}")
         if entry.name in names:
             raise VitcError(f"{where}: duplicate I/O name")
-        if any(d < 0 for d in entry.shape):
-            raise VitcError(f"{where}: negative dimension in shape {entry.shape}")
+        if len(entry.shape) > MAX_NDIM:
+            raise VitcError(f"{where}: {len(entry.shape)} dimensions, at most {MAX_NDIM}")
+        for what, value in [("addr", entry.addr)] + [("shape", d) for d in entry.shape]:
+            _check_u64(f"{entry.kind} {entry.name!r}: {what}", value)
+        if not -(1 << 63) <= entry.zero_point < 1 << 63:
+            raise VitcError(f"{where}: zero_point {entry.zero_point} does not fit 64 bits")
         names.add(entry.name)
         _check_span(f"{entry.kind} {entry.name!r}", entry.addr, entry.nbytes, binary.dram_size)
+
+
+def _check_u64(what: str, value: int) -> None:
+    if not 0 <= value < 1 << 64:
+        raise VitcError(f"binary: {what} = {value} is not an unsigned 64-bit integer")
 
 
 def _check_span(what: str, addr: int, size: int, dram_size: int) -> None:

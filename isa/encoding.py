@@ -3,7 +3,8 @@
 `Instruction(mnemonic, fields)` is what the compiler emits and the emulator executes.
 `fields` maps field names to values:
 - uint / sint fields: Python ints;
-- f32 fields: Python floats that are exactly float32 values;
+- f32 fields: Python floats that are exactly float32 values (`encode` also accepts numpy
+  floats and ints with an exact float32 value; `decode` always gives Python floats);
 - enum fields: the integer code (the index in the table's `values`); `encode` also accepts the
   value name, e.g. `op="add"`;
 - mask fields (`wait`, `signal`): the integer bit set (bit i = unit i: load 0, store 1,
@@ -135,7 +136,8 @@ def _code_of_value(spec: InstructionSpec, field: Field, value) -> int:
     lo, hi = field.value_range
     where = f"{spec.mnemonic}: field {field.name}"
     if field.kind == "f32":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not f32_exact(float(value)):
+        exact = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and _finite_or_float(value)
+        if not exact or not f32_exact(float(value)):
             raise VitcError(f"{where}={value!r} is not a float32 value")
         return struct.unpack("<I", struct.pack("<f", float(value)))[0]
     if isinstance(value, str) and field.kind == "enum":
@@ -149,6 +151,15 @@ def _code_of_value(spec: InstructionSpec, field: Field, value) -> int:
     if not lo <= value <= hi:
         raise VitcError(f"{where}={value} does not fit its {field.width}-bit {field.kind} range [{lo}, {hi}]")
     return int(value) & field.mask
+
+
+def _finite_or_float(value) -> bool:
+    """False for an integer too large to convert to a float at all."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _mask_of_names(where: str, field: Field, names) -> int:

@@ -94,6 +94,8 @@ NEXT = len(MM) + 3  # 1-based column of a field appended as ", name=value"
     (".target default\n.target large", "t.s:2:1: the target configuration is already set"),
     (".dram_size -1", "t.s:1:12: .dram_size: must not be negative"),
     (".dram_size 1, 2", "t.s:1:1: .dram_size takes 1 positional argument(s), got 2"),
+    (".f32 1, 1" + "0" * 400, "t.s:1:9: expected a number that fits a float"),
+    (".input \"x\", dtype=int8, shape=[1], addr=0, scale=\"a\"", "t.s:1:50: .input: scale must be float or int, got string"),
 ])
 def test_errors_point_at_line_and_column(source, message):
     with pytest.raises(VitcError) as err:
@@ -106,6 +108,8 @@ def test_binary_level_errors():
         assemble_binary(".target default\nhalt")
     with pytest.raises(VitcError, match="input 'x' at 0x0 .* lies outside DRAM of 8 bytes"):
         assemble_binary('.target default\n.dram_size 8\n.input "x", dtype=int32, shape=[4], addr=0')
+    with pytest.raises(VitcError, match="dram_size = 18446744073709551616 is not an unsigned 64-bit integer"):
+        assemble_binary(f".target default\n.dram_size {1 << 64}")
 
 
 def test_literal_forms():
@@ -164,3 +168,20 @@ def test_unknown_config_hash_round_trips():
     text = disassemble_binary(binary)
     assert '.config_hash "' + "ab" * 32 + '"' in text
     assert read_vitb(write_vitb(assemble_binary(text))) == binary
+
+
+fragments = st.sampled_from([
+    "mm", "halt", "dma.load", ".f32", ".i32", ".byte", ".hex", ".input", ".target", ".layer", ".dram_size",
+    " ", ",", "=", "|", "[", "]", "\n", "#", '"', "\\", "a", "mem", "spad", "rows", "za", "mult", "wait",
+    "0", "-1", "0x", "1e400", "99999999999999999999999", "1" + "0" * 400, "1.5", "inf", "nan", "-", "dtype",
+    "shape", "scale", "addr", "zero_point", "uint8", "default", ".output", ".const_addr", ".config_hash",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(fragments, max_size=30).map("".join))
+def test_fuzz_assembler_raises_only_vitc_errors(text):
+    try:
+        assemble_binary(text, config=load_config("default"))
+    except VitcError:
+        pass
