@@ -38,6 +38,7 @@ class Lowering:
         self.graph = Graph(_graph_name(model))
         self.tensor_names = tensor_names
         self.values: dict[str, Value] = {}
+        self._quantized_constants: dict[tuple[str, Quant], Value] = {}
 
     # ---- naming ------------------------------------------------------------------------------
 
@@ -66,7 +67,10 @@ class Lowering:
             array = self.view.constant(node, data)
             quant = self.quant(node, scale, zero_point, array.ndim, axis)
             _check_code_dtype(node, data, array.dtype, self.code_dtype(node, zero_point, array.dtype))
-            return self.constant(data, array, quant)
+            key = (data, quant)
+            if key not in self._quantized_constants:
+                self._quantized_constants[key] = self.constant(data, array, quant)
+            return self._quantized_constants[key]
         value = self.value(data, node)
         quant = self.quant(node, scale, zero_point, value.type.rank, axis)
         if value.type.quant != quant or value.type.dtype != self.code_dtype(node, zero_point, value.type.np_dtype):

@@ -71,3 +71,11 @@ def test_graph_outputs_equal_onnxruntime_at_default_options():
     mirrored = optimized_tensors(imported.optimized, inputs)
     for output, expected in zip(imported.optimized.graph.output, default):
         np.testing.assert_array_equal(mirrored[output.name], expected, err_msg=output.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["qdq-s8-pt", "qdq-u8-pc-pp", "qop-s8-pc"])
+def test_deit_tiny_ops_match_onnxruntime(tag):
+    inputs = zoo.sample_input("deit-tiny", seed=1)
+    checked = _check_ops_against_onnxruntime(zoo.quantized_model_path("deit-tiny", tag), inputs)
+    assert checked.get("qmatmul", 0) >= 12 * 5 and checked.get("table", 0) >= 12, checked
