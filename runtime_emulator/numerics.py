@@ -9,8 +9,8 @@ rounding to float32, which gives the correctly rounded fma (53 >= 2 * 24 + 2 bit
 Conventions kept by all callers:
 - 8-bit codes travel as int32 arrays; `code_range(u)` gives the type's range (`u=1` uint8,
   `u=0` int8);
-- NaN never reaches an integer cast: quantizing NaN gives the zero point (a decision of this
-  emulator; onnxruntime leaves it unspecified).
+- NaN never reaches an integer cast: it becomes the type's smallest code, as onnxruntime's
+  QuantizeLinear does (checked in tests/runtime_emulator/test_quantization.py).
 """
 
 import numpy as np
@@ -34,8 +34,8 @@ def saturate(values: np.ndarray, unsigned: int) -> np.ndarray:
 
 
 def round_to_code(values: np.ndarray, unsigned: int, zero_point: int = 0) -> np.ndarray:
-    """`sat(RNE(v) + zero_point)` for float32 `v` (NaN -> zero point), as int32."""
-    rounded = np.rint(np.where(np.isnan(values), F32(0), values))
+    """`sat(RNE(v) + zero_point)` for float32 `v` (NaN -> smallest code), as int32."""
+    rounded = np.rint(np.where(np.isnan(values), F32(-np.inf), values))
     lo, hi = code_range(unsigned)
     bounded = np.clip(rounded, F32(lo - zero_point - 1), F32(hi - zero_point + 1))
     return saturate(bounded.astype(np.int32) + zero_point, unsigned)

@@ -29,6 +29,7 @@ from runtime_emulator.units import UNITS
 class RunResult:
     outputs: dict[str, np.ndarray]
     stats: stats.RunStats | None  # None in functional-only mode
+    dram: np.ndarray  # the final DRAM bytes, to inspect intermediate tensors a program stored
     ops: list[program.Op]
     timeline: Timeline
     layer_names: list[str]
@@ -67,7 +68,7 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
     timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
     run_stats = stats.collect(ops, timeline, binary.layers, config) if timing else None
-    return RunResult(outputs, run_stats, ops, timeline, binary.layers, config.clock_ghz)
+    return RunResult(outputs, run_stats, machine.dram, ops, timeline, binary.layers, config.clock_ghz)
 
 
 def _describe_nth(unit_ops, unit: int, seq: int) -> str:

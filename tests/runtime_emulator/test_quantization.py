@@ -97,6 +97,7 @@ def test_quant_and_dequant_match_onnxruntime(u, zp):
     scale = F32(0.0372)
     x = (rng.standard_normal((rows, cols)) * 3).astype(F32)
     x[0, :64] = (np.arange(64, dtype=F32) - 32 + F32(0.5)) * scale  # near-ties
+    x[1, :3] = [np.nan, np.inf, -np.inf]
     b = ProgramBuilder()
     src = b.input("x", x)
     q_out = b.output("q", np.dtype(code_type(u)).name, (rows, cols))
