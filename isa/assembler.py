@@ -43,7 +43,7 @@ import lark
 import numpy as np
 
 from isa.config import HardwareConfig, load_config
-from isa.container import DTYPES, IO_KINDS, Binary, IOEntry, check_binary
+from isa.container import DTYPES, Binary, IOEntry, check_binary
 from isa.encoding import Instruction, canonical, encode_program, field_value
 from isa.errors import VitcError
 from isa.table import Field, InstructionSpec, load_table
@@ -180,8 +180,10 @@ class _Assembler:
                 positional.append(self.value(argument))
         handler(name_token, positional, keywords)
 
-    def expect(self, at, args: list, count: int, kinds: tuple, keywords: dict | None = None, allowed=()):
-        if len(args) != count:
+    def expect(self, at, args: list, count: int | None, kinds: tuple, keywords: dict | None = None, allowed=()):
+        """Check a directive's arguments: `count` positional ones (None: any number) of `kinds`,
+        and only `allowed` keywords."""
+        if count is not None and len(args) != count:
             self.fail(at, f"{at} takes {count} positional argument(s), got {len(args)}")
         for arg in args:
             if arg.kind not in kinds:
@@ -198,7 +200,9 @@ class _Assembler:
 
     def directive_target(self, at, args, keywords):
         self.expect(at, args, 1, ("names", "string"), keywords)
-        name = args[0].value if args[0].kind == "string" else "|".join(args[0].value)
+        if args[0].kind == "names" and len(args[0].value) != 1:
+            self.fail(args[0], ".target: expected one configuration name or a quoted path")
+        name = args[0].value if args[0].kind == "string" else args[0].value[0]
         try:
             self.set_config_hash(at, load_config(name).hash)
         except VitcError as err:
@@ -247,7 +251,6 @@ class _Assembler:
         scale = self.keyword(at, keywords, "scale", ("float", "int"), None)
         scale = 1.0 if scale is None else self.as_float(keywords["scale"])
         zero_point = self.keyword(at, keywords, "zero_point", ("int",), 0)
-        assert kind in IO_KINDS
         self.program.io.append(IOEntry(args[0].value, kind, dtype.value[0], tuple(d.value for d in shape.value),
                                        addr, scale, zero_point))
 
@@ -267,22 +270,22 @@ class _Assembler:
             self.fail(args[0], ".hex: expected pairs of hex digits")
 
     def directive_byte(self, at, args, keywords):
-        self.data(at, args, keywords, np.int16, -128, 255, lambda a: a.astype(np.uint8))
+        self.integer_data(at, args, keywords, np.uint8, -128, 255)  # int8 or uint8 codes
 
     def directive_i32(self, at, args, keywords):
-        self.data(at, args, keywords, np.int64, -(1 << 31), (1 << 31) - 1, lambda a: a.astype("<i4"))
+        self.integer_data(at, args, keywords, np.dtype("<i4"), -(1 << 31), (1 << 31) - 1)
 
     def directive_f32(self, at, args, keywords):
-        self.expect(at, args, len(args), ("int", "float"), keywords)
+        self.expect(at, args, None, ("int", "float"), keywords)
         self.program.constants += np.array([self.as_float(a) for a in args], dtype="<f4").tobytes()
 
-    def data(self, at, args, keywords, wide, lo, hi, narrow):
-        self.expect(at, args, len(args), ("int",), keywords)
+    def integer_data(self, at, args, keywords, dtype, lo, hi):
+        self.expect(at, args, None, ("int",), keywords)
         for arg in args:
             if not lo <= arg.value <= hi:
                 self.fail(arg, f"{at}: {arg.value} outside [{lo}, {hi}]")
-        self.program.constants += narrow(np.array([a.value for a in args], dtype=wide)).tobytes()
-
+        # Through int64, then wrap to the stored type: -1 as a byte is 0xff.
+        self.program.constants += np.array([a.value for a in args], dtype=np.int64).astype(dtype).tobytes()
 
     # -- literals -------------------------------------------------------------------------------
 

@@ -116,6 +116,12 @@ class InstructionTable:
         return self.units.index(unit) if unit in self.units else None
 
 
+# Types of the keys of table entries whose type is fixed (defaults are checked per field kind).
+_KEY_TYPES = {"width": int, "units": list, "control_unit": str, "common": list, "instruction": list,
+              "mnemonic": str, "unit": str, "summary": str, "semantics": str, "fields": list,
+              "name": str, "bits": str, "kind": str, "doc": str, "values": list, "hex": bool}
+
+
 @functools.lru_cache(maxsize=None)
 def load_table() -> InstructionTable:
     """The instruction table of isa/instructions.toml, checked, loaded once."""
@@ -154,7 +160,13 @@ class _TableBuilder:
         self._check_unique(instructions)
         return InstructionTable(width, units, control, tuple(instructions))
 
-    def _expect_keys(self, where: str, entry: dict, allowed: set, required: set | None = None):
+    def _expect_keys(self, where: str, entry, allowed: set, required: set | None = None):
+        if not isinstance(entry, dict):
+            self.fail(where, f"expected a table, got {entry!r}")
+        for key, value in entry.items():
+            expected = _KEY_TYPES.get(key)
+            if expected is not None and not isinstance(value, expected):
+                self.fail(where, f"{key} must be of type {expected.__name__}, got {value!r}")
         unknown = sorted(set(entry) - allowed)
         if unknown:
             self.fail(where, f"unknown key(s) {', '.join(unknown)}")

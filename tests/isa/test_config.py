@@ -3,11 +3,10 @@
 import dataclasses
 import hashlib
 import json
-import shutil
 
 import pytest
 
-from isa.config import CONFIG_DIR, HardwareConfig, builtin_config_names, load_config
+from isa.config import CONFIG_DIR, builtin_config_names, load_config
 from isa.errors import VitcError
 
 

@@ -75,6 +75,8 @@ def _mutated(old: str, new: str, count: int = 1) -> str:
     ('kind = "f32", default = 0.0', 'kind = "float", default = 0.0', "kind 'float' is not one of"),
     ('bits = "7:0"', 'bits = "0:7"', "msb below lsb"),
     ("width = 512", "width = 500", "positive multiple of 64"),
+    ('{ name = "rows", bits = "79:64"', '{ name = "rows", bits = 64', "bits must be of type str, got 64"),
+    ('mnemonic = "halt"', 'mnemonic = 3', "mnemonic must be of type str"),
 ])
 def test_bad_tables_are_rejected(old, new, message):
     with pytest.raises(VitcError) as err:
