@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -30,7 +31,7 @@ _TERMINAL_NAMES = {
     "OPNAME": "an op name", "ATTR_NAME": "an attribute name", "BARE_NAME": "a name", "STRING": "a string",
     "NUMBER": "a number", "SHAPE_DTYPE": "a shape and dtype like 2x3xf32", "PERCENT": "'%'", "EQUAL": "'='",
     "COLON": "':'", "COMMA": "','", "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'",
-    "LSQB": "'['", "RSQB": "']'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "AT": "'@'", "GRAPH": "'graph'",
+    "NUMBER_LIST": "a list of numbers", "LESSTHAN": "'<'", "MORETHAN": "'>'", "AT": "'@'", "GRAPH": "'graph'",
     "DENSE": "'dense'", "LOC": "'loc'", "TENSOR": "'tensor'", "__ANON_0": "'->'",
 }
 
@@ -41,8 +42,15 @@ def _lark_parser() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
-def _number(token: lark.Token) -> int | float:
-    text = str(token)
+def _list_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """Whole-list patterns (numbers; integers) built from the grammar's NUMBER terminal, so a
+    NUMBER_LIST token is checked in one regex pass instead of item by item."""
+    number = _lark_parser().get_terminal("NUMBER").pattern.value
+    integer = r"-?[0-9]+"
+    return tuple(re.compile(rf"\s*(?:(?:{p})\s*(?:,\s*(?:{p})\s*)*)?") for p in (number, integer))
+
+
+def _number(text: str) -> int | float:
     if "x" in text:
         return float.fromhex(text)
     if any(c in text for c in ".eEn"):  # decimal point, exponent, inf, nan
@@ -52,11 +60,6 @@ def _number(token: lark.Token) -> int | float:
 
 def _string(token: lark.Token) -> str:
     return json.loads(str(token))
-
-
-def _items(tree: lark.Tree) -> list[lark.Token]:
-    """The tokens of a `list` node (an empty list has a None placeholder)."""
-    return [t for t in tree.children if t is not None]
 
 
 def _name(node: lark.Token) -> str:
@@ -69,6 +72,7 @@ class _GraphBuilder:
     def __init__(self, filename: str):
         self.filename = filename
         self.values: dict[str, Value] = {}
+        self.number_list, self.integer_list = _list_patterns()
 
     def fail(self, node: lark.Tree | lark.Token, message: str) -> IRParseError:
         line = getattr(node, "line", None) or node.meta.line
@@ -77,23 +81,43 @@ class _GraphBuilder:
 
     # ---- numbers, types, constants ----------------------------------------------------------
 
-    def f32(self, token: lark.Token) -> float:
-        """A number token as the float32 nearest to it (printed text reads back exactly)."""
-        return float(np.float32(_number(token)))
+    def f32(self, text: str) -> float:
+        """A number as the float32 nearest to it (printed text reads back exactly)."""
+        return float(np.float32(_number(text)))
 
-    def integer(self, token: lark.Token) -> int:
-        value = _number(token)
+    def integer(self, text: str, at: lark.Token) -> int:
+        value = _number(text)
         if not isinstance(value, int):
-            raise self.fail(token, f"expected an integer, got {token}")
+            raise self.fail(at, f"expected an integer, got {text}")
         return value
+
+    def list_items(self, tree: lark.Tree, integers: bool) -> list[str]:
+        """The items of a `list` node's NUMBER_LIST token, all numbers (or all integers)."""
+        (token,) = tree.children
+        inner = token[1:-1]
+        if (self.integer_list if integers else self.number_list).fullmatch(inner):
+            return [item.strip() for item in inner.split(",")] if inner.strip() else []
+        for item in (item.strip() for item in inner.split(",")):  # find the culprit for the message
+            if not self.number_list.fullmatch(item):
+                raise self.fail(token, f"{item!r} in this list is not a number")
+            if integers and not self.integer_list.fullmatch(item):
+                raise self.fail(token, f"expected an integer, got {item}")
+        raise self.fail(token, "malformed list")
+
+    def f32_list(self, tree: lark.Tree) -> tuple[float, ...]:
+        items = self.list_items(tree, integers=False)
+        values = [_number(item) for item in items] if any("x" in item for item in items) else [float(i) for i in items]
+        return tuple(np.array(values, dtype=np.float64).astype(np.float32).astype(np.float64).tolist())
+
+    def int_list(self, tree: lark.Tree) -> tuple[int, ...]:
+        return tuple(int(item) for item in self.list_items(tree, integers=True))
 
     def quant(self, tree: lark.Tree) -> Quant:
         if tree.data == "quant_tensor":
             scale, zero = tree.children
-            return Quant((self.f32(scale),), (self.integer(zero),))
+            return Quant((self.f32(scale),), (self.integer(zero, zero),))
         axis, scales, zeros = tree.children
-        return Quant(tuple(self.f32(t) for t in _items(scales)), tuple(self.integer(t) for t in _items(zeros)),
-                     self.integer(axis))
+        return Quant(self.f32_list(scales), self.int_list(zeros), self.integer(axis, axis))
 
     def type(self, tree: lark.Tree) -> TensorType:
         shape_dtype, quant = tree.children
@@ -112,8 +136,7 @@ class _GraphBuilder:
                                   f"print without --elide-constants to get parseable IR")
         dtype = t.np_dtype
         if isinstance(data, lark.Tree):  # a flat list of elements
-            convert = self.f32 if dtype.kind == "f" else self.integer
-            items = [convert(tok) for tok in _items(data)]
+            items = self.f32_list(data) if dtype.kind == "f" else self.int_list(data)
             if len(items) != t.num_elements:
                 raise self.fail(tree, f"dense literal has {len(items)} elements, its type "
                                       f"{list(t.shape)} needs {t.num_elements}")
@@ -146,15 +169,15 @@ class _GraphBuilder:
             raise self.fail(node, f"expected a {kind} value, got a {node.data.replace('_attr', '')}")
         (first, *rest) = node.children
         if kind == "int":
-            return self.integer(first)
+            return self.integer(first, first)
         if kind == "f32":
             return self.f32(first)
         if kind == "str":
             return _string(first)
         if kind == "ints":
-            return tuple(self.integer(t) for t in _items(node))
+            return self.int_list(node)
         if kind == "f32s":
-            return tuple(self.f32(t) for t in _items(node))
+            return self.f32_list(node)
         return self.dense(first, self.type(rest[0]))
 
     def attrs(self, kind: str, tree: lark.Tree | None) -> dict[str, Any]:
