@@ -101,6 +101,8 @@ def _replace(old, new):
     (_replace("dense<[1, -2, 3, -4, 5, -6, 7, -8]>", "dense<[1, -2, 3]>"), "dense literal has 3 elements, its type [8, 1] needs 8"),
     (_replace("dense<[1, -2, 3, -4, 5, -6, 7, -8]>", "dense<[1, -2, 3, -4, 5, -6, 7, 800]>"), "dense literal has a value outside i8"),
     (_replace("dense<\"AAAA", "dense<\"AAA"), "dense data is not valid base64"),
+    (_replace("{multiplier = [0.0045755995]}", "{multiplier = [0.0045755995, x1]}"), "f.vir:4:39: 'x1' in this list is not a number"),
+    (_replace("dense<[1, -2, 3,", "dense<[1, -2.5, 3,"), "f.vir:3:20: expected an integer, got -2.5"),
     (_replace("dense<\"AAAAAAAA", "dense<\"AAAA"), "f.vir:7:22: dense data has 65 bytes, its type needs 68"),
     (_replace("%out = dequantize %s : tensor<1x4x1xu8", "%out = dequantize %s : tensor<1x4x2xu8"),
      "operand 0 %s has type tensor<1x4x1xu8, q<0.003921569 : 0>>, the signature says tensor<1x4x2xu8, q<0.003921569 : 0>>"),
