@@ -1,0 +1,80 @@
+"""The instruction list a compilation builds, with what each instruction touches.
+
+Lowerings append instructions in a valid sequential order (as if one unit ran them all) and
+declare, for each, the on-chip rows and DRAM bytes it reads and writes. They never set `wait`
+or `signal`: `tokens.py` derives those from the declared accesses, so ordering between units
+is computed in one place from one rule. Every instruction carries the layer id of the IR op it
+was emitted for (`begin_layer`).
+
+Invariant: the declared accesses cover (over-approximate) everything the instruction touches;
+a smaller declaration would let `tokens.py` miss an ordering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.codegen.dram_view import DramView
+from compiler.codegen.region import Region
+from isa.encoding import Instruction
+from isa.table import load_table
+
+Access = tuple[str, int, int]  # (space "spad" | "acc" | "dram", first, one past last)
+
+
+@dataclass
+class Emitted:
+    mnemonic: str
+    fields: dict
+    layer: int
+    reads: list[Access] = field(default_factory=list)
+    writes: list[Access] = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        return load_table().by_mnemonic[self.mnemonic].unit
+
+    def instruction(self, wait: int = 0, signal: int = 0) -> Instruction:
+        return Instruction(self.mnemonic, {**self.fields, "wait": wait, "signal": signal, "layer": self.layer})
+
+
+def region_access(region: Region, dim: int) -> Access:
+    return region.mem, region.addr, region.end(dim)
+
+
+def view_access(view: DramView) -> Access:
+    return ("dram", *view.byte_span())
+
+
+class ProgramBuilder:
+    """Collects instructions and layer names in program order."""
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self.items: list[Emitted] = []
+        self.layers: list[str] = []
+        self.layer = 0
+
+    def begin_layer(self, name: str) -> None:
+        """Instructions emitted from now on belong to the layer `name` (added to the table)."""
+        self.layers.append(name)
+        self.layer = len(self.layers) - 1
+
+    def emit(self, mnemonic: str, fields: dict, reads=(), writes=()) -> None:
+        """Append one instruction; `reads`/`writes` are Regions, DramViews or Access tuples."""
+        self.items.append(Emitted(mnemonic, dict(fields), self.layer,
+                                  [self._access(a) for a in reads], [self._access(a) for a in writes]))
+
+    def emit_all(self, instructions: list[Instruction], reads=(), writes=()) -> None:
+        """Append instructions of one unit that together read `reads` and write `writes`
+        (each instruction is given the whole envelope: conservative, never wrong)."""
+        for instr in instructions:
+            fields = {k: v for k, v in instr.fields.items() if k not in ("wait", "signal", "layer")}
+            self.emit(instr.mnemonic, fields, reads, writes)
+
+    def _access(self, what) -> Access:
+        if isinstance(what, Region):
+            return region_access(what, self.dim)
+        if isinstance(what, DramView):
+            return view_access(what)
+        return what
