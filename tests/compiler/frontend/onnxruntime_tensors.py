@@ -55,13 +55,48 @@ def _qmatmul(op, args):
     return _requantize(acc, np.asarray(op.attrs["multiplier"], dtype=np.float32), op.result.type)
 
 
-def _quantize(op, args):
-    t = op.result.type
+def _quantize_to(x: np.ndarray, t) -> np.ndarray:
     info = np.iinfo(t.np_dtype)
     zp = t.quant.zero_point[0]
-    v = args[0] / np.float32(t.quant.scale[0])
+    v = x / np.float32(t.quant.scale[0])
     v = np.clip(v, np.float32(info.min - zp), np.float32(info.max - zp))
     return (np.rint(v) + zp).astype(t.np_dtype)
+
+
+def _dequantize(value: np.ndarray, t) -> np.ndarray:
+    scale = np.asarray(t.quant.scale, dtype=np.float32)
+    if t.quant.axis is not None:
+        shape = [1] * len(t.shape)
+        shape[t.quant.axis] = -1
+        scale = scale.reshape(shape)
+    return _centered(value, t).astype(np.float32) * scale
+
+
+def _fma(x, r, t):
+    """fma(x, r, t) for 8-bit-sized integer x: exact in float64, then one rounding to float32."""
+    return (x.astype(np.float64) * np.float64(r) + np.asarray(t, dtype=np.float64)).astype(np.float32)
+
+
+def _saturate(v: np.ndarray, t) -> np.ndarray:
+    info = np.iinfo(t.np_dtype)
+    return np.clip(np.rint(v), info.min, info.max).astype(t.np_dtype)
+
+
+def _qadd(op, args):
+    a, b = (_dequantize(x, v.type) for x, v in zip(args, op.operands))
+    if op.attrs["mode"] == "float":
+        return _quantize_to(a + b, op.result.type)
+    inner = _fma(args[1], op.attrs["rb"], np.float32(op.attrs["fixed"]))
+    return _saturate(_fma(args[0], op.attrs["ra"], inner), op.result.type)
+
+
+def _qmul(op, args):
+    if op.attrs["mode"] == "float":
+        a, b = (_dequantize(x, v.type) for x, v in zip(args, op.operands))
+        return _quantize_to(a * b, op.result.type)
+    product = (_centered(args[0], op.operands[0].type) * _centered(args[1], op.operands[1].type)).astype(np.float32)
+    zc = np.float32(op.result.type.quant.zero_point[0])
+    return _saturate(product * np.float32(op.attrs["multiplier"]) + zc, op.result.type)
 
 
 def _slice(op, args):
@@ -72,7 +107,10 @@ def _slice(op, args):
 
 SPEC_OPS = {
     "qmatmul": _qmatmul,
-    "quantize": _quantize,
+    "quantize": lambda op, args: _quantize_to(args[0], op.result.type),
+    "dequantize": lambda op, args: _dequantize(args[0], op.operands[0].type),
+    "qadd": _qadd,
+    "qmul": _qmul,
     "table": lambda op, args: op.attrs["table"][args[0].view(np.uint8)],
     "reshape": lambda op, args: args[0].reshape(op.result.type.shape),
     "transpose": lambda op, args: np.transpose(args[0], op.attrs["perm"]),
