@@ -58,8 +58,9 @@ def compile_graph_full(graph: Graph, config, progress=None) -> Compiled:
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)
     ops = [op for op in graph.ops if op.kind != "const"]
+    producers = graph.producers()
     for number, op in enumerate(ops):
-        _lower_op(op, number, plan, pool, builder, onchip, config)
+        _lower_op(op, number, plan, pool, builder, onchip, config, producers)
         if progress is not None:
             progress(number + 1, len(ops), op.result.name)
     builder.emit("halt", {})
@@ -86,7 +87,7 @@ def compile_model(path, config, progress=None) -> Binary:
 
 
 def _lower_op(op: Op, number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
-              onchip: OnChipPlan, config) -> None:
+              onchip: OnChipPlan, config, producers: dict) -> None:
     copies = plan.copies.get(op, [])
     if op.kind in LAYOUT_OPS and not copies:
         return
@@ -113,7 +114,9 @@ def _lower_op(op: Op, number: int, plan: LayoutPlan, pool: ConstantPool, builder
             bias = operands[2] if len(operands) > 2 else None
             lower_qmatmul(op, MatmulOperands(operands[0], operands[1], bias, out, mult_view), builder, spad, acc, config)
         else:
-            lower_vector_op(op, operands, out, builder, spad, acc, pool, config)
+            constant_operands = {i: producers[v].attrs["value"] for i, v in enumerate(op.operands)
+                                 if v in producers and producers[v].kind == "const"}
+            lower_vector_op(op, operands, out, builder, spad, acc, pool, config, constant_operands)
     except VitcError as err:
         message = str(err)
         if op.describe() in message:

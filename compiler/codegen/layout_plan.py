@@ -173,7 +173,16 @@ def _views_back(chain: list[Value], end: Placement, new_buffer, users) -> dict[V
         if view is None:  # the chain cannot be undone: store the compute result on its own
             return {chain[0]: new_buffer(chain[0], "activation")}
         placed[earlier] = Placement(end.buffer, view)
+    if not _storable(placed[chain[0]].view):  # the compute op could not write that layout
+        return {chain[0]: new_buffer(chain[0], "activation")}
     return placed
+
+
+def _storable(view: DramView) -> bool:
+    """Whether a compute op can store its result tiles straight into `view`: every row's
+    columns one contiguous run."""
+    cols = view.matrix_cols()
+    return len(cols) == 1 and (cols[0][1] == 1 or cols[0][0] == 1)
 
 
 def _inverse(op: Op, view: DramView, operand: Value) -> DramView | None:

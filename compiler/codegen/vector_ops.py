@@ -20,6 +20,8 @@ from compiler.codegen.onchip import Arena
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.region import Region, ceil_div
 from compiler.codegen.transfer import transfer
+from compiler.codegen.vector import vector_lowering
+from compiler.codegen.vector.lowering import memory_of
 from compiler.ir.graph import Op
 from isa.errors import VitcError
 
@@ -27,10 +29,9 @@ ESIZE = {"spad": 1, "acc": 4}
 
 
 def lower_vector_op(op: Op, operand_views: list[DramView], out_view: DramView, builder: ProgramBuilder,
-                    spad: Arena, acc: Arena, pool, config) -> None:
-    from compiler.codegen.vector import vector_lowering, memory_of  # the vector engineer's area
-
-    lowering = vector_lowering(op, config)
+                    spad: Arena, acc: Arena, pool, config, constant_operands: dict) -> None:
+    """`constant_operands`: operand index -> array, for operands that are constants."""
+    lowering = vector_lowering(op, config, constant_operands)
     dim = config.dim
     out_shape = op.result.type.shape or (1,)
     cols = out_shape[-1]
