@@ -328,8 +328,19 @@ def _parse_int(text: str) -> int:
 
 def _describe(err: lark.exceptions.UnexpectedInput) -> str:
     if isinstance(err, lark.exceptions.UnexpectedToken):
-        expected = ", ".join(sorted(err.expected)[:8])
-        return f"unexpected {str(err.token)!r} (expected one of: {expected})"
+        expected = ", ".join(sorted(_terminal_text(name) for name in err.expected))
+        found = "end of line" if err.token.type == "_NL" else repr(str(err.token))
+        return f"unexpected {found} (expected {expected})"
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         return f"unexpected character {err.char!r}"
     return "unexpected end of input"
+
+
+def _terminal_text(name: str) -> str:
+    """How a grammar terminal reads in an error: punctuation as itself, tokens by their kind."""
+    if name == "_NL":
+        return "end of line"
+    terminal = _parser().get_terminal(name)
+    if terminal.pattern.type == "str":
+        return repr(terminal.pattern.value)
+    return name.lower()
