@@ -1,11 +1,12 @@
 """Elementwise chains on one 8-bit tensor become one 256-entry `table`, evaluated by onnxruntime.
 
 A chain starts at an 8-bit tensor x and grows through elementwise nodes (DQ, Q, float unary and
-binary ops, QLinearAdd / QLinearMul / QLinearSigmoid / QLinearLeakyRelu) whose every other input
+binary ops, QLinearAdd / QLinearMul / QLinearSigmoid / QLinearLeakyRelu / QLinearWhere) whose every other input
 is either already in the chain or a one-element constant (or its DequantizeLinear). It ends at the last 8-bit tensor y
 such that nothing between x and y is read outside the chain. Then y depends only on the code of
 x, element by element (GELU as Div -> Erf -> Add -> Mul(x, .) -> Mul with its inner Q/DQ pairs,
-a Div by a scalar before Softmax, Pow/Sqrt in a decomposed LayerNorm).
+a Div by a scalar before Softmax, Pow/Sqrt in a decomposed LayerNorm, the dynamo exporter's
+Where(IsNaN(p), 0, p) guard after Softmax).
 
 The table is exact by construction: the chain's nodes, taken from onnxruntime's optimised graph,
 are written into a small model whose input is x, and onnxruntime runs it with optimisations
@@ -29,13 +30,14 @@ from compiler.frontend.ort_optimizer import run_without_optimization
 
 MS = "com.microsoft"
 _FLOAT_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Exp", "Log", "Sigmoid",
-                      "Relu", "Neg", "Abs", "Reciprocal", "LeakyRelu", "HardSigmoid", "Softplus", "Clip", "Gelu")
+                      "Relu", "Neg", "Abs", "Reciprocal", "LeakyRelu", "HardSigmoid", "Softplus", "Clip", "Gelu",
+                      "IsNaN", "Where", "Not", "Equal", "Greater", "Less")
 # com.microsoft: the quantized elementwise kernels, and the GELU fusions onnxruntime may make
-_MICROSOFT_ELEMENTWISE = ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "Gelu", "FastGelu",
-                          "QuickGelu")
+_MICROSOFT_ELEMENTWISE = ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearWhere", "Gelu",
+                          "FastGelu", "QuickGelu")
 # op type -> input indices of (scale, zero point) of its 8-bit output
 OUTPUT_PARAMS = {"QuantizeLinear": (1, 2), "QLinearAdd": (6, 7), "QLinearMul": (6, 7),
-                 "QLinearSigmoid": (3, 4), "QLinearLeakyRelu": (3, 4)}
+                 "QLinearSigmoid": (3, 4), "QLinearLeakyRelu": (3, 4), "QLinearWhere": (7, 8)}
 
 
 def _kind(node: onnx.NodeProto) -> str | None:
@@ -76,7 +78,7 @@ def find_table_chains(view: OnnxView) -> list[TableChain]:
 def _eight_bit_sources(view: OnnxView) -> list[str]:
     """Computed tensors that some chain-capable node reads as 8-bit codes, in graph order."""
     eight_bit_inputs = {"DequantizeLinear": (0,), "QLinearAdd": (0, 3), "QLinearMul": (0, 3),
-                        "QLinearSigmoid": (0,), "QLinearLeakyRelu": (0,)}
+                        "QLinearSigmoid": (0,), "QLinearLeakyRelu": (0,), "QLinearWhere": (1, 4)}
     seen, sources = set(), []
     for node in view.nodes:
         if _kind(node) is None:

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from compiler.frontend import import_model_with_tensors
-from models import zoo
+from models import fixtures, zoo
 
 from .onnxruntime_tensors import SPEC_OPS, optimized_tensors
 
@@ -60,6 +60,12 @@ def test_vit_micro_build_options_match_onnxruntime(tag, options):
     inputs = zoo.sample_input("vit-micro", seed=2)
     checked = _check_ops_against_onnxruntime(zoo.quantized_model_path("vit-micro", tag, **options), inputs)
     assert checked.get("qmatmul", 0) >= 11, checked
+
+
+@pytest.mark.parametrize("name", [n for n in fixtures.FIXTURES if n != "hf-vit-dynamo-opset18-qdq-s8-pt"])
+def test_fixture_ops_match_onnxruntime(name):
+    checked = _check_ops_against_onnxruntime(fixtures.fixture_path(name), fixtures.sample_input(name, seed=1))
+    assert checked.get("qmatmul", 0) >= 11 and checked.get("table", 0) >= 2, checked
 
 
 def test_graph_outputs_equal_onnxruntime_at_default_options():
