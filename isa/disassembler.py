@@ -58,8 +58,9 @@ def format_listing(code: bytes, show_encoding: bool = False) -> str:
     return "\n".join(lines)
 
 
-def disassemble_binary(binary: Binary, show_encoding: bool = False) -> str:
-    """A complete, re-assemblable assembly source for a binary."""
+def disassemble_binary(binary: Binary, show_encoding: bool = False, with_data: bool = True) -> str:
+    """A complete, re-assemblable assembly source for a binary (without the constant data when
+    `with_data` is False, for reading: that text no longer re-assembles to the same binary)."""
     width = load_table().width_bytes
     lines = ["# vitc assembly, disassembled from a .vitb binary", _target_line(binary.config_hash)]
     lines += [f".dram_size 0x{binary.dram_size:x}", f".const_addr 0x{binary.constants_addr:x}"]
@@ -72,6 +73,8 @@ def disassemble_binary(binary: Binary, show_encoding: bool = False) -> str:
     if binary.code:
         lines.append(format_listing(binary.code, show_encoding))
     lines.append(f"\n# constants: {len(binary.constants)} bytes at DRAM 0x{binary.constants_addr:x}")
+    if not with_data:
+        return "\n".join(lines) + " (omitted)\n"
     data = binary.constants
     lines += [f'.hex "{data[i:i + HEX_BYTES_PER_LINE].hex()}"' for i in range(0, len(data), HEX_BYTES_PER_LINE)]
     return "\n".join(lines) + "\n"

@@ -86,7 +86,8 @@ def _summary_section(table: InstructionTable) -> str:
 
 
 def _instruction_section(spec: InstructionSpec) -> str:
-    header = f"### `{spec.mnemonic}`\n\n{spec.summary} Unit `{spec.unit}`, opcode 0x{spec.opcode:02X}.\n\n{spec.semantics}"
+    header = (f"### `{spec.mnemonic}`\n\n{spec.summary} Unit `{spec.unit}`, opcode 0x{spec.opcode:02X}.\n\n"
+              f"{spec.semantics}\n\nAssembly: `{_syntax(spec)}`")
     if not spec.operands:
         return header + "\n\nNo fields beyond the common ones."
     rows = "\n".join(_field_row(f) for f in spec.operands)
@@ -95,6 +96,19 @@ def _instruction_section(spec: InstructionSpec) -> str:
 | field | bits | kind | default | meaning |
 | --- | --- | --- | --- | --- |
 {rows}"""
+
+
+def _syntax(spec: InstructionSpec) -> str:
+    """The assembly form: required fields, then optional ones in brackets with their defaults."""
+    fields = [f for f in spec.operands if f.default is None] + [f for f in spec.operands if f.default is not None]
+    fields += [spec.field_by_name[name] for name in COMMON_FIELDS[1:]]
+    text = spec.mnemonic
+    for i, field in enumerate(fields):
+        if field.default is None:
+            text += (" " if i == 0 else ", ") + f"{field.name}=…"
+        else:
+            text += (" [" if i == 0 else "[, ") + f"{field.name}={_default_text(field)}]"
+    return text
 
 
 def _field_row(field: Field) -> str:

@@ -46,3 +46,12 @@ def test_disasm_of_a_corrupt_file_fails_cleanly(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"vitc: error: {path}: .vitb: offset 0x")
     assert main(["asm", str(tmp_path / "missing.s")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_disasm_no_data_omits_constants(tmp_path, capsys):
+    source = tmp_path / "prog.s"
+    source.write_text(PROGRAM)
+    assert main(["asm", str(source)]) == 0
+    assert main(["disasm", str(tmp_path / "prog.vitb"), "--no-data"]) == 0
+    out = capsys.readouterr().out
+    assert ".hex" not in out and out.rstrip().endswith("(omitted)") and "mm a=0" in out
