@@ -10,6 +10,8 @@ Invariants checked by `check_bounds` (each failure is a VitcError naming the fie
 - rows, cols, depth, m, k, n are at least 1;
 - a region with more than one column block has rows <= bs (blocks must not overlap);
 - every row is inside its memory and every DRAM byte inside the binary's DRAM;
+- no access touches more rows (counting repeats, e.g. `depth_stride = 0`) than its memory has,
+  which bounds the work and the memory of any one instruction;
 - `transpose` and `copy` do not write over their own source (the ISA forbids it).
 A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
 """
@@ -192,12 +194,15 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
             raise VitcError(f"field {name}={f[name]} must be at least 1")
     accesses = ACCESSES[mnemonic](f, dim)
     for access in accesses:
-        last = access.last_row()
-        if last >= memory_rows[access.mem]:
+        last, available = access.last_row(), memory_rows[access.mem]
+        touched = access.depth * access.blocks * access.length
+        if touched > available:
             raise VitcError(
-                f"{access.field}: {access.mem} row {last} is out of range "
-                f"({access.mem} has {memory_rows[access.mem]} rows)"
+                f"{access.field}: touches {touched} {access.mem} rows (with repeats), more than the "
+                f"{available} it has"
             )
+        if last >= available:
+            raise VitcError(f"{access.field}: {access.mem} row {last} is out of range ({access.mem} has {available} rows)")
     if mnemonic in NO_OVERLAP:
         _check_disjoint(*accesses[:2])
     span = dram_range(mnemonic, f)

@@ -54,6 +54,16 @@ class Scheduler:
         self.end = np.zeros(len(ops), np.int64)
 
     def run(self) -> Timeline:
+        # IEEE float32 results (inf, NaN) are the semantics, not something to warn about.
+        with np.errstate(all="ignore"):
+            self._issue_all()
+        if any(self._head(unit) is not None for unit in range(len(UNITS))):
+            raise VitcError(self._blocked_message())
+        halt = self.ops[-1]
+        self.start[halt.pc] = self.end[halt.pc] = max(self.free)
+        return Timeline(self.start, self.end)
+
+    def _issue_all(self) -> None:
         while True:
             best = None
             for unit in range(len(UNITS)):
@@ -64,13 +74,8 @@ class Scheduler:
                 if start is not None and (best is None or (start, op.pc) < (best[0], best[1].pc)):
                     best = (start, op)
             if best is None:
-                break
+                return
             self._issue(best[1], best[0])
-        if any(self._head(unit) is not None for unit in range(len(UNITS))):
-            raise VitcError(self._blocked_message())
-        halt = self.ops[-1]
-        self.start[halt.pc] = self.end[halt.pc] = max(self.free)
-        return Timeline(self.start, self.end)
 
     def _head(self, unit: int) -> Op | None:
         queue = self.queues[unit]
