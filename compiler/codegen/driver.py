@@ -49,11 +49,12 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
     return compile_graph_full(graph, config, progress).binary
 
 
-def compile_graph_full(graph: Graph, config, progress=None) -> Compiled:
+def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = True) -> Compiled:
     """`compile_graph` keeping the instruction list and plans (for `--emit asm` and tests).
-    `progress(done, total, what)` is called after each op."""
+    `progress(done, total, what)` is called after each op; `reuse_dram=False` gives every
+    buffer its own DRAM bytes (to inspect intermediate tensors after a run)."""
     plan = plan_layout(graph)
-    arena = plan_activations(plan)
+    arena = plan_activations(plan, reuse_dram)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)

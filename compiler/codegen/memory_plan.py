@@ -18,12 +18,13 @@ def align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def plan_activations(plan: LayoutPlan) -> int:
-    """Give every non-constant buffer an address; returns the arena size in bytes."""
+def plan_activations(plan: LayoutPlan, reuse: bool = True) -> int:
+    """Give every non-constant buffer an address; returns the arena size in bytes. Without
+    `reuse` every buffer gets its own bytes (so a run leaves every intermediate in DRAM)."""
     placed: list[Buffer] = []
     arena = 0
     for buffer in sorted((b for b in plan.buffers if b.kind != "const"), key=lambda b: (b.first, -b.nbytes)):
-        live = sorted((b for b in placed if not (b.last < buffer.first or buffer.last < b.first)), key=lambda b: b.addr)
+        live = sorted((b for b in placed if not reuse or not (b.last < buffer.first or buffer.last < b.first)), key=lambda b: b.addr)
         addr = 0
         for other in live:
             if addr + buffer.nbytes <= other.addr:
