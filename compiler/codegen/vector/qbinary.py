@@ -1,0 +1,80 @@
+"""`qadd` and `qmul`: QLinearAdd / QLinearMul (onnxruntime's kernel, or the float DQ -> op -> Q
+path) on SPAD codes, one `qadd`/`qmul` instruction per tile plus broadcast materialization.
+
+Operands are tiles, row vectors (`(C,)` against `(..., C)`) or scalars. The instruction can
+broadcast only its b operand (`bbc`, a row vector), so:
+- a row vector or scalar a is swapped into b when that is exact: the float path and qmul's
+  kernel are symmetric in a and b (float32 + and * commute, the integer product is exact), and
+  for a scalar a onnxruntime's QLinearAdd itself swaps (it calls MLAS with the span as A and
+  the scalar as B), which is exactly the swapped instruction (ra <-> rb, same `fixed`);
+- qadd's kernel with a row-vector a (onnxruntime computes `fma(a, ra, fma(b, rb, fixed))` row by
+  row, which is not symmetric) copies a into a full scratch tile first;
+- a scalar b becomes a row vector in scratch (copy to a column, transpose).
+"""
+
+from __future__ import annotations
+
+from compiler.codegen.vector.broadcast import operand_kind, replicate_rows, scalar_to_row_vector
+from compiler.codegen.vector.emitter import Emitter
+from compiler.codegen.vector.lowering import VectorLowering
+
+KERNEL_MODE = {"qlinear": "kernel", "float": "float"}
+
+
+class QBinaryLowering(VectorLowering):
+    def __init__(self, op, config):
+        super().__init__(op, config)
+        out_shape = op.result.type.shape
+        kinds = tuple(operand_kind(v.type.shape, out_shape) for v in op.operands)
+        for value, kind in zip(op.operands, kinds):
+            if kind not in ("tile", "row", "scalar"):
+                raise self.error(f"operand %{value.name} {list(value.type.shape)} is not a tile, a row vector or "
+                                 f"a scalar of the result {list(out_shape)}")
+        self.operand_kinds = kinds
+        self.mode = op.attrs["mode"]
+        # Instruction operand i reads IR operand order[i]; only instruction operand b may broadcast.
+        self.swapped = kinds[0] != "tile" and kinds[1] == "tile" and self._swap_is_exact(kinds[0])
+        self.order = (1, 0) if self.swapped else (0, 1)
+        self.expand_a = kinds[self.order[0]] == "row"
+        if kinds[self.order[0]] == "scalar":
+            raise self.error("a scalar operand with a non-tile other operand is not supported")
+        self.b_kind = kinds[self.order[1]]
+
+    def _swap_is_exact(self, a_kind: str) -> bool:
+        return self.op.kind == "qmul" or self.mode == "float" or a_kind == "scalar"
+
+    def plan_scratch(self, rows, spad, acc):
+        regions = {}
+        if self.expand_a:
+            regions["a"] = spad.tile(rows, self.cols)
+        if self.b_kind == "scalar":
+            regions["b_column"] = spad.column(self.cols)
+            regions["b_row"] = spad.row_vector(self.cols)
+        return regions
+
+    def _immediates(self) -> dict:
+        """Mode and constants of the instruction, in instruction operand order."""
+        a, b = (self.op.operands[i].type.quant for i in self.order)
+        c = self.op.result.type.quant
+        fields = dict(mode=KERNEL_MODE[self.mode], za=a.zero_point[0], zb=b.zero_point[0], zc=c.zero_point[0])
+        if self.mode == "float":
+            return fields | dict(sa=a.scale[0], sb=b.scale[0], sc=c.scale[0])
+        if self.op.kind == "qmul":
+            return fields | dict(r=self.op.attrs["multiplier"])
+        ra, rb = (self.op.attrs[name] for name in (("rb", "ra") if self.swapped else ("ra", "rb")))
+        return fields | dict(ra=ra, rb=rb, fixed=self.op.attrs["fixed"])
+
+    def emit_tile(self, rows, inputs, output, scratch, constants, layer):
+        out = Emitter(layer)
+        a, b = (inputs[i] for i in self.order)
+        if self.expand_a:
+            tile = scratch["a"]
+            out.copy(a, tile.row_slice(0, 1))
+            replicate_rows(out, tile)
+            a = tile
+        if self.b_kind == "scalar":
+            scalar_to_row_vector(out, b, scratch["b_column"], scratch["b_row"])
+            b = scratch["b_row"]
+        dtypes = tuple(self.op.operands[i].type.dtype for i in self.order) + (self.op.result.type.dtype,)
+        out.qbinary(self.op.kind, a, b, output, dtypes, broadcast_b=self.b_kind != "tile", **self._immediates())
+        return out.instructions

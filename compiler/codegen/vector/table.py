@@ -1,0 +1,29 @@
+"""`table`: a unary function of the 8-bit code, `y = table[x as byte]`, as one SPAD `lut`.
+
+The 256 result codes are a SPAD constant (a 1 x 256 row vector); the `lut` index
+`(x + 0) & 0xFF` of a code read with the input's signedness is exactly its byte, which is how
+the IR indexes the table for int8 and uint8 inputs alike. The input and output dtypes may
+differ: the table holds output bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.codegen.vector.emitter import Emitter
+from compiler.codegen.vector.lowering import ConstantBlock, VectorLowering
+
+TABLE = "table"
+
+
+class TableLowering(VectorLowering):
+    operand_kinds = ("tile",)
+
+    def constants(self) -> list[ConstantBlock]:
+        codes = np.asarray(self.op.attrs["table"])
+        return [ConstantBlock.row_vector(TABLE, codes.view(np.uint8))]
+
+    def emit_tile(self, rows, inputs, output, scratch, constants, layer):
+        out = Emitter(layer)
+        out.lut(inputs[0], output, self.op.operands[0].type.dtype, constants[TABLE])
+        return out.instructions
