@@ -9,6 +9,7 @@ instruction never touches the assembler. Values by field kind:
   `0.1f`); every NaN becomes the canonical quiet NaN;
 - `enum`: a value name (`op=add`) or its integer code;
 - `mask` (`wait`, `signal`): unit names joined by `|` (`wait=load|matrix`) or an integer.
+
 Omitted fields take the table's default; a field without one is required.
 
 Directives describe the rest of a binary; constant data is appended in source order:
@@ -27,7 +28,9 @@ Example:
     .target default
     .dram_size 0x10000
     .input "x", dtype=uint8, shape=[4, 16], addr=0x0, scale=0.5, zero_point=3
-    dma.load mem=spad, addr=0, rows=4, cols=16, bs=4, dram=0x0, dram_stride=16, signal=matrix
+    .output "y", dtype=uint8, shape=[4, 16], addr=0x40, scale=0.5, zero_point=3
+    dma.load mem=spad, addr=0, rows=4, cols=16, bs=4, dram=0x0, dram_stride=16, signal=store
+    dma.store mem=spad, addr=0, rows=4, cols=16, bs=4, dram=0x40, dram_stride=16, wait=load
     halt
 
 Invariant: every error is a VitcError `SOURCE:LINE:COLUMN: message` pointing at the offending

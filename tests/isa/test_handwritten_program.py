@@ -56,3 +56,17 @@ def test_handwritten_linear_layer_runs_bit_exact(tmp_path):
     assert not len(mismatches), "y" + "".join(
         f"\n  element {tuple(i)}: emulator {got[tuple(i)]}, numpy {want[tuple(i)]}" for i in mismatches[:10])
     assert result.stats.cycles > 0 and result.stats.macs == 4 * 16 * 16
+
+
+def test_docs_example_assembles_and_copies_its_input():
+    """The example program in docs/isa.md copies x to y through the scratchpad."""
+    from isa.assembler import assemble_binary
+    from isa.container import write_vitb
+    from isa.docgen import DOC_PATH
+
+    block = DOC_PATH.read_text().split("Example:\n\n", 1)[1].split("\n\n", 1)[0]
+    binary = assemble_binary("\n".join(line[4:] for line in block.splitlines()), "docs/isa.md")
+    x = np.arange(64, dtype=np.uint8).reshape(4, 16)
+    y = run_binary(write_vitb(binary), {"x": x}, "default", check_hazards=True).outputs["y"]
+    mismatches = np.argwhere(y != x)
+    assert not len(mismatches), "y" + "".join(f"\n  element {tuple(i)}: {y[tuple(i)]} != {x[tuple(i)]}" for i in mismatches[:10])
