@@ -2,7 +2,7 @@
 
 Everything that does not depend on data is computed once here, before anything runs: the unit,
 the token bits as tuples of units, the semantic function, the bounds-checked on-chip accesses,
-the cycle cost, MACs and DRAM bytes. The run loop then does no per-instruction decoding.
+the cycle cost, MACs, vector elements and DRAM bytes. The run loop then does no per-instruction decoding.
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could
@@ -56,6 +56,7 @@ class Op:
     accesses: list
     cycles: int
     macs: int
+    vector_elements: int
     dram_read: int
     dram_written: int
 
@@ -106,6 +107,7 @@ def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, mem
         accesses=accesses,
         cycles=timing.cycles(mnemonic, f, config),
         macs=timing.macs(mnemonic, f),
+        vector_elements=timing.vector_elements(unit_name, f),
         dram_read=moved if mnemonic == "dma.load" else 0,
         dram_written=moved if mnemonic == "dma.store" else 0,
     )

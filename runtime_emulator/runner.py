@@ -67,7 +67,7 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
         hazards = HazardChecker(memory_rows, lambda unit, seq: _describe_nth(unit_ops, unit, seq))
     timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
-    run_stats = stats.collect(ops, timeline, binary.layers, config) if timing else None
+    run_stats = stats.collect(ops, timeline, binary, config) if timing else None
     return RunResult(outputs, run_stats, machine.dram, ops, timeline, binary.layers, config.clock_ghz)
 
 

@@ -5,6 +5,10 @@ Definitions (cycles are the timing model's, see `timing.py`):
 - `cycles`: when the last instruction finishes (the `halt`);
 - `busy[unit]`: the sum of its instructions' cycles; utilisation = busy / cycles;
 - matrix-engine utilisation: MACs / (cycles * dim^2);
+- roofline: the lower bound on cycles for this work (TARGET.md), the largest of MACs / dim^2,
+  vector elements / dim lanes, and the compulsory DRAM bytes (constants and inputs read once,
+  outputs written once) / DMA bytes per cycle in each direction; `cycles / roofline` measures
+  the schedule;
 - per layer (the `layer` field of each instruction, named by the binary's layer table):
   `start` and `end` (first start, last finish among its instructions), `span = end - start`
   and busy cycles per unit. Spans of layers overlap when the schedule pipelines them.
@@ -37,10 +41,23 @@ class RunStats:
     clock_ghz: float
     busy: dict[str, int]
     macs: int
+    vector_elements: int
     dram_bytes_read: int
     dram_bytes_written: int
+    compulsory_bytes_read: int
+    compulsory_bytes_written: int
+    dma_bytes_per_cycle: int
     instruction_counts: dict[str, int]
     layers: list[LayerStats] = field(default_factory=list)
+
+    @property
+    def roofline_cycles(self) -> int:
+        return max(
+            -(-self.macs // (self.dim * self.dim)),
+            -(-self.vector_elements // self.dim),
+            -(-self.compulsory_bytes_read // self.dma_bytes_per_cycle),
+            -(-self.compulsory_bytes_written // self.dma_bytes_per_cycle),
+        )
 
     @property
     def utilisation(self) -> dict[str, float]:
@@ -62,6 +79,8 @@ class RunStats:
             "utilisation": self.utilisation,
             "macs": self.macs,
             "matrix_utilisation": self.matrix_utilisation,
+            "vector_elements": self.vector_elements,
+            "roofline_cycles": self.roofline_cycles,
             "dram_bytes_read": self.dram_bytes_read,
             "dram_bytes_written": self.dram_bytes_written,
             "instruction_counts": self.instruction_counts,
@@ -77,6 +96,7 @@ class RunStats:
     def format_table(self) -> str:
         lines = [
             f"cycles               {self.cycles:>14,}  ({self.microseconds:,.1f} us at {self.clock_ghz:g} GHz)",
+            f"roofline             {self.roofline_cycles:>14,}  (cycles / roofline = {self.cycles / max(self.roofline_cycles, 1):.2f})",
             f"matrix utilisation   {self.matrix_utilisation:>14.1%}  ({self.macs:,} MACs)",
             f"DRAM read            {self.dram_bytes_read:>14,} bytes",
             f"DRAM written         {self.dram_bytes_written:>14,} bytes",
@@ -96,8 +116,9 @@ class RunStats:
         return "\n".join(lines)
 
 
-def collect(ops, timeline, layer_names: list[str], config) -> RunStats:
-    """Statistics of a timed run of `ops` (see `program.Op`) with its `scheduler.Timeline`."""
+def collect(ops, timeline, binary, config) -> RunStats:
+    """Statistics of a timed run of `ops` (see `program.Op`) with its `scheduler.Timeline`;
+    `binary` (an `isa.container.Binary`) gives the layer names and the compulsory traffic."""
     units = np.array([op.unit for op in ops], np.int64)
     cycles = timeline.end - timeline.start
     on_unit = units != CONTROL
@@ -111,10 +132,14 @@ def collect(ops, timeline, layer_names: list[str], config) -> RunStats:
         clock_ghz=config.clock_ghz,
         busy={unit: int(busy[u]) for u, unit in enumerate(UNITS)},
         macs=sum(op.macs for op in ops),
+        vector_elements=sum(op.vector_elements for op in ops),
         dram_bytes_read=sum(op.dram_read for op in ops),
         dram_bytes_written=sum(op.dram_written for op in ops),
+        compulsory_bytes_read=len(binary.constants) + sum(e.nbytes for e in binary.io if e.kind == "input"),
+        compulsory_bytes_written=sum(e.nbytes for e in binary.io if e.kind == "output"),
+        dma_bytes_per_cycle=config.dma_bytes_per_cycle,
         instruction_counts=counts,
-        layers=_layers(ops, timeline, units, cycles, on_unit, layer_names),
+        layers=_layers(ops, timeline, units, cycles, on_unit, binary.layers),
     )
 
 

@@ -7,7 +7,8 @@
   `rowmax`), sequential along a row and parallel across rows:
   `vector_latency + ceil(rows / dim) * cols`.
 - `halt`: 0 (it only waits for every queue to drain).
-Also the work an instruction does, for the statistics: DRAM bytes moved and MACs.
+Also the work an instruction does, for the statistics: DRAM bytes moved, MACs and vector
+elements.
 """
 
 from isa.config import HardwareConfig
@@ -26,6 +27,11 @@ def dma_bytes(f) -> int:
 
 def macs(mnemonic: str, f) -> int:
     return f["m"] * f["n"] * f["k"] if mnemonic == "mm" else 0
+
+
+def vector_elements(unit: str, f) -> int:
+    """Elements a vector-unit instruction processes (the vector side of the roofline)."""
+    return f["rows"] * f["cols"] if unit == "vector" else 0
 
 
 def cycles(mnemonic: str, f, config: HardwareConfig) -> int:

@@ -82,5 +82,8 @@ def test_matmul256_bit_exact_fast_and_cycles_as_predicted():
     assert stats.macs == 256**3
     assert abs(stats.matrix_utilisation - 256**3 / (expected_cycles * 256)) < 1e-12
     assert (stats.dram_bytes_read, stats.dram_bytes_written) == (2 * 65536, 65536)
+    # Roofline: the matrix bound 256^3 / 16^2 = 65,536 cycles beats vector (8 * 32*256 / 16 =
+    # 4,096) and DRAM (131,072 / 16 = 8,192 read, 65,536 / 16 = 4,096 written).
+    assert stats.roofline_cycles == 65536 and stats.vector_elements == 256 * 256
     assert stats.instruction_counts == {"dma.load": 9, "mm": 8, "requant": 8, "dma.store": 8, "halt": 1}
     print(f"matmul256: {wall * 1e3:.1f} ms wall, {stats.cycles} cycles, matrix utilisation {stats.matrix_utilisation:.1%}")
