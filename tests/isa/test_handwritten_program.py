@@ -8,6 +8,9 @@ given as `.byte` constant data, ordered by tokens (load -> matrix -> vector -> s
 import numpy as np
 
 from compiler.cli.main import main
+from isa.assembler import assemble_binary
+from isa.container import write_vitb
+from isa.docgen import DOC_PATH
 from runtime_emulator import run_binary
 
 MULT = np.float32(0.0123)
@@ -60,10 +63,6 @@ def test_handwritten_linear_layer_runs_bit_exact(tmp_path):
 
 def test_docs_example_assembles_and_copies_its_input():
     """The example program in docs/isa.md copies x to y through the scratchpad."""
-    from isa.assembler import assemble_binary
-    from isa.container import write_vitb
-    from isa.docgen import DOC_PATH
-
     block = DOC_PATH.read_text().split("Example:\n\n", 1)[1].split("\n\n", 1)[0]
     binary = assemble_binary("\n".join(line[4:] for line in block.splitlines()), "docs/isa.md")
     x = np.arange(64, dtype=np.uint8).reshape(4, 16)
