@@ -4,7 +4,8 @@
 an `Access` (memory, rows, read or write), described arithmetically so that bounds checks cost
 no array work; `Access.rows()` gives the rows themselves, for the hazard checker.
 The same list serves the bounds check done before an instruction touches memory and the hazard
-checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)`.
+checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)` and `dram_window` the bytes
+themselves, for the DMA semantics and the DRAM hazard shadow alike.
 
 Invariants checked by `check_bounds` (each failure is a VitcError naming the field):
 - rows, cols, depth, m, k, n are at least 1;
@@ -19,6 +20,7 @@ A read-modify-write (mm with accum=1) is listed as a write: for hazards a write 
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from isa.errors import VitcError
 from runtime_emulator.regions import Region
@@ -177,6 +179,26 @@ NO_OVERLAP = frozenset({"transpose", "copy"})
 
 def dma_element_size(f) -> int:
     return 4 if f["mem"] else 1
+
+
+def dram_window(array: np.ndarray, f, origin: int = 0) -> np.ndarray:
+    """A DMA's DRAM bytes as a `(depth, rows, cols * esize)` view of `array`, a 1-D array whose
+    element i stands for DRAM byte `origin + i` (DRAM itself, or a shadow of part of it). A plain
+    slice when the rows are back to back (the common case), a strided view otherwise; the
+    caller has checked the bytes lie inside `array`."""
+    depth, rows, row_bytes = f["depth"], f["rows"], f["cols"] * dma_element_size(f)
+    base = f["dram"] - origin
+    if f["dram_stride"] == row_bytes and (depth == 1 or f["dram_depth_stride"] == rows * row_bytes):
+        return array[base:base + depth * rows * row_bytes].reshape(depth, rows, row_bytes)
+    item = array.itemsize
+    strides = (f["dram_depth_stride"] * item, f["dram_stride"] * item, item)
+    return as_strided(array[base:], shape=(depth, rows, row_bytes), strides=strides)
+
+
+def dram_address(f, index: tuple[int, int, int]) -> int:
+    """The DRAM byte of element (d, r, b) of `dram_window`."""
+    d, r, b = index
+    return f["dram"] + d * f["dram_depth_stride"] + r * f["dram_stride"] + b
 
 
 def dram_range(mnemonic: str, f) -> tuple[int, int] | None:

@@ -59,6 +59,7 @@ class Op:
     vector_elements: int
     dram_read: int
     dram_written: int
+    dram_span: tuple[int, int] | None  # DRAM bytes [lo, hi) a DMA reads or writes
 
     @property
     def mnemonic(self) -> str:
@@ -110,4 +111,5 @@ def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, mem
         vector_elements=timing.vector_elements(unit_name, f),
         dram_read=moved if mnemonic == "dma.load" else 0,
         dram_written=moved if mnemonic == "dma.store" else 0,
+        dram_span=footprint.dram_range(mnemonic, f),
     )

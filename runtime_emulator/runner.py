@@ -19,7 +19,7 @@ from isa.encoding import decode_program
 from isa.errors import VitcError
 from runtime_emulator import footprint, program, stats, trace
 from runtime_emulator.files import write_atomically
-from runtime_emulator.hazards import HazardChecker
+from runtime_emulator.hazards import HazardChecker, dram_hull
 from runtime_emulator.machine import Machine
 from runtime_emulator.scheduler import Scheduler, Timeline
 from runtime_emulator.units import UNITS
@@ -64,7 +64,7 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
     if check_hazards:
         memory_rows = {footprint.SPAD: config.spad_rows, footprint.ACC: config.acc_rows}
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
-        hazards = HazardChecker(memory_rows, lambda unit, seq: _describe_nth(unit_ops, unit, seq))
+        hazards = HazardChecker(memory_rows, lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
     timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
     run_stats = stats.collect(ops, timeline, binary, config) if timing else None

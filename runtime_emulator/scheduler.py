@@ -101,6 +101,7 @@ class Scheduler:
         if self.hazards is not None:
             seq = self.hazards.start(unit, [token.clock for token in popped])
             self.hazards.access(unit, seq, op.accesses)
+            self.hazards.access_dram(unit, seq, op)
         try:
             op.execute(self.machine, op.fields)
         except VitcError as err:

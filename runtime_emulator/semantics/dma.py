@@ -8,25 +8,14 @@ on a store it makes rows overwrite each other and the last row wins. `zero=1` on
 zeros and reads no DRAM.
 
 Invariant: the caller has bounds-checked every DRAM byte and on-chip row (`footprint.py`), so
-the strided DRAM views built here never reach outside the array.
+the strided DRAM views (`footprint.dram_window`) never reach outside the array.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from runtime_emulator.footprint import dma_element_size
+from runtime_emulator.footprint import dram_window
 from runtime_emulator.machine import Machine
 from runtime_emulator.regions import Region, read_regions, write_regions
-
-
-def _dram_window(m: Machine, f) -> np.ndarray:
-    """The transfer's DRAM bytes as a `(depth, rows, cols * esize)` view (a plain slice when the
-    rows are back to back, the common case; a strided view otherwise)."""
-    depth, rows, row_bytes = f["depth"], f["rows"], f["cols"] * dma_element_size(f)
-    base = f["dram"]
-    if f["dram_stride"] == row_bytes and (depth == 1 or f["dram_depth_stride"] == rows * row_bytes):
-        return m.dram[base:base + depth * rows * row_bytes].reshape(depth, rows, row_bytes)
-    return as_strided(m.dram[base:], shape=(depth, rows, row_bytes), strides=(f["dram_depth_stride"], f["dram_stride"], 1))
 
 
 def _onchip(f) -> Region:
@@ -39,7 +28,7 @@ def dma_load(m: Machine, f) -> None:
     if f["zero"]:
         values = np.zeros(shape, mem.dtype)
     else:
-        window = np.ascontiguousarray(_dram_window(m, f))
+        window = np.ascontiguousarray(dram_window(m.dram, f))
         values = window.view("<i4") if f["mem"] else window
     write_regions(mem, _onchip(f), values, f["depth_stride"])
 
@@ -47,4 +36,4 @@ def dma_load(m: Machine, f) -> None:
 def dma_store(m: Machine, f) -> None:
     values = read_regions(m.onchip(f["mem"]), _onchip(f), f["depth"], f["depth_stride"])
     little_endian = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
-    _dram_window(m, f)[...] = little_endian.view(np.uint8)
+    dram_window(m.dram, f)[...] = little_endian.view(np.uint8)

@@ -69,3 +69,34 @@ def test_disjoint_lanes_of_other_rows_are_not_confused():
     b.emit("dma.load", addr=0, dram=b.x, **LOAD)
     b.emit("transpose", src=16, dst=200, rows=16, cols=16, src_bs=16, dst_bs=16)
     b.run()
+
+
+def test_dram_read_after_write_without_token():
+    b = builder()
+    scratch = b.output("scratch", "int8", (16, 16))
+    b.emit("dma.load", addr=0, dram=b.x, signal=mask("store"), **LOAD)
+    b.emit("dma.store", mem=0, addr=0, rows=16, cols=16, bs=16, dram=scratch, dram_stride=16, wait=mask("load"))
+    # Reads back what the store writes, with no token from the store unit.
+    b.emit("dma.load", mem=0, addr=100, rows=2, cols=8, bs=2, dram=scratch + 40, dram_stride=16)
+    with pytest.raises(VitcError) as err:
+        b.run()
+    message = str(err.value)
+    assert message.startswith(f"hazard on DRAM byte 0x{scratch + 40:x}: pc 2")
+    assert "(load) reads it while pc 1" in message and "(store) writes it" in message
+
+
+def test_dram_write_after_read_without_token():
+    b = builder()
+    b.emit("dma.load", addr=0, dram=b.x, **LOAD)
+    b.emit("dma.store", mem=0, addr=300, rows=1, cols=4, bs=1, dram=b.x + 17, dram_stride=4)
+    with pytest.raises(VitcError, match=r"hazard on DRAM byte 0x11: pc 1 .*\(store\) writes it while pc 0 .*\(load\) reads it"):
+        b.run()
+
+
+def test_dram_round_trip_ordered_by_tokens():
+    b = builder()
+    scratch = b.output("scratch", "int8", (16, 16))
+    b.emit("dma.load", addr=0, dram=b.x, signal=mask("store"), **LOAD)
+    b.emit("dma.store", mem=0, addr=0, rows=16, cols=16, bs=16, dram=scratch, dram_stride=16, wait=mask("load"), signal=mask("load"))
+    b.emit("dma.load", mem=0, addr=100, rows=16, cols=16, bs=16, dram=scratch, dram_stride=16, wait=mask("store"))
+    b.run()
