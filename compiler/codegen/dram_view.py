@@ -68,6 +68,13 @@ class DramView:
     def is_contiguous(self) -> bool:
         return self == DramView.contiguous(self.addr, self.shape, self.esize)
 
+    def physical_order(self) -> tuple[int, ...] | None:
+        """The permutation of logical axes from the largest stride to the smallest (the order
+        the elements lie in memory), or None when an axis has several sub-axes."""
+        if any(len(axis) != 1 for axis in self.axes):
+            return None
+        return tuple(sorted(range(len(self.axes)), key=lambda i: -self.axes[i][0][1]))
+
     # ---- layout ops ------------------------------------------------------------------------
 
     def transpose(self, perm) -> DramView:

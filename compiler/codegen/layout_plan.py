@@ -29,6 +29,7 @@ from compiler.ir.graph import Graph, Op, Value
 from isa.errors import VitcError
 
 LAYOUT_OPS = ("reshape", "transpose", "gather", "slice", "concat", "squeeze", "unsqueeze", "flatten")
+ELEMENTWISE_OPS = ("table", "quantize", "dequantize", "qadd", "qmul")  # same-shape operands: any element order
 INVERTIBLE_OPS = ("reshape", "transpose", "squeeze", "unsqueeze", "flatten")
 ESIZE = {"f32": 4, "i8": 1, "u8": 1, "i32": 4, "i64": 8}
 IO_DTYPES = {"f32": "float32", "i8": "int8", "u8": "uint8", "i32": "int32", "i64": "int64"}
@@ -102,6 +103,8 @@ def plan_layout(graph: Graph) -> LayoutPlan:
             plan.placements[result] = _forward(op, plan, new_buffer, outputs)
         elif result in outputs:
             plan.placements[result] = new_buffer(result, "output")
+        elif _follows_operand_order(op, plan):
+            plan.placements[result] = _in_operand_order(op, plan, new_buffer)
         else:
             placed = _place_backward(result, users, outputs, concat_slots, new_buffer)
             plan.placements.update(placed)
@@ -125,6 +128,23 @@ class _ConcatSlots:
             if (op, position) not in self.filled:
                 copies.setdefault(op, []).append(Copy(plan[op.operands[position]], slot))
         return copies
+
+
+def _follows_operand_order(op: Op, plan: LayoutPlan) -> bool:
+    """An elementwise op on a permuted view (e.g. a table applied to K^T): its result is stored
+    in the operand's memory order, so operand and result tiles share one row/column order."""
+    if op.kind not in ELEMENTWISE_OPS or any(v.type.shape != op.result.type.shape for v in op.operands):
+        return False
+    order = plan[op.operands[0]].view.physical_order()
+    return order is not None and order != tuple(range(len(order)))
+
+
+def _in_operand_order(op: Op, plan: LayoutPlan, new_buffer) -> Placement:
+    order = plan[op.operands[0]].view.physical_order()
+    own = new_buffer(op.result, "activation")
+    shape = op.result.type.shape
+    stored = DramView.contiguous(0, [shape[i] for i in order], own.view.esize)
+    return Placement(own.buffer, stored.transpose([order.index(i) for i in range(len(order))]))
 
 
 def _concat_slots(graph: Graph, plan: LayoutPlan, new_buffer, outputs) -> _ConcatSlots:

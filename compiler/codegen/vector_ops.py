@@ -22,7 +22,8 @@ from compiler.codegen.region import Region, ceil_div
 from compiler.codegen.transfer import transfer
 from compiler.codegen.vector import vector_lowering
 from compiler.codegen.vector.lowering import memory_of
-from compiler.ir.graph import Op
+from compiler.ir.graph import Op, Value
+from compiler.ir.types import TensorType
 from isa.errors import VitcError
 
 ESIZE = {"spad": 1, "acc": 4}
@@ -31,6 +32,8 @@ ESIZE = {"spad": 1, "acc": 4}
 def lower_vector_op(op: Op, operand_views: list[DramView], out_view: DramView, builder: ProgramBuilder,
                     spad: Arena, acc: Arena, pool, config, constant_operands: dict) -> None:
     """`constant_operands`: operand index -> array, for operands that are constants."""
+    op, operand_views = _broadcast_rows(op, operand_views)
+    op, operand_views, out_view = _in_memory_order(op, operand_views, out_view)
     lowering = vector_lowering(op, config, constant_operands)
     dim = config.dim
     out_shape = op.result.type.shape or (1,)
@@ -99,6 +102,53 @@ def lower_vector_op(op: Op, operand_views: list[DramView], out_view: DramView, b
         builder.emit_all(instructions, reads=regions + list(constants.values()) + scratch_regions,
                          writes=[output] + scratch_regions)
         transfer(builder, "store", out_view, output, r0)
+
+
+def _in_memory_order(op: Op, operand_views: list[DramView], out_view: DramView):
+    """An elementwise op whose result is stored permuted (see layout_plan) runs on the permuted
+    tensors: the same op on operands and result with their axes in memory order, so rows are
+    contiguous. The values do not change: every operand has the result's shape."""
+    order = out_view.physical_order()
+    if order is None or order == tuple(range(len(order))) or out_view.matrix_cols()[0][1] == 1:
+        return op, operand_views, out_view
+    proxy = _proxy(op, [tuple(v.type.shape[i] for i in order) for v in op.operands],
+                   tuple(op.result.type.shape[i] for i in order))
+    return proxy, [v.transpose(order) for v in operand_views], out_view.transpose(order)
+
+
+def _broadcast_rows(op: Op, operand_views: list[DramView]):
+    """An operand broadcast over leading axes only (e.g. an attention mask [1, 1, T, T] added to
+    [1, H, T, T]) is loaded tile by tile with stride-0 DMA, so the lowering sees a full tile."""
+    out_shape = op.result.type.shape
+    shapes, views = [], []
+    for value, view in zip(op.operands, operand_views):
+        shape = value.type.shape
+        size = math.prod(shape)
+        leading_only = shape and out_shape and shape[-1] == out_shape[-1] and size not in (1, out_shape[-1])
+        if leading_only and tuple(shape) != tuple(out_shape) and size != math.prod(out_shape):
+            shapes.append(tuple(out_shape))
+            views.append(view.broadcast_to(out_shape))
+        else:
+            shapes.append(tuple(shape))
+            views.append(view)
+    if shapes == [tuple(v.type.shape) for v in op.operands]:
+        return op, operand_views
+    return _proxy(op, shapes, tuple(out_shape)), views
+
+
+def _proxy(op: Op, operand_shapes, result_shape) -> Op:
+    """The same op on tensors of other shapes (same dtypes, per-tensor quantisation)."""
+
+    def reshaped(value: Value, shape) -> Value:
+        t = value.type
+        if tuple(shape) == tuple(t.shape):
+            return value
+        if t.quant is not None and not t.quant.per_tensor:
+            raise VitcError(f"{op.describe()}: operand %{value.name} is quantized per axis and cannot be re-laid out")
+        return Value(value.name, TensorType(t.dtype, tuple(shape), t.quant))
+
+    operands = [reshaped(v, shape) for v, shape in zip(op.operands, operand_shapes)]
+    return Op(op.kind, operands, op.attrs, reshaped(op.result, result_shape), op.loc)
 
 
 def _largest(fits, upper: int) -> int:
