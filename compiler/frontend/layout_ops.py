@@ -55,7 +55,7 @@ def lower_gather(lw: Lowering, node: onnx.NodeProto) -> None:
     size = x.type.shape[axis]
     if np.any((indices < -size) | (indices >= size)):
         raise node_error(node, f"indices {indices.ravel().tolist()} out of range for axis {axis} of size {size}")
-    index_value = lw.constant(node.input[1], np.where(indices < 0, indices + size, indices))
+    index_value = lw.constant(node.input[1], np.where(indices < 0, indices + size, indices), loc=[node.name])
     lw.emit("gather", [x, index_value], node, node.output[0], attrs={"axis": axis})
 
 

@@ -69,7 +69,7 @@ class Lowering:
             _check_code_dtype(node, data, array.dtype, self.code_dtype(node, zero_point, array.dtype))
             key = (data, quant)
             if key not in self._quantized_constants:
-                self._quantized_constants[key] = self.constant(data, array, quant)
+                self._quantized_constants[key] = self.constant(data, array, quant, [node.name])
             return self._quantized_constants[key]
         value = self.value(data, node)
         quant = self.quant(node, scale, zero_point, value.type.rank, axis)
@@ -110,7 +110,7 @@ class Lowering:
         if array.dtype not in (np.float32, np.int64, np.int32):
             what = node_error(node, f"constant input '{tensor}'") if node is not None else FrontendError(tensor)
             raise FrontendError(f"{what} has dtype {array.dtype} without quantization parameters")
-        value = self.constant(tensor, array)
+        value = self.constant(tensor, array, loc=[node.name] if node is not None else ())
         self.values[tensor] = value
         return value
 

@@ -79,7 +79,7 @@ def lower_qgemm(lw: Lowering, node: onnx.NodeProto) -> None:
         if bias.dtype != np.int32 or bias.size not in (1, n) or bias.ndim > 2:
             raise node_error(node, f"bias C must be int32 of shape [{n}] (or broadcast to it), got "
                                    f"{bias.dtype} {list(bias.shape)}")
-        operands.append(lw.constant(bias_name, np.broadcast_to(bias.ravel(), (n,)).copy()))
+        operands.append(lw.constant(bias_name, np.broadcast_to(bias.ravel(), (n,)).copy(), loc=[node.name]))
     multiplier = kc.qgemm_multiplier(attribute(node, "alpha", 1.0), view.constant(node, node.input[1]),
                                      view.constant(node, node.input[4]), view.constant(node, y_scale))
     shape = (a.type.shape[0], n)
@@ -127,7 +127,7 @@ def lower_qlinear_conv(lw: Lowering, node: onnx.NodeProto) -> None:
     operands = [patches, w]
     bias_name = view.optional_input(node, 8)
     if bias_name is not None:
-        operands.append(lw.constant(bias_name, view.constant(node, bias_name).astype(np.int32)))
+        operands.append(lw.constant(bias_name, view.constant(node, bias_name).astype(np.int32), loc=[node.name]))
     y_scale, y_zero = node.input[6], node.input[7]
     multiplier = kc.qmatmul_multiplier(view.constant(node, node.input[1]), view.constant(node, node.input[4]),
                                        view.constant(node, y_scale))
@@ -235,7 +235,7 @@ def lower_matmul_integer(lw: Lowering, node: onnx.NodeProto) -> None:
         data = node.input[data_index]
         quant = Quant((1.0,), (int(zero.ravel()[0]),))
         if view.is_constant(data):
-            operands.append(lw.constant(data, view.constant(node, data), quant))
+            operands.append(lw.constant(data, view.constant(node, data), quant, [node.name]))
             continue
         value = lw.value(data, node)
         if value.type.quant != quant:
