@@ -28,6 +28,12 @@ from runtime_emulator.semantics.elementwise import BMODE_COL, BMODE_FULL, BMODE_
 from runtime_emulator.semantics.lut import TABLE_SIZE
 
 SPAD, ACC = "spad", "acc"
+DRAM_ADDRESS_LIMIT = 1 << 32  # DRAM address fields are 32 bits wide
+
+
+def memory_rows(config) -> dict[str, int]:
+    """Rows of each on-chip memory of a `HardwareConfig`."""
+    return {SPAD: config.spad_rows, ACC: config.acc_rows}
 
 
 @dataclass(frozen=True, slots=True)

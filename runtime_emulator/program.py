@@ -83,7 +83,7 @@ def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: 
     if halts[0] != len(instructions) - 1:
         pc = halts[0] + 1
         raise VitcError(f"{describe(pc, instructions[pc])}: code after halt (pc {halts[0]}) can never run")
-    memory_rows = {footprint.SPAD: config.spad_rows, footprint.ACC: config.acc_rows}
+    memory_rows = footprint.memory_rows(config)
     return [_op(pc, instr, config, dram_size, memory_rows, layer_count) for pc, instr in enumerate(instructions)]
 
 

@@ -56,15 +56,16 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
             f"binary was built for hardware configuration {binary.config_hash[:12]}..., "
             f"not {config.name!r} ({config.hash[:12]}...): pass the matching --hw"
         )
+    if binary.dram_size > footprint.DRAM_ADDRESS_LIMIT:
+        raise VitcError(f"binary asks for {binary.dram_size:#x} bytes of DRAM; 32-bit addresses reach {footprint.DRAM_ADDRESS_LIMIT:#x}")
     ops = program.prepare(decode_program(binary.code), config, binary.dram_size, len(binary.layers))
     machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
     machine.dram[binary.constants_addr:binary.constants_addr + len(binary.constants)] = np.frombuffer(binary.constants, np.uint8)
     _write_inputs(machine, binary, inputs)
     hazards = None
     if check_hazards:
-        memory_rows = {footprint.SPAD: config.spad_rows, footprint.ACC: config.acc_rows}
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
-        hazards = HazardChecker(memory_rows, lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
+        hazards = HazardChecker(footprint.memory_rows(config), lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
     timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
     run_stats = stats.collect(ops, timeline, binary, config) if timing else None

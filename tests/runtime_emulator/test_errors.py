@@ -130,3 +130,10 @@ def test_blocks_interleaved_with_another_region_are_not_an_overlap():
     b.emit("copy", mem=0, src=0, dst=4, rows=4, cols=16, src_bs=8, dst_bs=4)
     b.emit("copy", mem=0, src=0, dst=4, rows=4, cols=32, src_bs=8, dst_bs=8)
     b.run(check_hazards=False)
+
+
+def test_dram_larger_than_addresses_reach():
+    b = simple()
+    b.dram_size = 1 << 40
+    with pytest.raises(VitcError, match=r"asks for 0x10000000000 bytes of DRAM; 32-bit addresses reach 0x100000000"):
+        b.run()
