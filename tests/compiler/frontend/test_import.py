@@ -28,7 +28,7 @@ def test_every_vit_micro_variant_imports_and_round_trips(tag):
     assert not any("s8_to_u8" in op.result.name for op in graph.ops), "onnxruntime's invented names are restored"
 
 
-@pytest.mark.parametrize("options", [dict(layernorm="decomposed", opset=14), dict(opset=21), dict(gelu="tanh"),
+@pytest.mark.parametrize("options", [dict(opset=13), dict(layernorm="decomposed", opset=14), dict(opset=21), dict(gelu="tanh"),
                                      dict(qkv="fused")],
                          ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 @pytest.mark.parametrize("tag", ["qdq-s8-pt", "qdq-u8-pc-pp", "qop-s8-pc"])
