@@ -173,7 +173,10 @@ def _align(n: int) -> int:
 
 
 def _pack_string(text: str) -> bytes:
-    data = text.encode()
+    try:
+        data = text.encode()
+    except UnicodeEncodeError as err:
+        raise VitcError(f"binary: string {text[:40]!r} is not encodable as UTF-8: {err.reason}") from None
     if len(data) > 0xFFFF:
         raise VitcError(f"binary: string of {len(data)} bytes is too long (at most 65535): {text[:40]!r}...")
     return struct.pack("<H", len(data)) + data

@@ -137,3 +137,26 @@ def test_fuzz_mutated_files(edits, fix_crc):
     except VitcError:
         return
     assert write_vitb(b) == candidate
+
+
+dtypes = st.sampled_from(["int8", "uint8", "int32", "float32", "int64"])
+io_entries = st.builds(
+    lambda name, kind, dtype, shape, addr, scale, zp: IOEntry(name, kind, dtype, tuple(shape), addr, scale, zp),
+    st.text(max_size=10), st.sampled_from(["input", "output"]), dtypes,
+    st.lists(st.integers(0, 8), max_size=4), st.integers(0, 1 << 16), st.floats(), st.integers(-2**63, 2**63 - 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(min_size=64, max_size=64), max_size=3), st.binary(max_size=200), st.integers(0, 1 << 16),
+       st.lists(io_entries, max_size=4, unique_by=lambda e: e.name), st.lists(st.text(max_size=12), max_size=4))
+def test_round_trip_of_random_binaries(words, constants, constants_addr, io, layers):
+    """Any consistent Binary survives write -> read unchanged (NaN scales compared by bits)."""
+    binary = Binary("0f" * 32, b"".join(words), constants, constants_addr, 1 << 17, io, layers)
+    data = write_vitb(binary)
+    again = read_vitb(data)
+    assert write_vitb(again) == data
+    assert (again.code, again.constants, again.constants_addr, again.layers) == (binary.code, constants, constants_addr, layers)
+    for got, want in zip(again.io, io, strict=True):
+        assert struct.pack("<d", got.scale) == struct.pack("<d", want.scale)
+        assert (got.name, got.kind, got.dtype, got.shape, got.addr, got.zero_point) == (
+            want.name, want.kind, want.dtype, want.shape, want.addr, want.zero_point)
