@@ -58,14 +58,6 @@ def _number(text: str) -> int | float:
     return int(text)
 
 
-def _string(token: lark.Token) -> str:
-    return json.loads(str(token))
-
-
-def _name(node: lark.Token) -> str:
-    return _string(node) if node.type == "STRING" else str(node)
-
-
 class _GraphBuilder:
     """Turns a parse tree into a Graph, reporting errors at the line of the offending text."""
 
@@ -81,9 +73,19 @@ class _GraphBuilder:
 
     # ---- numbers, types, constants ----------------------------------------------------------
 
+    def string(self, token: lark.Token) -> str:
+        try:
+            return json.loads(str(token))
+        except json.JSONDecodeError as err:
+            raise self.fail(token, f"bad string: {err.msg}") from None
+
+    def name(self, node: lark.Token) -> str:
+        return self.string(node) if node.type == "STRING" else str(node)
+
     def f32(self, text: str) -> float:
-        """A number as the float32 nearest to it (printed text reads back exactly)."""
-        return float(np.float32(_number(text)))
+        """A number as the float32 nearest to it, IEEE rounding (printed text reads back exactly)."""
+        with np.errstate(over="ignore"):  # beyond the float32 range rounds to infinity
+            return float(np.float32(_number(text)))
 
     def integer(self, text: str, at: lark.Token) -> int:
         value = _number(text)
@@ -107,7 +109,8 @@ class _GraphBuilder:
     def f32_list(self, tree: lark.Tree) -> tuple[float, ...]:
         items = self.list_items(tree, integers=False)
         values = [_number(item) for item in items] if any("x" in item for item in items) else [float(i) for i in items]
-        return tuple(np.array(values, dtype=np.float64).astype(np.float32).astype(np.float64).tolist())
+        with np.errstate(over="ignore"):  # beyond the float32 range rounds to infinity
+            return tuple(np.array(values, dtype=np.float64).astype(np.float32).astype(np.float64).tolist())
 
     def int_list(self, tree: lark.Tree) -> tuple[int, ...]:
         return tuple(int(item) for item in self.list_items(tree, integers=True))
@@ -155,7 +158,7 @@ class _GraphBuilder:
 
     def base64(self, token: lark.Token) -> bytes:
         try:
-            return base64.b64decode(_string(token), validate=True)
+            return base64.b64decode(self.string(token), validate=True)
         except ValueError:
             raise self.fail(token, "dense data is not valid base64") from None
 
@@ -173,7 +176,7 @@ class _GraphBuilder:
         if kind == "f32":
             return self.f32(first)
         if kind == "str":
-            return _string(first)
+            return self.string(first)
         if kind == "ints":
             return self.int_list(node)
         if kind == "f32s":
@@ -196,7 +199,7 @@ class _GraphBuilder:
     # ---- values and ops -----------------------------------------------------------------------
 
     def define(self, graph: Graph, ref: lark.Tree, make) -> Value:
-        name = _name(ref.children[0])
+        name = self.name(ref.children[0])
         if name in self.values:
             raise self.fail(ref, f"%{name} is defined twice")
         value = make(name)
@@ -204,7 +207,7 @@ class _GraphBuilder:
         return value
 
     def use(self, ref: lark.Tree) -> Value:
-        name = _name(ref.children[0])
+        name = self.name(ref.children[0])
         if name not in self.values:
             raise self.fail(ref, f"%{name} is used before it is defined (or never defined)")
         return self.values[name]
@@ -233,13 +236,13 @@ class _GraphBuilder:
                             if dense is not None else "const needs a dense<...> value")
         if dense is not None:
             attrs["value"] = self.dense(dense, result_type)
-        locs = tuple(_string(t) for t in loc.children) if loc is not None else ()
+        locs = tuple(self.string(t) for t in loc.children) if loc is not None else ()
         result = self.define(graph, result_ref, lambda name: Value(name, result_type))
         graph.ops.append(Op(kind, operands, normalize_attrs(kind, attrs), result, locs))
 
     def graph(self, tree: lark.Tree) -> Graph:
         name_token, *rest = tree.children
-        graph = Graph(_name(name_token))
+        graph = Graph(self.name(name_token))
         ops = [c for c in rest if isinstance(c, lark.Tree) and c.data == "op"]
         args = [c for c in rest if isinstance(c, lark.Tree) and c.data == "arg"]
         outputs = [c for c in rest if isinstance(c, lark.Tree) and c.data == "value_ref"]

@@ -1,5 +1,7 @@
 """The `.vir` text form: exact round trips, canonical printing, and parse error messages."""
 
+import random
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from compiler.ir.parser import parse_graph
 from compiler.ir.printer import format_f32, print_graph
 from compiler.ir.roundtrip import assert_roundtrip
 from compiler.ir.types import Quant, TensorType
+from isa.errors import VitcError
 from tests.compiler.ir.random_graphs import random_graph
 
 HAND_WRITTEN = """\
@@ -142,3 +145,29 @@ def test_scalar_and_empty_shapes():
     text = assert_roundtrip(g)
     assert "graph @g(%x: tensor<f32>) -> (%x, %const) {" in text
     assert "%const = const dense<[]> : tensor<0x3xi8, q<0.5 : 0>>" in text
+
+
+def test_mutated_text_only_ever_raises_vitc_errors():
+    """Random character edits of valid text: the parser accepts or reports, it never crashes."""
+    texts = [HAND_WRITTEN] + [print_graph(random_graph(seed)) for seed in range(10)]
+    alphabet = list('%@<>{}[]()=:,."\\-0123456789xeEnaip fqtdlsrg\n') + [
+        "inf", "nan", "0x1p3", "1e39", "tensor<", "q<", "dense<", "axis=", "loc(", "->", "\\u12"]
+    rng = random.Random(0)
+    for _ in range(2000):
+        chars = list(rng.choice(texts))
+        for _ in range(rng.randint(1, 3)):
+            position = rng.randrange(len(chars))
+            edit = rng.random()
+            if edit < 0.33:
+                del chars[position]
+            elif edit < 0.66:
+                chars.insert(position, rng.choice(alphabet))
+            else:
+                chars[position] = rng.choice(alphabet)
+        text = "".join(chars)
+        try:
+            parse_graph(text)
+        except VitcError:
+            pass
+        except Exception as err:  # noqa: BLE001 - the point is that nothing else escapes
+            raise AssertionError(f"{type(err).__name__}: {err}\nwhile parsing:\n{text}") from err
