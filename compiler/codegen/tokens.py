@@ -7,12 +7,17 @@ anything Y writes (read-after-write, write-after-read, write-after-write on over
 rows or DRAM bytes). If that instruction is later than what D has already waited for from S,
 it signals D and Y waits S. Signals and waits on each queue S->D are then paired in order (the
 k-th signal with the k-th wait), because both sequences are increasing in program order.
+When that token would overlap `token_queue_depth` others still waiting in the queue (e.g. many
+K-chunk loads before their matmuls), the signal moves to the last S instruction before Y
+instead: ordering is kept (S runs in order), only some overlap is lost.
 
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential
 order do more than `token_queue_depth` tokens wait in one queue, which (with every wait
 pointing backwards) means the units can never deadlock on a full queue.
 """
+
+import bisect
 
 import numpy as np
 
@@ -33,6 +38,7 @@ def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_dep
     count = np.zeros(n_units, np.int64)  # instructions issued per unit so far
     satisfied = np.zeros((n_units, n_units), np.int64)  # [dst, src]: src's number dst waited for
     index_of = [dict() for _ in range(n_units)]  # unit -> {number: item index}
+    wait_positions = {}  # (src, dst) -> item indices of the waits, increasing
     waits = [0] * len(items)
     signals = [0] * len(items)
     for i, item in enumerate(items):
@@ -53,9 +59,15 @@ def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_dep
         for s in range(n_units):
             if s == d or need[s] <= satisfied[d, s]:
                 continue
+            number = int(need[s])
+            queue = wait_positions.setdefault((s, d), [])
+            overlapping = len(queue) - bisect.bisect_right(queue, index_of[s][number])
+            if overlapping + 1 >= queue_depth:
+                number = int(count[s])
             waits[i] |= 1 << s
-            signals[index_of[s][int(need[s])]] |= 1 << d
-            satisfied[d, s] = need[s]
+            signals[index_of[s][number]] |= 1 << d
+            satisfied[d, s] = number
+            queue.append(i)
         for space, lo, hi in item.reads:
             last_read[space][d, lo:hi] = count[d]
         for space, lo, hi in item.writes:

@@ -1,0 +1,152 @@
+"""qmatmul compiled to DMA/mm/requant and run on the emulator (hazard checking on), against the
+numpy meaning of qmatmul: partial edge tiles, per-channel multipliers, bias, int8/uint8,
+batched attention matmuls with B as a transposed view (mm bt), and split K (patch layout)."""
+
+import numpy as np
+import pytest
+
+from compiler.codegen.matmul import choose_tiling, k_chunks
+from compiler.ir.graph import Graph
+from isa.config import load_config
+from isa.errors import VitcError
+from tests.compiler.codegen.programs import (
+    assert_equal_tensors, f32, q, qmatmul_reference, random_codes, run_graph_on_emulator, tensor_type,
+)
+
+CONFIGS = ["default", "large"]
+NP = {"i8": np.int8, "u8": np.uint8}
+
+
+def _linear_graph(m, k, n, a_dtype, b_dtype, y_dtype, *, bias, per_channel, rng, zb=0):
+    g = Graph("linear")
+    za = 3 if a_dtype == "i8" else 128
+    x = g.add_input("x", tensor_type(a_dtype, (1, m, k), q(0.02, za)))
+    w = random_codes(rng, (k, n), NP[b_dtype])
+    if per_channel:
+        scales = [0.001 + 0.0001 * i for i in range(n)]
+        wq = q(scales, [zb] * n, axis=1)
+        multiplier = tuple(f32(0.02 * s / 0.05) for s in scales)
+    else:
+        wq = q(0.003, zb)
+        multiplier = (f32(0.02 * 0.003 / 0.05),)
+    wv = g.add_const(w, wq, name="w")
+    operands = [x, wv]
+    b = None
+    if bias:
+        b = rng.integers(-20000, 20000, (n,)).astype(np.int32)
+        operands.append(g.add_const(b, name="bias"))
+    zy = -5 if y_dtype == "i8" else 120
+    y = g.add_op("qmatmul", operands, tensor_type(y_dtype, (1, m, n), q(0.05, zy)), {"multiplier": multiplier}, name="y")
+    g.set_outputs([y])
+    return g, (za, w, zb, b, np.asarray(multiplier, np.float32), zy)
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("m,k,n", [(17, 64, 64), (197, 192, 200), (5, 40, 33), (1, 64, 10)])
+@pytest.mark.parametrize("a_dtype,y_dtype", [("u8", "u8"), ("i8", "i8")])
+def test_linear_layers_are_exact(config_name, m, k, n, a_dtype, y_dtype):
+    rng = np.random.default_rng(m * 1000 + n)
+    config = load_config(config_name)
+    for bias in (True, False):
+        g, (za, w, zb, b, mult, zy) = _linear_graph(m, k, n, a_dtype, "i8", y_dtype, bias=bias, per_channel=False, rng=rng)
+        x = random_codes(rng, (1, m, k), NP[a_dtype])
+        outputs, result, _ = run_graph_on_emulator(g, config, {"x": x})
+        assert_equal_tensors(f"y (bias={bias})", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, NP[y_dtype]))
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_per_channel_multipliers_and_uint8_weights_with_zero_point(config_name):
+    rng = np.random.default_rng(7)
+    config = load_config(config_name)
+    g, (za, w, zb, b, mult, zy) = _linear_graph(50, 96, 80, "u8", "u8", "u8", bias=True, per_channel=True, rng=rng, zb=131)
+    x = random_codes(rng, (1, 50, 96), np.uint8)
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": x})
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))
+
+
+def test_per_channel_zero_points_that_differ_are_refused():
+    g = Graph("bad")
+    x = g.add_input("x", tensor_type("u8", (4, 16), q(0.02, 128)))
+    w = g.add_const(np.ones((16, 2), np.uint8), q([0.1, 0.2], [1, 2], axis=1), name="w")
+    y = g.add_op("qmatmul", [x, w], tensor_type("u8", (4, 2), q(0.05, 0)), {"multiplier": (f32(0.1), f32(0.2))}, name="y")
+    g.set_outputs([y])
+    with pytest.raises(VitcError, match="qmatmul.*zero points"):
+        run_graph_on_emulator(g, load_config("default"), {"x": np.zeros((4, 16), np.uint8)})
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("tokens", [17, 197])
+def test_attention_matmuls_per_head_with_transposed_key_view(config_name, tokens):
+    """Q.K^T with K^T a transposed view of K (loaded as stored, mm bt=1), then scores x V,
+    with the per-head output written straight into the merged (tokens, heads*dim) layout."""
+    heads, dim = 3, 16
+    rng = np.random.default_rng(tokens)
+    g = Graph("attention")
+    qkv_type = tensor_type("u8", (1, tokens, heads * dim), q(0.01, 120))
+    qx = g.add_input("q", qkv_type)
+    kx = g.add_input("k", tensor_type("u8", (1, tokens, heads * dim), q(0.011, 130)))
+    vx = g.add_input("v", tensor_type("u8", (1, tokens, heads * dim), q(0.012, 125)))
+
+    def heads_view(value, perm, name):
+        r = g.add_op("reshape", [value], tensor_type("u8", (1, tokens, heads, dim), value.type.quant), name=name + "_r")
+        return g.add_op("transpose", [r], attrs={"perm": perm}, name=name + "_t")
+
+    qh = heads_view(qx, (0, 2, 1, 3), "qh")
+    kt = heads_view(kx, (0, 2, 3, 1), "kt")
+    vh = heads_view(vx, (0, 2, 1, 3), "vh")
+    s = g.add_op("qmatmul", [qh, kt], tensor_type("u8", (1, heads, tokens, tokens), q(0.02, 100)),
+                 {"multiplier": (f32(0.01 * 0.011 / 0.02),)}, name="scores")
+    o = g.add_op("qmatmul", [s, vh], tensor_type("u8", (1, heads, tokens, dim), q(0.03, 110)),
+                 {"multiplier": (f32(0.02 * 0.012 / 0.03),)}, name="o")
+    ot = g.add_op("transpose", [o], attrs={"perm": (0, 2, 1, 3)}, name="ot")
+    merged = g.add_op("reshape", [ot], tensor_type("u8", (1, tokens, heads * dim), o.type.quant), name="merged")
+    w = random_codes(rng, (heads * dim, 8), np.int8)
+    y = g.add_op("qmatmul", [merged, g.add_const(w, q(0.003, 0), name="w")],
+                 tensor_type("u8", (1, tokens, 8), q(0.05, 128)), {"multiplier": (f32(0.03 * 0.003 / 0.05),)}, name="y")
+    g.set_outputs([y, s])
+    inputs = {n: random_codes(rng, (1, tokens, heads * dim), np.uint8) for n in ("q", "k", "v")}
+    outputs, _, _ = run_graph_on_emulator(g, load_config(config_name), inputs)
+    qn, kn, vn = (inputs[n].reshape(1, tokens, heads, dim) for n in ("q", "k", "v"))
+    scores = qmatmul_reference(qn.transpose(0, 2, 1, 3), 120, kn.transpose(0, 2, 3, 1), 130, None,
+                               np.float32(f32(0.01 * 0.011 / 0.02)), 100, np.uint8)
+    assert_equal_tensors("scores", outputs["scores"], scores)
+    out = qmatmul_reference(scores, 100, vn.transpose(0, 2, 1, 3), 125, None, np.float32(f32(0.02 * 0.012 / 0.03)), 110, np.uint8)
+    merged_np = out.transpose(0, 2, 1, 3).reshape(1, tokens, heads * dim)
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(merged_np, 110, w, 0, None, np.float32(f32(0.03 * 0.003 / 0.05)), 128, np.uint8))
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_patch_embedding_layout_splits_k_into_runs(config_name):
+    """The im2col of a patch convolution is a view whose columns are 8-byte runs: K is
+    multiplied run by run (accumulating) when runs are not block-aligned."""
+    rng = np.random.default_rng(3)
+    g = Graph("patches")
+    x = g.add_input("x", tensor_type("u8", (1, 3, 32, 32), q(0.02, 128)))
+    r = g.add_op("reshape", [x], tensor_type("u8", (1, 3, 4, 8, 4, 8), x.type.quant), name="r")
+    t = g.add_op("transpose", [r], attrs={"perm": (0, 2, 4, 1, 3, 5)}, name="t")
+    rows = g.add_op("reshape", [t], tensor_type("u8", (16, 192), x.type.quant), name="rows")
+    w = random_codes(rng, (192, 24), np.int8)
+    y = g.add_op("qmatmul", [rows, g.add_const(w, q(0.003, 0), name="w")], tensor_type("i8", (16, 24), q(0.05, 0)),
+                 {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
+    g.set_outputs([y])
+    xin = random_codes(rng, (1, 3, 32, 32), np.uint8)
+    outputs, _, _ = run_graph_on_emulator(g, load_config(config_name), {"x": xin})
+    a = xin.reshape(1, 3, 4, 8, 4, 8).transpose(0, 2, 4, 1, 3, 5).reshape(16, 192)
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(a, 128, w, 0, None, np.float32(f32(0.02 * 0.003 / 0.05)), 0, np.int8))
+
+
+def test_k_chunks_follow_unaligned_runs_only():
+    assert k_chunks(((192, 1),), 192, 16) == ((0, 192),)
+    assert k_chunks(((4, 272), (16, 1)), 64, 16) == ((0, 64),)
+    assert k_chunks(((4, 272), (16, 1)), 64, 32) == ((0, 16), (16, 16), (32, 16), (48, 16))
+
+
+def test_tiling_respects_memory_and_refuses_when_nothing_fits():
+    config = load_config("default")
+    tiling = choose_tiling(197, 3072, ((0, 768),), False, 8192, 512, config)
+    dim = config.dim
+    blocks_k = 768 // dim
+    spad = 2 * tiling.tm * blocks_k + 2 * 768 * -(-tiling.tn // dim) + 2 * tiling.tm * -(-tiling.tn // dim)
+    assert spad <= 8192 and 2 * tiling.tm * -(-tiling.tn // dim) + 2 * -(-tiling.tn // dim) <= 512
+    with pytest.raises(VitcError, match="no tiling fits"):
+        choose_tiling(197, 64, ((0, 4096),), False, 64, 8, config)
