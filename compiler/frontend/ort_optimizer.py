@@ -70,8 +70,32 @@ def optimized_by_onnxruntime(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def run_without_optimization(model: onnx.ModelProto, inputs: dict) -> list:
     """Run `model` exactly as written (ORT_DISABLE_ALL): the kernels of an optimised graph."""
+    return _unoptimized_session(model).run(None, inputs)
+
+
+def all_tensors(optimized: onnx.ModelProto, inputs: dict) -> dict:
+    """Every tensor onnxruntime computes in its optimised graph, by name.
+
+    Exposing a tensor of the user's model as an extra output can stop onnxruntime fusing the
+    group around it; exposing tensors of the already optimised graph, run without
+    optimisation, cannot. With `import_model_with_tensors(...).onnx_tensor` this gives the
+    onnxruntime tensor behind each IR value.
+    """
+    model = onnx.ModelProto()
+    model.CopyFrom(optimized)
+    exposed = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        for name in node.output:
+            if name and name not in exposed:
+                model.graph.output.append(onnx.ValueInfoProto(name=name))
+                exposed.add(name)
+    session = _unoptimized_session(model)
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
+def _unoptimized_session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, inputs)
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

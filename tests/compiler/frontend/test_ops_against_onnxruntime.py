@@ -11,16 +11,17 @@ import onnxruntime as ort
 import pytest
 
 from compiler.frontend import import_model_with_tensors
+from compiler.frontend.ort_optimizer import all_tensors
 from models import fixtures, zoo
 
-from .onnxruntime_tensors import SPEC_OPS, optimized_tensors
+from .spec_numpy import SPEC_OPS
 
 VARIANT_TAGS = [v.tag for v in zoo.VARIANTS]
 
 
 def _check_ops_against_onnxruntime(path, inputs) -> dict[str, int]:
     imported = import_model_with_tensors(path)
-    ort_values = optimized_tensors(imported.optimized, inputs)
+    ort_values = all_tensors(imported.optimized, inputs)
     known = {name: ort_values[t] for name, t in imported.onnx_tensor.items() if t in ort_values}
     known.update({v.name: inputs[v.name] for v in imported.graph.inputs})
     checked: dict[str, int] = {}
@@ -74,7 +75,7 @@ def test_graph_outputs_equal_onnxruntime_at_default_options():
     inputs = zoo.sample_input("vit-micro", seed=3)
     imported = import_model_with_tensors(path)
     default = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, inputs)
-    mirrored = optimized_tensors(imported.optimized, inputs)
+    mirrored = all_tensors(imported.optimized, inputs)
     for output, expected in zip(imported.optimized.graph.output, default):
         np.testing.assert_array_equal(mirrored[output.name], expected, err_msg=output.name)
 

@@ -1,33 +1,11 @@
-"""Test helpers: onnxruntime's own tensors, and numpy evaluation of IR ops written from the spec.
-
-`optimized_tensors` runs onnxruntime's optimised graph with optimisations disabled and every
-node output exposed (exposing outputs cannot change fusions that are already done), so each
-tensor is exactly what onnxruntime computes. `SPEC_OPS` evaluates the IR ops whose meaning
-is plain integer/layout arithmetic straight from docs/ir-design.md, not from vitc's code.
+"""Test helper: numpy evaluation of IR ops written from the spec (docs/ir-design.md,
+docs/architecture.md), not from vitc's code, for the ops whose meaning is integer, layout or
+single-rounding float32 arithmetic. The onnxruntime side is `ort_optimizer.all_tensors`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-
-
-def optimized_tensors(optimized: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    model = onnx.ModelProto()
-    model.CopyFrom(optimized)
-    existing = {o.name for o in model.graph.output}
-    for node in model.graph.node:
-        for name in node.output:
-            if name and name not in existing:
-                model.graph.output.append(onnx.ValueInfoProto(name=name))
-                existing.add(name)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, inputs)))
 
 
 def _requantize(acc: np.ndarray, multiplier: np.ndarray, t) -> np.ndarray:
