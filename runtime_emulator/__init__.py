@@ -2,7 +2,17 @@
 functionally (bit-exact) and with a timing model (cycles, utilisation, trace).
 
 Public API: `run_binary(binary_bytes, inputs, config, *, timing=True, check_hazards=False)`
-returning a `RunResult` (`.outputs`, `.stats`, `.trace_events()`, `.write_trace(path)`).
+returning a `RunResult` (`.outputs`, `.stats`, `.dram`, `.trace_events()`, `.write_trace(path)`).
+
+Modules, in the order a run uses them:
+- `runner`: `run_binary`: container, configuration check, inputs and outputs in DRAM;
+- `program`: decoded instructions prepared once (`Op`: unit, tokens, costs, checked accesses);
+- `footprint`: what an instruction touches, bounds checks; `timing`: what it costs;
+- `machine`, `regions`: the memories and the on-chip block layout;
+- `semantics/`: what each instruction does, one module per family; `numerics`: float32 rules;
+- `scheduler`, `tokens`, `units`: the four in-order units and their dependency tokens;
+- `hazards`: vector-clock race detection on SPAD, ACC and stored-to DRAM;
+- `stats`, `trace`, `files`: the reports and atomic file writes.
 """
 
 from runtime_emulator.runner import RunResult, run_binary
