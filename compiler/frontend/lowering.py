@@ -57,8 +57,8 @@ class Lowering:
             return self._lower_dequantize(producer)
         if self.view.is_constant(tensor):
             return self._float_or_index_constant(tensor, node)
-        where = node_error(node, f"input '{tensor}'") if node is not None else FrontendError(f"tensor '{tensor}'")
-        raise FrontendError(f"{where}: is not computed by any lowered node (frontend bug or unsupported graph)")
+        reason = f"input '{tensor}' is not computed by any lowered node (unsupported graph or frontend bug)"
+        raise node_error(node, reason) if node is not None else FrontendError(f"graph output: {reason}")
 
     def quantized(self, node: onnx.NodeProto, data: str, scale: str, zero_point: str | None,
                   axis: int | None = None) -> Value:
@@ -108,8 +108,8 @@ class Lowering:
     def _float_or_index_constant(self, tensor: str, node: onnx.NodeProto | None) -> Value:
         array = self.view.constants[tensor]
         if array.dtype not in (np.float32, np.int64, np.int32):
-            what = node_error(node, f"constant input '{tensor}'") if node is not None else FrontendError(tensor)
-            raise FrontendError(f"{what} has dtype {array.dtype} without quantization parameters")
+            reason = f"constant '{tensor}' has dtype {array.dtype} without quantization parameters"
+            raise node_error(node, reason) if node is not None else FrontendError(f"graph output: {reason}")
         value = self.constant(tensor, array, loc=[node.name] if node is not None else ())
         self.values[tensor] = value
         return value

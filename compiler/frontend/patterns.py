@@ -118,12 +118,20 @@ def _per_tensor(view: OnnxView, node: onnx.NodeProto) -> bool:
     return view.is_constant(node.input[1]) and view.constants[node.input[1]].size == 1
 
 
+def _eight_bit(view: OnnxView, node: onnx.NodeProto) -> bool:
+    """A Q/DQ whose codes are int8 or uint8 (its zero point's type; none means uint8)."""
+    zero = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    return zero is None or (view.is_constant(zero) and view.constants[zero].dtype in (np.int8, np.uint8))
+
+
 def _float_binary(view: OnnxView, node: onnx.NodeProto) -> FloatBinary | None:
     if node.op_type not in ("Add", "Mul") or len(node.input) != 2:
         return None
     dqs = [_dq_producer(view, name) for name in node.input]
     quantize = _single_quantize_user(view, node)
-    if quantize is None or any(dq is None or not _per_tensor(view, dq) for dq in dqs) or not _per_tensor(view, quantize):
+    if quantize is None or any(dq is None for dq in dqs):
+        return None
+    if not all(_per_tensor(view, n) and _eight_bit(view, n) for n in dqs + [quantize]):
         return None
     return FloatBinary([node, quantize])
 
