@@ -21,7 +21,7 @@ import numpy as np
 from compiler.ir.errors import IRError, IRParseError
 from compiler.ir.graph import Graph, Op, Value
 from compiler.ir.ops import OP_TABLE, normalize_attrs
-from compiler.ir.printer import format_type
+from compiler.ir.type_syntax import format_type
 from compiler.ir.types import Quant, TensorType
 from compiler.ir.verifier import verify
 

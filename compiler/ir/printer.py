@@ -24,41 +24,17 @@ import numpy as np
 
 from compiler.ir.graph import Graph, Op, Value
 from compiler.ir.ops import op_def
-from compiler.ir.types import Quant, TensorType
+from compiler.ir.type_syntax import format_f32, format_type
+from compiler.ir.types import TensorType
 
 LITERAL_LIMIT = 16
 _BARE_NAME = re.compile(r"[A-Za-z0-9_.$/\-]+")
-
-
-def format_f32(x: float) -> str:
-    """A float32 value as text that reads back (decimal or hex float) to the same float32."""
-    f = np.float32(x)
-    text = str(f)
-    if np.isnan(f):
-        return "nan"
-    if np.float32(float(text)).tobytes() == f.tobytes():
-        return text
-    return float(f).hex()
 
 
 def format_name(name: str) -> str:
     """A name as written after `%` or `@`: bare when it is simple, else a JSON string."""
     bare = _BARE_NAME.fullmatch(name) and not name.startswith("//")  # "//" starts a comment
     return name if bare else json.dumps(name)
-
-
-def format_quant(q: Quant) -> str:
-    if q.per_tensor:
-        return f"q<{format_f32(q.scale[0])} : {q.zero_point[0]}>"
-    scales = ", ".join(format_f32(s) for s in q.scale)
-    zeros = ", ".join(str(z) for z in q.zero_point)
-    return f"q<axis={q.axis}, [{scales}] : [{zeros}]>"
-
-
-def format_type(t: TensorType) -> str:
-    dims = "".join(f"{d}x" for d in t.shape)
-    quant = f", {format_quant(t.quant)}" if t.quant is not None else ""
-    return f"tensor<{dims}{t.dtype}{quant}>"
 
 
 def _little_endian_bytes(array: np.ndarray) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from compiler.ir.errors import IRError
+from compiler.ir.type_syntax import format_type
 from compiler.ir.types import Quant, TensorType
 
 Attrs = dict[str, Any]
@@ -25,15 +26,9 @@ Attrs = dict[str, Any]
 
 # ---- helpers ----------------------------------------------------------------------------------
 
-def _fmt(t: TensorType) -> str:
-    from compiler.ir.printer import format_type  # the printer imports the op table
-
-    return format_type(t)
-
-
 def expect_same(declared: TensorType, expected: TensorType) -> None:
     if declared != expected:
-        raise IRError(f"result type {_fmt(declared)} does not match the expected {_fmt(expected)}")
+        raise IRError(f"result type {format_type(declared)} does not match the expected {format_type(expected)}")
 
 
 def _check_axis(axis: int, rank: int, what: str = "axis") -> None:
@@ -95,7 +90,7 @@ def check_const(operands: list[TensorType], attrs: Attrs, result: TensorType) ->
     value = attrs["value"]
     if value.dtype != result.np_dtype or tuple(value.shape) != result.shape:
         raise IRError(f"value is {value.dtype} {list(value.shape)} but the result type is "
-                      f"{_fmt(result)}")
+                      f"{format_type(result)}")
 
 
 def check_quantize(operands: list[TensorType], attrs: Attrs, result: TensorType) -> None:
@@ -298,7 +293,7 @@ def infer_concat(operands: list[TensorType], attrs: Attrs) -> TensorType:
     _check_axis(axis, first.rank)
     for i, t in enumerate(operands[1:], start=1):
         if t.dtype != first.dtype or t.quant != first.quant:
-            raise IRError(f"operand {i} has type {_fmt(t)}, operand 0 {_fmt(first)}: concat needs "
+            raise IRError(f"operand {i} has type {format_type(t)}, operand 0 {format_type(first)}: concat needs "
                           f"one dtype and one quantization")
         if t.rank != first.rank or any(d != e for j, (d, e) in enumerate(zip(t.shape, first.shape)) if j != axis):
             raise IRError(f"operand {i} shape {list(t.shape)} differs from operand 0 shape "
