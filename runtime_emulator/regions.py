@@ -80,7 +80,8 @@ def read_region(mem: np.ndarray, region: Region) -> np.ndarray:
 
 def write_region(mem: np.ndarray, region: Region, values: np.ndarray) -> None:
     """Store a `(rows, cols)` array into the region, leaving lanes outside it untouched."""
-    write_regions(mem, region, np.broadcast_to(values, (region.rows, region.cols))[None])
+    shape = (region.rows, region.cols)
+    write_regions(mem, region, (values if values.shape == shape else np.broadcast_to(values, shape))[None])
 
 
 def read_row_vector(mem: np.ndarray, addr: int, cols: int) -> np.ndarray:
