@@ -2,7 +2,6 @@
 the same numbers as a ViT forward pass written in numpy from the architecture (not from the
 builder), reading only the weights out of the model."""
 
-import itertools
 import math
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 from isa.errors import VitcError
-from models.vit_builder import build_vit
+from models.vit_builder import TrainedWeights, build_vit
 from models.vit_config import SIZES, BuildOptions
 from models.zoo import sample_input
 from tests.models.compare import assert_close
@@ -148,3 +147,16 @@ def test_parameter_counts_of_the_named_sizes():
     expected_millions = {"deit-tiny": 5.7, "deit-small": 22.1, "vit-base": 86.6}
     for name, millions in expected_millions.items():
         assert round(SIZES[name].parameter_count / 1e6, 1) == millions, name
+
+
+def test_trained_weights_fill_the_graph_by_name():
+    seeded = build_vit(MICRO, BuildOptions())
+    arrays = {t.name: numpy_helper.to_array(t) for t in seeded.graph.initializer if not t.name.startswith("onnx::")}
+    rebuilt = build_vit(MICRO, BuildOptions(), TrainedWeights(arrays))
+    assert rebuilt.SerializeToString() == seeded.SerializeToString()
+    missing = {k: v for k, v in arrays.items() if k != "classifier.bias"}
+    with pytest.raises(VitcError, match="trained weights have no parameter 'classifier.bias'"):
+        build_vit(MICRO, BuildOptions(), TrainedWeights(missing))
+    wrong = {**arrays, "layernorm.weight": np.ones(3, np.float32)}
+    with pytest.raises(VitcError, match=r"trained parameter 'layernorm.weight' has shape \(3,\), the graph needs \(64,\)"):
+        build_vit(MICRO, BuildOptions(), TrainedWeights(wrong))
