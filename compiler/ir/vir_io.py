@@ -18,14 +18,16 @@ from compiler.ir.printer import print_graph
 
 
 def read_vir(path: str | os.PathLike) -> Graph:
-    """Parse and verify the graph in a `.vir` file."""
+    """Parse and verify the graph in a `.vir` file; the path `-` reads standard input."""
+    name = "<stdin>" if str(path) == "-" else str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if name == "<stdin>" else Path(path).read_bytes()
+        text = data.decode("utf-8")
     except OSError as err:
         raise IRError(f"cannot read {path}: {err.strerror}") from None
     except UnicodeDecodeError as err:
-        raise IRError(f"{path}: not UTF-8 text (byte offset {err.start})") from None
-    return parse_graph(text, filename=str(path))
+        raise IRError(f"{name}: not UTF-8 text (byte offset {err.start})") from None
+    return parse_graph(text, filename=name)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

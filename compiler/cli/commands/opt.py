@@ -6,9 +6,6 @@ instrumentation flags (see `compiler.ir.pass_cli`), then writes the IR to `-o` (
 to stdout.
 """
 
-import sys
-
-from compiler.ir.parser import parse_graph
 from compiler.ir.pass_cli import add_pass_arguments, pass_manager_from_args
 from compiler.ir.vir_io import emit_graph, read_vir
 
@@ -24,7 +21,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     manager = pass_manager_from_args(args)  # bad flags fail before any work
-    graph = parse_graph(sys.stdin.read(), "<stdin>") if args.input == "-" else read_vir(args.input)
+    graph = read_vir(args.input)
     manager.run(graph)
     emit_graph(graph, args.output, args.elide_constants)
     return 0
