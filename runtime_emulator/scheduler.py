@@ -30,10 +30,12 @@ from runtime_emulator.units import UNITS
 
 @dataclass
 class Timeline:
-    """Start and end cycle of every instruction, indexed by pc."""
+    """Start and end cycle of every instruction, indexed by pc, and every token that was
+    passed, as (pusher pc, popper pc)."""
 
     start: np.ndarray
     end: np.ndarray
+    tokens: list[tuple[int, int]]
 
     @property
     def cycles(self) -> int:
@@ -52,6 +54,7 @@ class Scheduler:
         self.free = [0] * len(UNITS)
         self.start = np.zeros(len(ops), np.int64)
         self.end = np.zeros(len(ops), np.int64)
+        self.passed_tokens: list[tuple[int, int]] = []
 
     def run(self) -> Timeline:
         # IEEE float32 results (inf, NaN) are the semantics, not something to warn about.
@@ -61,7 +64,7 @@ class Scheduler:
             raise VitcError(self._blocked_message())
         halt = self.ops[-1]
         self.start[halt.pc] = self.end[halt.pc] = max(self.free)
-        return Timeline(self.start, self.end)
+        return Timeline(self.start, self.end, self.passed_tokens)
 
     def _issue_all(self) -> None:
         while True:
@@ -98,6 +101,7 @@ class Scheduler:
     def _issue(self, op: Op, start: int) -> None:
         unit = op.unit
         popped = [self.tokens.pop(src, unit, start) for src in op.waits]
+        self.passed_tokens += [(token.pusher_pc, op.pc) for token in popped]
         if self.hazards is not None:
             seq = self.hazards.start(unit, [token.clock for token in popped])
             self.hazards.access(unit, seq, op.accesses)
@@ -112,7 +116,7 @@ class Scheduler:
         self.heads[unit] += 1
         clock = self.hazards.token_clock(unit) if self.hazards is not None else None
         for dst in op.signals:
-            self.tokens.push(unit, dst, Token(end, clock))
+            self.tokens.push(unit, dst, Token(end, op.pc, clock))
 
     def _future_pushes(self, src: int, dst: int) -> int:
         return sum(1 for op in self.queues[src][self.heads[src]:] if dst in op.signals)

@@ -1,7 +1,7 @@
 """Dependency-token queues: one counting FIFO per ordered pair of distinct units.
 
-A token records when it was pushed (the producer's finish cycle) and, when hazard checking is
-on, the producer's vector clock. A consumer pops the oldest token when it starts. Each queue
+A token records when it was pushed (the producer's finish cycle), by which instruction, and,
+when hazard checking is on, the producer's vector clock. A consumer pops the oldest token when it starts. Each queue
 holds at most `depth` tokens: the n-th push (0-based) needs pop number `n - depth` to have
 happened, so an instruction with a signal bit for a full queue cannot start before that pop.
 """
@@ -17,6 +17,7 @@ from runtime_emulator.units import UNITS
 @dataclass(frozen=True, slots=True)
 class Token:
     pushed_at: int
+    pusher_pc: int
     clock: np.ndarray | None
 
 

@@ -115,3 +115,5 @@ def test_per_layer_attribution_and_trace_json(tmp_path):
     assert [(e["name"], e["tid"], e["args"]["layer"], e["args"]["pc"]) for e in events] == [
         ("dma.load", 0, "embed", 0), ("transpose", 3, "head", 1), ("copy", 3, "head", 2)]
     assert events[1]["ts"] == pytest.approx(0.080) and events[1]["dur"] == pytest.approx(0.024)
+    flows = [(e["ph"], e["tid"], e["ts"]) for e in trace["traceEvents"] if e.get("cat") == "token"]
+    assert flows == [("s", 0, 0.0), ("f", 3, pytest.approx(0.080))]  # load -> transpose
