@@ -5,7 +5,7 @@ returning True when it changed something. A rule either edits the op (keeping it
 hence its name and type) or forwards the op's result to an existing value; a result that is a
 graph output is never forwarded (graph output names are the model's output names).
 Every rewrite is checked against the op table before it is kept, so a rule never breaks a type.
-After the rules, `fold-constants` (no size limit) and `dce` run; the whole repeats to a fixpoint.
+After the rules, `fold-constants` (with its default size limit) and `dce` run; the whole repeats to a fixpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from compiler.ir.graph import Graph, Op
 from compiler.ir.ops import check_op
 from compiler.ir.passes import Pass
 from compiler.passes.dce import eliminate_dead_ops
-from compiler.passes.fold_constants import fold_constants
+from compiler.passes.fold_constants import FoldConstants, fold_constants
 
 # Ops that are a row-major reshape of their single operand (same element order).
 RESHAPE_LIKE = ("reshape", "flatten", "squeeze", "unsqueeze")
@@ -49,8 +49,10 @@ def _retarget(op: Op, kind: str, operand, attrs: dict) -> bool:
 
 def compose_transposes(ctx: RewriteContext, op: Op) -> bool:
     # transpose(transpose(x, p), q) = transpose(x, [p[i] for i in q])
+    if op.kind != "transpose":
+        return False
     inner = ctx.producers.get(op.operands[0])
-    if op.kind != "transpose" or inner is None or inner.kind != "transpose":
+    if inner is None or inner.kind != "transpose":
         return False
     perm = tuple(inner.attrs["perm"][i] for i in op.attrs["perm"])
     return _retarget(op, "transpose", inner.operands[0], {"perm": perm})
@@ -65,8 +67,10 @@ def drop_identity_transpose(ctx: RewriteContext, op: Op) -> bool:
 
 def merge_reshapes(ctx: RewriteContext, op: Op) -> bool:
     # reshape-like(reshape-like(x)) = reshape(x): row-major element order is unchanged by both
+    if op.kind not in RESHAPE_LIKE:
+        return False
     inner = ctx.producers.get(op.operands[0])
-    if op.kind not in RESHAPE_LIKE or inner is None or inner.kind not in RESHAPE_LIKE:
+    if inner is None or inner.kind not in RESHAPE_LIKE:
         return False
     return _retarget(op, "reshape", inner.operands[0], {})
 
@@ -111,7 +115,7 @@ class Canonicalize(Pass):
     def apply(self, graph: Graph) -> None:
         for iteration in range(1, self.max_iterations + 1):
             rewrites = apply_rules(graph)
-            folded = fold_constants(graph, max_elements=1 << 62)
+            folded = fold_constants(graph, FoldConstants().max_elements)
             removed = eliminate_dead_ops(graph)
             for rule, op in rewrites:
                 self.log.debug("%s: %s", rule, op.describe())
