@@ -7,6 +7,10 @@ is an error naming the element). `bmode` places b: 0 a full region `(b, rows, co
 1 a column vector (one value per row), 2 a row vector (one value per column), 3 the 32-bit
 immediate `imm` (its bit pattern read as `ty`).
 `vunary`: float32 `sqrt exp neg abs recip` (recip is `f32(1 / x)`), numpy's float32 kernels.
+sqrt, neg, abs and recip are correctly rounded IEEE operations; exp is numpy's float32 exp, which
+is not guaranteed correctly rounded and may differ by an ulp between CPUs with different SIMD
+support (onnxruntime's Exp is another implementation): code that must match onnxruntime bit for
+bit should evaluate exp through a `lut` table built with onnxruntime.
 """
 
 import numpy as np
