@@ -49,6 +49,10 @@ def _example_graph() -> Graph:
     return g
 
 
+def _dtypes(dtypes: tuple[str, ...]) -> str:
+    return "any dtype" if set(dtypes) == set(DTYPES) else " or ".join(dtypes)
+
+
 def _operand_line(op: OpDef) -> str:
     if not op.operands:
         return "none"
@@ -56,14 +60,14 @@ def _operand_line(op: OpDef) -> str:
     for o in op.operands:
         arity = {"one": "", "optional": " (optional)", "variadic": " (one or more)"}[o.arity]
         quant = {True: ", quantized", False: ", not quantized", None: ""}[o.quantized]
-        parts.append(f"`{o.name}`: {' or '.join(o.dtypes)}{quant}{arity}")
+        parts.append(f"`{o.name}`: {_dtypes(o.dtypes)}{quant}{arity}")
     return "; ".join(parts)
 
 
 def _op_section(op: OpDef) -> list[str]:
     lines = [f"### `{op.name}`", "", op.summary, "", f"- operands: {_operand_line(op)}"]
     quant = {True: ", quantized", False: ", not quantized", None: ""}[op.result.quantized]
-    lines.append(f"- result: {' or '.join(op.result.dtypes)}{quant}")
+    lines.append(f"- result: {_dtypes(op.result.dtypes)}{quant}")
     for a in op.attrs:
         extra = f", one of {', '.join(f'`{c}`' for c in a.choices)}" if a.choices else ""
         doc = f": {a.doc}" if a.doc else ""
