@@ -137,7 +137,24 @@ def generate() -> str:
               "`01-dce.vir`, ...), `--verify-each` (verifier and text round trip after every pass),",
               "`--time-passes`, `--elide-constants`, `--debug-only=PASS[,PASS]` (logger `vitc.PASS`).",
               "`vitc opt --help` lists the registered passes; each is one file of `compiler/passes/`, named",
-              "after the pass, whose module docstring says what it does and which invariants it keeps."]
+              "after the pass, whose module docstring says what it does and which invariants it keeps.",
+              "",
+              "A new pass is one file, found by the registry with no other edit (`compiler/passes/tile_matmul.py`):",
+              "",
+              "```python",
+              "@dataclass(frozen=True)",
+              "class TileMatmul(Pass):",
+              '    """One line for the docs and --help."""',
+              "",
+              '    name = "tile-matmul"   # the pipeline name; the module is named after it',
+              "    m: int = 64            # an option: tile-matmul{m=32}",
+              "",
+              "    def apply(self, graph: Graph) -> None:",
+              "        ...                # rewrite in place; log with self.log.debug (--debug-only=tile-matmul)",
+              "```",
+              "",
+              "Test it text in, text out with `compiler.ir.testing`: `run_pipeline_on_text(text, \"tile-matmul{m=32}\")`",
+              "(verifier and round trip after every pass) and `check_lines(output, [expected lines])`."]
     return "\n".join(lines) + "\n"
 
 
