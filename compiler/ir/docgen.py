@@ -144,7 +144,7 @@ def generate() -> str:
               "```python",
               "@dataclass(frozen=True)",
               "class TileMatmul(Pass):",
-              '    """One line for the docs and --help."""',
+              '    """What the pass does, in one line."""',
               "",
               '    name = "tile-matmul"   # the pipeline name; the module is named after it',
               "    m: int = 64            # an option: tile-matmul{m=32}",
