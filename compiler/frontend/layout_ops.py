@@ -39,6 +39,9 @@ def lower_reshape(lw: Lowering, node: onnx.NodeProto) -> None:
         if known == 0 or x.type.num_elements % known:
             raise node_error(node, f"cannot reshape {list(x.type.shape)} to {requested}")
         shape[shape.index(-1)] = x.type.num_elements // known
+    if math.prod(shape) != x.type.num_elements:
+        raise node_error(node, f"cannot reshape {list(x.type.shape)} ({x.type.num_elements} elements) to "
+                               f"{requested} ({math.prod(shape)} elements)")
     lw.emit("reshape", [x], node, node.output[0], x.type.with_shape(tuple(shape)))
 
 
@@ -73,10 +76,25 @@ def lower_slice(lw: Lowering, node: onnx.NodeProto) -> None:
     for axis, start, end, step in zip(axes, starts_in, ends_in, steps_in):
         if step == 0:
             raise node_error(node, "slice step 0")
-        # Python's slice clamping is ONNX's, for either sign of step; .indices() gives range() bounds.
-        starts[axis], ends[axis], steps[axis] = slice(int(start), int(end), int(step)).indices(shape[axis])
+        # The IR wants range() bounds whose indices all lie in [0, dim): start at the first index
+        # taken, end one step past the last (so -1 after index 0 for a negative step), and
+        # (0, 0, 1) for an empty range.
+        taken = _onnx_slice_range(int(start), int(end), int(step), shape[axis])
+        if len(taken) == 0:
+            starts[axis], ends[axis], steps[axis] = 0, 0, 1
+        else:
+            starts[axis], ends[axis], steps[axis] = taken[0], taken[-1] + taken.step, taken.step
     lw.emit("slice", [x], node, node.output[0],
             attrs={"starts": tuple(starts), "ends": tuple(ends), "steps": tuple(steps)})
+
+
+def _onnx_slice_range(start: int, end: int, step: int, dim: int) -> range:
+    """The indices ONNX Slice takes along one axis. Not Python's slice(): ONNX clamps a start
+    below -dim to index 0 even for a negative step, where Python takes nothing."""
+    start, end = start + dim if start < 0 else start, end + dim if end < 0 else end
+    if step > 0:
+        return range(min(max(start, 0), dim), min(max(end, 0), dim), step)
+    return range(min(max(start, 0), dim - 1), min(max(end, -1), dim - 1), step)
 
 
 def lower_concat(lw: Lowering, node: onnx.NodeProto) -> None:
