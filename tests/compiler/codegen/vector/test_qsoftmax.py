@@ -5,6 +5,7 @@ and adversarial rows (constant rows, one dominant code, the extreme codes, all e
 import numpy as np
 import pytest
 
+from compiler.codegen.vector.qsoftmax import output_multiplier, softmax_exp_table
 from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
@@ -61,3 +62,20 @@ def test_instruction_recipe():
     _, instructions = run_lowering(op, [np.zeros((4, 197), np.uint8)])
     assert [i.mnemonic for i in instructions] == ["rowmax", "lut", "rowsum", "valu", "quant"]
     assert instructions[3].fields["imm"] == int(np.array([254.0], np.float32).view(np.uint32)[0])
+
+
+@pytest.mark.parametrize("length, x_scale, seed", [(64, 0.0011, 15), (33, 0.0011, 5), (67, 0.0009, 0)])
+def test_exp_table_on_many_rows(length, x_scale, seed):
+    """The table constant, through a numpy model of the kernel's steps, on 4000 random rows. The
+    seeds are ones where a double log (64, 33) or numpy's float32 log (67) instead of the
+    correctly rounded logf changes a code; such rows are about one in 4000, too rare for the
+    emulator runs above."""
+    x = np.random.default_rng(seed).integers(0, 256, (4000, length)).astype(np.uint8)
+    table = softmax_exp_table(x_scale, length)
+    entries = table[255 - x.max(axis=1, keepdims=True).astype(np.int64) + x]
+    row_sums = np.add.accumulate(entries, axis=1, dtype=np.float32)[:, -1:]
+    scaled = (entries * np.float32(output_multiplier(1 / 255))).astype(np.float32)
+    codes = np.clip(np.rint(scaled / row_sums), 0, 255).astype(np.uint8)
+    x_scale32 = float(np.float32(x_scale))
+    expected = ort_ref.qlinear_softmax(x, (x_scale32, 128), (float(np.float32(1 / 255)), 0))
+    assert_exact(f"qsoftmax model D={length}", codes, expected)
