@@ -91,6 +91,8 @@ def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, mem
     mnemonic, f = instr.mnemonic, instr.fields
     unit_name = load_table().by_mnemonic[mnemonic].unit
     try:
+        if mnemonic not in SEMANTICS:
+            raise VitcError(f"the emulator does not implement {mnemonic!r} yet (it is in the ISA table)")
         if f["layer"] >= max(layer_count, 1):
             raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
         accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)

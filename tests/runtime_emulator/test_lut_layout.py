@@ -52,3 +52,13 @@ def test_copy_changes_block_stride(mem):
                [("copy", dict(mem=mem, src=0, dst=50, rows=9, cols=33, src_bs=9, dst_bs=12))],
                [store(out, 9, 33, 50, mem=mem, bs=12)])
     assert_equal("copy", b.run().outputs["y"], x)
+
+
+def test_every_instruction_of_the_table_has_semantics_costs_and_footprint():
+    """A new instruction in isa/instructions.toml must be given semantics here (the emulator
+    otherwise refuses programs that use it, with a clear error)."""
+    from isa.table import load_table
+    from runtime_emulator.footprint import ACCESSES
+    from runtime_emulator.program import SEMANTICS
+    mnemonics = {spec.mnemonic for spec in load_table().instructions}
+    assert mnemonics == set(SEMANTICS) == set(ACCESSES)
