@@ -1,8 +1,12 @@
-"""lut, transpose and copy against numpy written from the ISA reference."""
+"""lut, transpose and copy against numpy written from the ISA reference; the table and the
+emulator cover the same instructions."""
 
 import numpy as np
 import pytest
 
+from isa.table import load_table
+from runtime_emulator.footprint import ACCESSES
+from runtime_emulator.program import SEMANTICS
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
 
 ROWS, COLS = 6, 40
@@ -57,8 +61,5 @@ def test_copy_changes_block_stride(mem):
 def test_every_instruction_of_the_table_has_semantics_costs_and_footprint():
     """A new instruction in isa/instructions.toml must be given semantics here (the emulator
     otherwise refuses programs that use it, with a clear error)."""
-    from isa.table import load_table
-    from runtime_emulator.footprint import ACCESSES
-    from runtime_emulator.program import SEMANTICS
     mnemonics = {spec.mnemonic for spec in load_table().instructions}
     assert mnemonics == set(SEMANTICS) == set(ACCESSES)
