@@ -3,16 +3,17 @@ against onnxruntime's kernels (docs/architecture.md, ../shared/NUMERICS.md).
 
 Interface with the backend driver (see `lowering.py` for the full contract):
 
-    lowering = vector_lowering(op, config)          # VitcError naming the op if unsupported
+    lowering = vector_lowering(op, config, constant_operands=None)  # VitcError naming the op if unsupported
     lowering.operand_kinds    # per IR operand: "tile" | "row" | "column" | "scalar" (OPERAND_KINDS)
     lowering.constants()      # [ConstantBlock(name, mem, rows, cols, data)]: load each once per op
     lowering.row_tile(max_spad_rows, max_acc_rows) -> int
     lowering.scratch_rows(rows) -> (spad_rows, acc_rows)
     lowering.emit(rows, inputs, output, scratch, constants, layer) -> list[Instruction]
 
-- `inputs[i]` is the `Region` of IR operand i placed as `operand_kinds[i]` says: a "tile" has the
-  output tile's rows, a "row" (1 x cols, bs = 1, e.g. a bias or gamma) and a "scalar" (1 x 1)
-  are the same region for every tile; 8-bit values in SPAD, float32 values in ACC.
+- `inputs[i]` is the `Region` of IR operand i placed as `operand_kinds[i]` says: a "tile"
+  (rows x cols) and a "column" (rows x 1) have the output tile's rows; a "row" (1 x cols,
+  bs = 1, e.g. a bias) and a "scalar" (1 x 1) are the same region for every tile; 8-bit values
+  in SPAD, float32 values in ACC. Inputs are only read, never written.
 - `output` is the tile's result region (SPAD for 8-bit results, ACC for float32).
 - `scratch` is (SPAD region, ACC region) of at least `scratch_rows(rows)` rows each (either may
   be None when zero rows are needed); only their first rows are used.
@@ -20,8 +21,11 @@ Interface with the backend driver (see `lowering.py` for the full contract):
   `rows x cols` with `dram_stride = cols * esize` and `bs = rows`.
 - Instructions carry no tokens; the caller orders them against loads and stores.
 
-Ops: quantize, dequantize (per tensor), table, qadd, qmul (both modes, row/scalar broadcast),
-qsoftmax (last axis), layernorm (last axis), float add/sub/mul/div/sqrt/pow.
+Ops: quantize, dequantize (per tensor), table, qadd, qmul (both modes, row-vector and scalar
+broadcast on either side), qsoftmax (last axis), float add/sub/mul/div (tile, row, column or
+scalar b), sqrt, pow (constant exponent 2 or 3, given in `constant_operands`). `layernorm` is
+refused with the instructions it needs (see layernorm.py); `reduce_mean`, `erf`, `tanh`, `exp`
+have no lowering (onnxruntime's kernels for them are not reproduced).
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ LOWERINGS = {
 def vector_lowering(op: Op, config: HardwareConfig,
                     constant_operands: Mapping[int, np.ndarray] | None = None) -> VectorLowering:
     """The lowering of one IR op. `constant_operands` gives the values of operands that are
-    constants (by operand index); only float `pow` needs one (its exponent)."""
+    constants (by operand index); only float `pow` reads one (its exponent; the exponent is
+    still placed as a "scalar" operand, unread, so that every operand has a region)."""
     if op.kind not in LOWERINGS:
         raise VitcError(f"vector lowering of {op.describe()}: no vector-unit lowering for '{op.kind}' "
                         f"(supported: {', '.join(sorted(LOWERINGS))})")

@@ -18,6 +18,7 @@ from compiler.codegen.vector.emitter import Emitter
 from compiler.codegen.vector.lowering import VectorLowering
 
 BMODE = {"tile": "full", "row": "col", "column": "row", "scalar": "row"}
+BINARY = ("add", "sub", "mul", "div")
 COMMUTATIVE = ("add", "mul")
 POWERS = (2.0, 3.0)
 
@@ -37,7 +38,7 @@ class FloatElementwiseLowering(VectorLowering):
         self.order = (0, 1)
         if op.kind == "pow":
             self.exponent = self._exponent(constant_operands.get(1))
-            self.operand_kinds = kinds[:1] + ("none",)
+            self.operand_kinds = kinds[:1] + ("scalar",)  # placed like any scalar, never read
         elif len(kinds) == 2 and kinds[0] != "tile":
             if op.kind not in COMMUTATIVE or kinds[1] != "tile":
                 raise self.error(f"a broadcast first operand ({kinds[0]}) of '{op.kind}' is not supported")
@@ -50,7 +51,7 @@ class FloatElementwiseLowering(VectorLowering):
         return float(np.asarray(value).reshape(-1)[0])
 
     def plan_scratch(self, rows, spad, acc):
-        if self.op.kind != "pow" and len(self.op.operands) == 2 and self.operand_kinds[self.order[1]] == "scalar":
+        if self.op.kind in BINARY and self.operand_kinds[self.order[1]] == "scalar":
             return dict(b_column=acc.column(rows))
         return {}
 

@@ -38,7 +38,6 @@ OPERAND_KINDS = {
     "row": "1 x cols row vector (bs = 1), the same region for every tile",
     "column": "rows x 1 column vector, the same rows as the output tile",
     "scalar": "1 x 1, the same region for every tile",
-    "none": "not read on chip (a constant the lowering already knows): pass None",
 }
 
 # Row and column counts are 16-bit instruction fields.
@@ -173,7 +172,7 @@ class VectorLowering:
             raise self.error(f"expects {len(self.operand_kinds)} input region(s), got {len(inputs)}")
         placed = [(f"input {i} ({kind})", region, self._expected_shape(kind, rows),
                    memory_of(self.op.operands[i].type.dtype))
-                  for i, (kind, region) in enumerate(zip(self.operand_kinds, inputs)) if kind != "none"]
+                  for i, (kind, region) in enumerate(zip(self.operand_kinds, inputs))]
         placed.append(("output", output, (rows, self.cols), memory_of(self.op.result.type.dtype)))
         for what, region, shape, mem in placed:
             if (region.rows, region.cols) != shape or region.mem != mem:

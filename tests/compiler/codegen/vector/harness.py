@@ -73,13 +73,10 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
     lowering = vector_lowering(op, config, constant_operands)
     rows, cols = lowering.total_rows, lowering.cols
     program = _Program(config)
-    loads = []  # (region, dram address, first row) of every load
-    placed = []  # per operand: one region (broadcast) or one per tile (None for "none")
+    loads = []  # (region, DRAM address, first row, is a constant) of every load
+    placed = []  # per operand: (kind, arranged shape, memory, DRAM address)
 
     for i, (kind, array) in enumerate(zip(lowering.operand_kinds, operands)):
-        if kind == "none":
-            placed.append(None)
-            continue
         data = _arranged(kind, np.asarray(array), rows, cols)
         addr = program.dram(data.nbytes)
         program.io.append(IOEntry(f"in{i}", "input", str(data.dtype), data.shape, addr))
@@ -96,7 +93,7 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
 
     shared = {}  # operand index -> the region of a broadcast operand, loaded once
     for i, entry in enumerate(placed):
-        if entry is not None and entry[0] not in ("tile", "column"):
+        if entry[0] not in ("tile", "column"):
             kind, shape, mem, addr = entry
             shared[i] = program.onchip[mem].region(*shape, bs=1)
             loads.append((shared[i], addr, 0, False))
@@ -118,8 +115,8 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
         count = min(tile_rows, rows - first)
         inputs = []
         for i, entry in enumerate(placed):
-            if entry is None or i in shared:
-                inputs.append(shared.get(i))
+            if i in shared:
+                inputs.append(shared[i])
                 continue
             kind, shape, mem, addr = entry
             region = program.onchip[mem].region(count, shape[1])
