@@ -1,5 +1,9 @@
 """Canonicalization: simplify layout chains, fold constants, remove dead ops, until nothing changes.
 
+Canonical form of layout: two transposes in a row become one; a chain of reshapes and transposes
+that keeps the row-major element order (e.g. the patch embedding's NHWC -> NCHW -> tokens dance)
+becomes one `reshape`; a reshape to its operand's own type disappears.
+
 The rewrite rules are data (`RULES`): each is a function trying to rewrite one op in place,
 returning True when it changed something. A rule either edits the op (keeping its result value,
 hence its name and type) or forwards the op's result to an existing value; a result that is a
@@ -13,8 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from compiler.ir.errors import IRError
 from compiler.ir.graph import Graph, Op
+from compiler.ir.layout_eval import LAYOUT_EVALUATORS
 from compiler.ir.ops import check_op
 from compiler.ir.passes import Pass
 from compiler.passes.dce import eliminate_dead_ops
@@ -22,6 +29,8 @@ from compiler.passes.fold_constants import FoldConstants, fold_constants
 
 # Ops that are a row-major reshape of their single operand (same element order).
 RESHAPE_LIKE = ("reshape", "flatten", "squeeze", "unsqueeze")
+# Ops that only move the elements of their single operand.
+ELEMENT_MOVING = RESHAPE_LIKE + ("transpose",)
 
 
 @dataclass
@@ -58,21 +67,33 @@ def compose_transposes(ctx: RewriteContext, op: Op) -> bool:
     return _retarget(op, "transpose", inner.operands[0], {"perm": perm})
 
 
-def drop_identity_transpose(ctx: RewriteContext, op: Op) -> bool:
-    # transpose(x, [0, 1, ..., n-1]) = x
-    if op.kind != "transpose" or op.attrs["perm"] != tuple(range(len(op.attrs["perm"]))):
-        return False
-    return ctx.forward(op, op.operands[0])
+def _keeps_element_order(chain: list[Op]) -> bool:
+    """Whether applying `chain` (first op first) leaves the row-major element order unchanged.
+
+    Tracked on an index array: the chain only moves elements, so it keeps their order exactly
+    when the indices come out as 0, 1, 2, ...
+    """
+    source = chain[0].operands[0].type
+    indices = np.arange(source.num_elements, dtype=np.int64).reshape(source.shape)
+    for op in chain:
+        indices = LAYOUT_EVALUATORS[op.kind]([indices], op.attrs, op.result.type)
+    return bool(np.array_equal(indices.reshape(-1), np.arange(source.num_elements)))
 
 
-def merge_reshapes(ctx: RewriteContext, op: Op) -> bool:
-    # reshape-like(reshape-like(x)) = reshape(x): row-major element order is unchanged by both
-    if op.kind not in RESHAPE_LIKE:
+def collapse_layout_chain(ctx: RewriteContext, op: Op) -> bool:
+    # chain of reshapes/transposes ending in op that keeps row-major order = reshape(chain input)
+    if op.kind not in ELEMENT_MOVING:
         return False
-    inner = ctx.producers.get(op.operands[0])
-    if inner is None or inner.kind not in RESHAPE_LIKE:
-        return False
-    return _retarget(op, "reshape", inner.operands[0], {})
+    chain = [op]
+    while (inner := ctx.producers.get(chain[0].operands[0])) is not None and inner.kind in ELEMENT_MOVING:
+        chain.insert(0, inner)
+    for start in range(len(chain)):  # the longest chain first
+        source = chain[start].operands[0]
+        if op.kind == "reshape" and op.operands[0] is source:
+            return False  # already the reshape this rule would make
+        if _keeps_element_order(chain[start:]) and _retarget(op, "reshape", source, {}):
+            return True
+    return False
 
 
 def drop_noop_reshape(ctx: RewriteContext, op: Op) -> bool:
@@ -84,8 +105,7 @@ def drop_noop_reshape(ctx: RewriteContext, op: Op) -> bool:
 
 RULES: tuple[Callable[[RewriteContext, Op], bool], ...] = (
     compose_transposes,
-    drop_identity_transpose,
-    merge_reshapes,
+    collapse_layout_chain,
     drop_noop_reshape,
 )
 

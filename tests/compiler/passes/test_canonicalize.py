@@ -23,13 +23,48 @@ graph @g(%x: {T}) -> (%b, %d) {{
 }}
 """
     out = run_pipeline_on_text(text, "canonicalize")
-    # %b = transpose(transpose(x, [1,2,0]), [2,0,1]) = transpose(x, [0,1,2]); it is an output, so it stays
+    # %b = transpose(transpose(x, [1,2,0]), [2,0,1]) keeps the element order: a reshape of %x to
+    # its own type, which stays because it is a graph output
     check_lines(out, [
-        f"%b = transpose %x {{perm = [0, 1, 2]}} : {T} -> {T}",
+        f"%b = reshape %x : {T} -> {T}",
         f"%d = transpose %x {{perm = [0, 2, 1]}} : {T} -> tensor<2x4x3xu8, q<0.5 : 7>>",
     ])
     check_no_line(out, "%a =")
     check_no_line(out, "%c =")
+
+
+def test_chains_that_keep_element_order_become_one_reshape():
+    # the patch embedding's layout dance after its matmul: rows -> NHWC -> NCHW -> (C, HW) -> (HW, C)
+    text = """\
+graph @g(%rows: tensor<16x64xu8, q<0.5 : 7>>) -> (%tokens, %not_identity) {
+  %nhwc = reshape %rows : tensor<16x64xu8, q<0.5 : 7>> -> tensor<1x4x4x64xu8, q<0.5 : 7>>
+  %nchw = transpose %nhwc {perm = [0, 3, 1, 2]} : tensor<1x4x4x64xu8, q<0.5 : 7>> -> tensor<1x64x4x4xu8, q<0.5 : 7>>
+  %flat = reshape %nchw : tensor<1x64x4x4xu8, q<0.5 : 7>> -> tensor<1x64x16xu8, q<0.5 : 7>>
+  %tokens = transpose %flat {perm = [0, 2, 1]} : tensor<1x64x16xu8, q<0.5 : 7>> -> tensor<1x16x64xu8, q<0.5 : 7>>
+  %not_identity = transpose %nhwc {perm = [0, 2, 1, 3]} : tensor<1x4x4x64xu8, q<0.5 : 7>> -> tensor<1x4x4x64xu8, q<0.5 : 7>>
+}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    check_lines(out, [
+        "%nhwc = reshape %rows : tensor<16x64xu8, q<0.5 : 7>> -> tensor<1x4x4x64xu8, q<0.5 : 7>>",
+        "%tokens = reshape %rows : tensor<16x64xu8, q<0.5 : 7>> -> tensor<1x16x64xu8, q<0.5 : 7>>",
+        "%not_identity = transpose %nhwc {perm = [0, 2, 1, 3]} : tensor<1x4x4x64xu8, q<0.5 : 7>> -> "
+        "tensor<1x4x4x64xu8, q<0.5 : 7>>",
+    ])
+    check_no_line(out, "%nchw")
+    check_no_line(out, "%flat")
+
+
+def test_a_transpose_moving_only_size_one_axes_is_a_reshape():
+    text = """\
+graph @g(%x: tensor<1x5x1x3xf32>) -> (%y) {
+  %t = transpose %x {perm = [2, 1, 0, 3]} : tensor<1x5x1x3xf32> -> tensor<1x5x1x3xf32>
+  %y = transpose %x {perm = [1, 0, 3, 2]} : tensor<1x5x1x3xf32> -> tensor<5x1x3x1xf32>
+}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    check_lines(out, ["%y = reshape %x : tensor<1x5x1x3xf32> -> tensor<5x1x3x1xf32>"])
+    check_no_line(out, "%t =")
 
 
 def test_reshape_chains_merge_and_noop_reshapes_vanish():
