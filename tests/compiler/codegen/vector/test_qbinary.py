@@ -94,3 +94,18 @@ def test_row_vector_a_of_qlinear_qadd_is_expanded_not_swapped():
     _, instructions = run_lowering(op, [np.zeros(40, np.uint8), np.zeros((9, 40), np.uint8)])
     assert [i.mnemonic for i in instructions].count("copy") == 1 + 4  # first row, then 1 -> 2 -> 4 -> 8 -> 9 rows
     assert instructions[-1].fields["bbc"] == 0
+
+
+@pytest.mark.parametrize("scales", [(3.0, 0.01, 0.01), (1e-6, 0.01, 0.01), (0.01, 0.01, 1e-4), (0.5, 1e-7, 0.02),
+                                    (300.0, 0.2, 1.0)], ids=str)
+@pytest.mark.parametrize("dtype", ["u8", "i8"])
+def test_extreme_scale_ratios(scales, dtype):
+    """Scale ratios far outside 2^-14 .. 2^8 (where some MLAS kernels switch algorithm)."""
+    rng = np.random.default_rng(len(str(scales)))
+    a, b = _codes(rng, dtype, (64, 64)), _codes(rng, dtype, (64, 64))
+    zero = 128 if dtype == "u8" else 0
+    qa, qb, qc = ((float(np.float32(s)), zero + z) for s, z in zip(scales, (3, -5, 1)))
+    for kind, onnx_op in (("qadd", "QLinearAdd"), ("qmul", "QLinearMul")):
+        op = qbinary_op(kind, "qlinear", q8(dtype, a.shape, *qa), q8(dtype, b.shape, *qb), q8(dtype, a.shape, *qc))
+        got, _ = run_lowering(op, [a, b])
+        assert_exact(f"{kind} {dtype} scales {scales}", got, ort_ref.qlinear_binary(onnx_op, a, qa, b, qb, qc, NP[dtype]))
