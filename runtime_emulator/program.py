@@ -20,6 +20,7 @@ from isa.encoding import Instruction
 from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator import footprint, timing
+from runtime_emulator.implemented import check_implemented
 from runtime_emulator.machine import Machine
 from runtime_emulator.semantics import dma, elementwise, layout, lut, matrix, qlinear, quantization, reductions
 from runtime_emulator.units import CONTROL, UNIT_INDEX, mask_units
@@ -89,10 +90,10 @@ def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: 
 
 def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, memory_rows: dict, layer_count: int) -> Op:
     mnemonic, f = instr.mnemonic, instr.fields
-    unit_name = load_table().by_mnemonic[mnemonic].unit
+    spec = load_table().by_mnemonic[mnemonic]
+    unit_name = spec.unit
     try:
-        if mnemonic not in SEMANTICS:
-            raise VitcError(f"the emulator does not implement {mnemonic!r} yet (it is in the ISA table)")
+        check_implemented(spec, instr)
         if f["layer"] >= max(layer_count, 1):
             raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
         accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)

@@ -1,0 +1,48 @@
+"""What the emulator implements of the ISA table: each instruction's fields and, for enum
+fields, the values its semantics know.
+
+The ISA table (isa/instructions.toml) may grow ahead of the emulator: a new instruction, a new
+field or a new enum value. `check_implemented` refuses an instruction that uses any of them
+(a new field is accepted only at its default, which by convention keeps the old meaning), so
+the emulator never silently ignores semantics it does not know.
+tests/runtime_emulator/test_implemented.py fails while this file and the table disagree.
+"""
+
+from isa.encoding import Instruction
+from isa.errors import VitcError
+from isa.table import COMMON_FIELDS, InstructionSpec
+
+# mnemonic -> {field: None, or the enum values the semantics implement}
+IMPLEMENTED: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "halt": {},
+    "dma.load": {"mem": ("spad", "acc"), "zero": None, "addr": None, "rows": None, "cols": None, "bs": None, "depth": None, "depth_stride": None, "dram": None, "dram_stride": None, "dram_depth_stride": None},
+    "dma.store": {"mem": ("spad", "acc"), "addr": None, "rows": None, "cols": None, "bs": None, "depth": None, "depth_stride": None, "dram": None, "dram_stride": None, "dram_depth_stride": None},
+    "mm": {"a": None, "b": None, "c": None, "m": None, "k": None, "n": None, "a_bs": None, "b_bs": None, "c_bs": None, "za": None, "zb": None, "au": ("i8", "u8"), "bu": ("i8", "u8"), "bt": None, "accum": None},
+    "transpose": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
+    "copy": {"mem": ("spad", "acc"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
+    "requant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zy": None, "lo": None, "hi": None, "pc": None, "mult": None, "mult_addr": None},
+    "dequant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "scale": None},
+    "quant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "pr": None, "scale": None, "s_addr": None},
+    "valu": {"op": ("add", "sub", "mul", "div", "max", "min"), "ty": ("f32", "i32"), "bmode": ("full", "row", "col", "scalar"), "dst": None, "a": None, "b": None, "rows": None, "cols": None, "dst_bs": None, "a_bs": None, "b_bs": None, "imm": None},
+    "vunary": {"fn": ("sqrt", "exp", "neg", "abs", "recip"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
+    "rowsum": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "sq": None},
+    "rowmax": {"mem": ("spad", "acc"), "u": ("i8", "u8"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None},
+    "lut": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "out": ("spad", "acc"), "tab": None, "off": None, "pr": None, "r_addr": None},
+    "qadd": {"a": None, "b": None, "c": None, "rows": None, "cols": None, "a_bs": None, "b_bs": None, "c_bs": None, "mode": ("kernel", "float"), "bbc": None, "au": ("i8", "u8"), "bu": ("i8", "u8"), "cu": ("i8", "u8"), "za": None, "zb": None, "zc": None, "ra": None, "rb": None, "fixed": None, "sa": None, "sb": None, "sc": None},
+    "qmul": {"a": None, "b": None, "c": None, "rows": None, "cols": None, "a_bs": None, "b_bs": None, "c_bs": None, "mode": ("kernel", "float"), "bbc": None, "au": ("i8", "u8"), "bu": ("i8", "u8"), "cu": ("i8", "u8"), "za": None, "zb": None, "zc": None, "r": None, "sa": None, "sb": None, "sc": None},
+}
+
+
+def check_implemented(spec: InstructionSpec, instr: Instruction) -> None:
+    known = IMPLEMENTED.get(spec.mnemonic)
+    if known is None:
+        raise VitcError(f"the emulator does not implement {spec.mnemonic!r} yet (it is in the ISA table)")
+    for name, value in instr.fields.items():
+        if name in COMMON_FIELDS:
+            continue
+        field = spec.field_by_name[name]
+        if name not in known:
+            if value != field.default:
+                raise VitcError(f"the emulator does not implement field {name}={value} of {spec.mnemonic} yet")
+        elif known[name] is not None and field.values[value] not in known[name]:
+            raise VitcError(f"the emulator does not implement {name}={field.values[value]} of {spec.mnemonic} yet")
