@@ -1,12 +1,16 @@
 """The verifier: every rule it enforces, each with the message naming the op and value."""
 
+import random
+
 import numpy as np
 import pytest
 
 from compiler.ir.errors import IRError
 from compiler.ir.graph import Graph, Op, Value
+from compiler.ir.ops import OP_TABLE
 from compiler.ir.types import Quant, TensorType
 from compiler.ir.verifier import verify
+from tests.compiler.ir.random_graphs import random_graph
 
 F32 = TensorType("f32", (2, 3))
 U8 = TensorType("u8", (2, 3), Quant.tensor(0.5, 10))
@@ -119,3 +123,26 @@ def test_builder_infers_and_names_uniquely():
         g.add_op("gather", [x], attrs={"axis": 0})
     g.set_outputs([t])
     verify(g)
+
+
+def test_corrupted_graphs_only_ever_raise_ir_errors():
+    """Random corruptions of valid graphs (kinds, attributes, operands): the verifier reports, never crashes."""
+    values = [0, 1, -1, 100, 0.5, 0.1, "x", "qlinear", (), (0,), (1, 0), (0, 1, 2), (5, 5), (-1,), (0.5,),
+              np.zeros(3, np.int8), np.zeros(256, np.uint8), None, 2 ** 70, float("nan")]
+    rng = random.Random(0)
+    for seed in range(1500):
+        graph = random_graph(seed % 150)
+        op = rng.choice(graph.ops)
+        edit = rng.random()
+        if edit < 0.4:
+            op.kind = rng.choice(list(OP_TABLE))
+            op.attrs = {a.name: rng.choice(values) for a in OP_TABLE[op.kind].attrs if rng.random() < 0.8}
+        elif edit < 0.7:
+            names = [a.name for a in OP_TABLE[op.kind].attrs] or ["unknown"]
+            op.attrs[rng.choice(names)] = rng.choice(values)
+        else:
+            op.operands = [rng.choice(graph.values()) for _ in range(rng.randint(0, 3))]
+        try:
+            verify(graph)
+        except IRError:
+            pass
