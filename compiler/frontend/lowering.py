@@ -39,6 +39,9 @@ class Lowering:
         self.tensor_names = tensor_names
         self.values: dict[str, Value] = {}
         self._quantized_constants: dict[tuple[str, Quant], Value] = {}
+        # (ONNX tensor, result type) -> its requantized value, so a tensor read twice by one
+        # QLinearConcat is requantized once
+        self.requantized: dict[tuple[str, TensorType], Value] = {}
 
     # ---- naming ------------------------------------------------------------------------------
 

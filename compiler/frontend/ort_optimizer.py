@@ -17,7 +17,8 @@ read from the optimised graphs of every vit-micro variant (tests/compiler/fronte
   Reshape arrive as int64 initializers.
 - QDQ, uint8 activations: every MatMul -> QLinearMatMul, Gemm -> QGemm, Conv -> QLinearConv,
   Add -> QLinearAdd, Mul -> QLinearMul, Softmax -> QLinearSoftmax, Concat -> QLinearConcat; Q/DQ
-  pairs around Reshape / Transpose / Gather / Squeeze / Unsqueeze are dropped. LayerNormalization,
+  pairs with equal parameters around Reshape / Transpose / Gather / Squeeze / Unsqueeze, and
+  also Slice and Flatten (NUMERICS.md says Slice is never fused: not so in 1.32), are dropped. LayerNormalization,
   Div, Erf, Tanh, Pow, Sqrt, Sub, ReduceMean stay float between DQ and Q.
 - QDQ, int8 activations: the S8->U8 rewrite turns a Q -> DQ pair with int8 zero point into uint8
   (zp + 128) only where the Q output feeds one DQ; its tensors get new names

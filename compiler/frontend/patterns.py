@@ -5,9 +5,10 @@ Found before lowering, in priority order; a node belongs to at most one group:
 2. `FloatBinary`: DQ(a), DQ(b) -> Add or Mul -> Q, which onnxruntime runs in float because an
    input is int8 (see compiler.frontend.ort_optimizer) -> `qadd` / `qmul` mode `float`, which
    is exactly Q(f32(DQ(a) op DQ(b))).
-3. `CodeLayout`: DQ -> layout op -> Q with the same scale, zero point and dtype (onnxruntime
-   does not drop the pair around Slice, for one) -> the layout op on the codes. Exact because
-   Q(DQ(q)) == q for equal parameters: f32(f32(n * s) / s) is within n * 2^-22 of n.
+Q/DQ pairs around layout ops need no group: onnxruntime 1.32 drops the pairs with equal
+parameters around Reshape, Transpose, Gather, Slice, Flatten, Squeeze and Unsqueeze itself, and
+a QLinearConcat whose inputs share the output's parameters becomes a plain `concat`
+(tests/compiler/frontend/test_layout_ops.py pins both).
 A group is lowered when the walk reaches its last node; by then all of its inputs exist.
 """
 
@@ -18,17 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from compiler.frontend.layout_ops import (lower_concat, lower_flatten, lower_gather, lower_reshape, lower_slice,
-                                          lower_squeeze, lower_transpose, lower_unsqueeze)
 from compiler.frontend.lowering import Lowering
 from compiler.frontend.onnx_view import OnnxView
 from compiler.frontend.tables import OUTPUT_PARAMS, TableChain, evaluate_table, find_table_chains
 from compiler.ir.types import TensorType
-
-LAYOUT_HANDLERS = {"Reshape": lower_reshape, "Transpose": lower_transpose, "Gather": lower_gather,
-                   "Slice": lower_slice, "Concat": lower_concat, "Squeeze": lower_squeeze,
-                   "Unsqueeze": lower_unsqueeze, "Flatten": lower_flatten}
-
 
 def _default_domain(node: onnx.NodeProto) -> bool:
     return node.domain in ("", "ai.onnx")
@@ -73,20 +67,6 @@ class FloatBinary:
         lw.emit(kind, operands, self.nodes, quantize.output[0], result, {"mode": "float"})
 
 
-@dataclass
-class CodeLayout:
-    nodes: list[onnx.NodeProto]  # [layout op, quantize]
-
-    def lower(self, lw: Lowering) -> None:
-        op, quantize = self.nodes
-        renamed = onnx.NodeProto()
-        renamed.CopyFrom(op)
-        renamed.input[:] = [lw.view.producer[n].input[0] if i == 0 or op.op_type == "Concat" else n
-                            for i, n in enumerate(op.input)]
-        renamed.output[:] = [quantize.output[0]]
-        LAYOUT_HANDLERS[op.op_type](lw, renamed)
-
-
 def find_groups(view: OnnxView) -> list:
     """Every group, in the priority order of the module docstring."""
     groups: list = [TableGroup(chain) for chain in find_table_chains(view)]
@@ -94,7 +74,7 @@ def find_groups(view: OnnxView) -> list:
     for node in view.nodes:
         if id(node) in claimed or not _default_domain(node):
             continue
-        group = _float_binary(view, node) or _code_layout(view, node)
+        group = _float_binary(view, node)
         if group is not None and not any(id(n) in claimed for n in group.nodes):
             claimed.update(id(n) for n in group.nodes)
             groups.append(group)
@@ -134,26 +114,3 @@ def _float_binary(view: OnnxView, node: onnx.NodeProto) -> FloatBinary | None:
     if not all(_per_tensor(view, n) and _eight_bit(view, n) for n in dqs + [quantize]):
         return None
     return FloatBinary([node, quantize])
-
-
-def _code_layout(view: OnnxView, node: onnx.NodeProto) -> CodeLayout | None:
-    if node.op_type not in LAYOUT_HANDLERS:
-        return None
-    data_inputs = node.input if node.op_type == "Concat" else node.input[:1]
-    dqs = [_dq_producer(view, name) for name in data_inputs]
-    quantize = _single_quantize_user(view, node)
-    if quantize is None or any(dq is None or view.is_constant(dq.input[0]) for dq in dqs):
-        return None
-    params = [_params(view, n) for n in dqs + [quantize]]
-    if any(p is None for p in params) or any(p != params[0] for p in params):
-        return None
-    return CodeLayout([node, quantize])
-
-
-def _params(view: OnnxView, node: onnx.NodeProto):
-    """(scale bytes, zero point bytes, zero point dtype) of a per-tensor Q/DQ, else None."""
-    names = [node.input[1], node.input[2] if len(node.input) > 2 else ""]
-    if not all(view.is_constant(n) for n in names if n) or not _per_tensor(view, node) or not names[1]:
-        return None
-    scale, zero = view.constants[names[0]], view.constants[names[1]]
-    return np.float32(scale.ravel()[0]).tobytes(), zero.ravel()[:1].tobytes(), zero.dtype.str

@@ -203,7 +203,10 @@ def lower_qlinear_concat(lw: Lowering, node: onnx.NodeProto) -> None:
         x = lw.quantized(node, data, scale, zero)
         out_type = _result_type(lw, node, x.type.shape, y_scale, y_zero)
         if x.type.quant != out_type.quant or x.type.dtype != out_type.dtype:
-            x = _requantized(lw, node, x, data, scale, zero, out_type)
+            key = (data, out_type)
+            if key not in lw.requantized:
+                lw.requantized[key] = _requantized(lw, node, x, data, scale, zero, out_type)
+            x = lw.requantized[key]
         operands.append(x)
     axis = normalized_axis(node, attribute(node, "axis", 0), operands[0].type.rank)
     lw.emit("concat", operands, node, node.output[0], attrs={"axis": axis})

@@ -96,3 +96,62 @@ def test_split(split):
 def test_concat_negative_axis():
     _check([helper.make_node("Transpose", ["x"], ["t"], name="t", perm=[0, 1, 2]),
             helper.make_node("Concat", ["x", "t"], ["y"], name="concat", axis=-2)], {})
+
+
+def _qdq_model(op_nodes, constants, code_dtype, outputs=("y",)):
+    """x -> Q -> DQ -> op_nodes (reading 'xd', writing 'cat') -> Q -> DQ per output name."""
+    constants = {"s": np.float32(0.05), "z": code_dtype(3), **constants}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="q"),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq"), *op_nodes,
+             helper.make_node("QuantizeLinear", ["cat", "s2" if "s2" in constants else "s", "z"], ["yq"], name="q2")]
+    nodes += [helper.make_node("DequantizeLinear", ["yq", "s2" if "s2" in constants else "s", "z"], [o], name=f"dq_{o}")
+              for o in outputs]
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+                              [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()])
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+LAYOUT_NODES = {
+    "Slice": ([helper.make_node("Slice", ["xd", "st", "en", "ax"], ["cat"], name="op")],
+              {"st": np.array([1]), "en": np.array([-1]), "ax": np.array([1])}),
+    "Flatten": ([helper.make_node("Flatten", ["xd"], ["cat"], name="op", axis=1)], {}),
+    "Gather": ([helper.make_node("Gather", ["xd", "i"], ["cat"], name="op", axis=1)], {"i": np.array([0, 2])}),
+    "Unsqueeze": ([helper.make_node("Unsqueeze", ["xd", "a"], ["cat"], name="op")], {"a": np.array([0])}),
+    "Transpose": ([helper.make_node("Transpose", ["xd"], ["cat"], name="op", perm=[2, 0, 1])], {}),
+    "Reshape": ([helper.make_node("Reshape", ["xd", "shape"], ["cat"], name="op")], {"shape": np.array([24, 5])}),
+}
+
+
+@pytest.mark.parametrize("code_dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("op", list(LAYOUT_NODES))
+def test_onnxruntime_drops_qdq_pairs_around_layout_ops(op, code_dtype):
+    nodes, constants = LAYOUT_NODES[op]
+    graph = import_model_with_tensors(_qdq_model(nodes, constants, code_dtype)).graph
+    assert [o.kind for o in graph.ops if o.kind != "const"] == ["quantize", op.lower(), "dequantize"]
+
+
+@pytest.mark.parametrize("same_params", [True, False])
+def test_qlinear_concat(same_params):
+    """Concat of two DQs of one int8 tensor (whose Q feeds two DQs, so it stays int8): onnxruntime
+    fuses QLinearConcat; with the output's parameters it is a plain concat of codes, otherwise
+    the input is requantized once, by a table that QLinearConcat computes."""
+    constants = {} if same_params else {"s2": np.float32(0.07)}
+    nodes = [helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd2"], name="dq_again"),
+             helper.make_node("Concat", ["xd", "xd2"], ["cat"], name="concat", axis=1)]
+    imported = import_model_with_tensors(_qdq_model(nodes, constants, np.int8, outputs=("y", "y2")))
+    assert "QLinearConcat" in [n.op_type for n in imported.optimized.graph.node]
+    kinds = [op.kind for op in imported.graph.ops if op.kind != "const"]
+    middle = ["concat"] if same_params else ["table", "concat"]
+    assert kinds == ["quantize", *middle, "dequantize", "dequantize"]
+    x = np.random.default_rng(0).normal(0, 3, SHAPE).astype(np.float32)
+    expected = all_tensors(imported.optimized, {"x": x})
+    known = {"x": x}
+    for op in imported.graph.ops:
+        if op.kind == "const":
+            known[op.result.name] = op.attrs["value"]
+            continue
+        known[op.result.name] = SPEC_OPS[op.kind](op, [known[v.name] for v in op.operands])
+        if op.result.name in imported.onnx_tensor:
+            np.testing.assert_array_equal(known[op.result.name], expected[imported.onnx_tensor[op.result.name]],
+                                          err_msg=op.describe())
