@@ -28,15 +28,20 @@ def key_digest(key: dict) -> str:
 
 def write_atomically(path: pathlib.Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise VitcError(f"cannot write {path}: {err.strerror}") from err
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.chmod(temp, 0o644)  # mkstemp makes it private; the result is an ordinary readable file
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as err:
         pathlib.Path(temp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise VitcError(f"cannot write {path}: {err.strerror}") from err
         raise
 
 
@@ -45,8 +50,5 @@ def cached(stem: str, key: dict, produce: Callable[[], bytes], suffix: str = ".o
     path = cache_dir() / f"{stem}-{key_digest(key)[:16]}{suffix}"
     if path.is_file():
         return path
-    try:
-        write_atomically(path, produce())
-    except OSError as err:
-        raise VitcError(f"cannot write model cache file {path}: {err.strerror}") from err
+    write_atomically(path, produce())
     return path

@@ -38,3 +38,11 @@ def test_bad_option_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == "vitc: error: build option layernorm='fused' needs opset >= 17, got opset=14\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_directory_is_one_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["models", "build", "vit-micro", "-o", str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vitc: error: cannot write {blocker}/vit-micro-qdq-s8-pt-opset17.onnx: ") and err.count("\n") == 1
