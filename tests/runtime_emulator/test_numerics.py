@@ -1,5 +1,5 @@
 """The correctly rounded float32 fma against exact rational arithmetic, on random operands and on
-the hard cases: sums that are near a float32 tie, and addends far smaller than the product."""
+the hard case: exact float32 ties broken by an addend far smaller than the product."""
 
 from fractions import Fraction
 
@@ -29,13 +29,15 @@ def test_random_operands():
     check(x, y, z)
 
 
-def test_near_ties_and_tiny_addends():
+def test_exact_ties_broken_by_tiny_addends():
+    """3 * (1 + k 2^-23) with k odd is exactly halfway between two float32 values; an addend of
+    +-2^-70 breaks the tie, but vanishes in a float64 sum, so a float64 fma rounded to float32
+    would round to even. The correctly rounded result goes the addend's way."""
     rng = np.random.default_rng(1)
-    # Products just above 1 (exact in float64) plus addends at an odd multiple of 2^-24, the
-    # float32 half-ulp, nudged by 2^-60: the float64 sum loses the nudge, so rounding it to
-    # float32 would see a false tie; round-to-odd keeps the nudge's direction.
-    x = (F32(1) + F32(2.0**-23) * rng.integers(0, 64, 2000)).astype(F32)
-    y = (F32(1) + F32(2.0**-23) * rng.integers(0, 64, 2000)).astype(F32)
-    z = (F32(2.0**-24) * rng.choice([-3, -1, 0, 1, 3], 2000) + F32(2.0**-60) * rng.choice([-1, 0, 1], 2000)).astype(F32)
+    k = rng.integers(0, 2**20, 2000) * 2 + 1
+    scale = F32(2.0) ** rng.integers(-10, 10, 2000).astype(F32)
+    x = (F32(3) * scale).astype(F32)
+    y = (F32(1) + k.astype(F32) * F32(2.0**-23)).astype(F32)
+    z = (rng.choice([-1, 1], 2000) * F32(2.0**-70) * scale).astype(F32)
     check(x, y, z)
     check(x, y, -(x * y).astype(F32))  # cancellation: the exact rounding error of the product
