@@ -5,7 +5,7 @@ ops carrying their quantization parameters and kernel constants. Module map:
   loading         load, onnx.checker, shape inference, static shapes
   ort_optimizer   onnxruntime's optimised graph (what the frontend lowers) and what it contains
   names           the user's tensor names for tensors onnxruntime renamed
-  patterns        node groups that become one op (tables, float-path qadd/qmul, layout on codes)
+  patterns        node groups that become one op (tables, float-path qadd/qmul)
   tables          elementwise chains -> 256-entry tables evaluated by onnxruntime
   lowering        the lowering state (values, lazy DequantizeLinear, constants)
   quantized_ops / float_ops / layout_ops   one handler per ONNX op type
