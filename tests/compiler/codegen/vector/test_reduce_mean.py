@@ -1,0 +1,64 @@
+"""reduce_mean has no vector lowering: onnxruntime 1.32 sums a row with Eigen's vectorized
+reduction (SSE packets of 4 lanes, two packet accumulators), an order the vector unit cannot
+follow (a lane's partial sum never moves to another lane in ACC). The recipe is checked here
+against onnxruntime, bit for bit, so an ISA extension can be specified from it; rows of N floats
+with N % 4 == 0 (64, 192, 768) start 16-byte aligned, other N peel a per-row prologue."""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from compiler.codegen.vector import vector_lowering
+from isa.config import load_config
+from isa.errors import VitcError
+from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
+from tests.compiler.codegen.vector.harness import assert_exact
+from tests.compiler.codegen.vector.ir_ops import f32, single_op
+
+F32 = np.float32
+PACKET = 4
+
+
+def _horizontal(packet: np.ndarray) -> np.ndarray:
+    """Eigen's predux of an SSE packet: (l0 + l2) + (l1 + l3)."""
+    pair = (packet[:, :2] + packet[:, 2:]).astype(F32)
+    return (pair[:, :1] + pair[:, 1:]).astype(F32)
+
+
+def eigen_row_sums(x: np.ndarray, aligned_start: int = 0) -> np.ndarray:
+    """Eigen's sum of each row (LinearVectorizedTraversal, NoUnrolling), float32."""
+    n = x.shape[1]
+    pairs_end = aligned_start + (n - aligned_start) // (2 * PACKET) * (2 * PACKET)
+    packets_end = aligned_start + (n - aligned_start) // PACKET * PACKET
+    if packets_end == aligned_start:
+        return np.add.accumulate(x, axis=1, dtype=F32)[:, -1:]
+    first = x[:, aligned_start:aligned_start + PACKET]
+    if packets_end - aligned_start > PACKET:
+        second = x[:, aligned_start + PACKET:aligned_start + 2 * PACKET]
+        for k in range(aligned_start + 2 * PACKET, pairs_end, 2 * PACKET):
+            first = (first + x[:, k:k + PACKET]).astype(F32)
+            second = (second + x[:, k + PACKET:k + 2 * PACKET]).astype(F32)
+        first = (first + second).astype(F32)
+        if packets_end > pairs_end:
+            first = (first + x[:, pairs_end:packets_end]).astype(F32)
+    total = _horizontal(first)
+    for k in list(range(aligned_start)) + list(range(packets_end, n)):
+        total = (total + x[:, k:k + 1]).astype(F32)
+    return total
+
+
+@pytest.mark.parametrize("n", [64, 192, 768, 17, 197])
+def test_recipe_matches_onnxruntime(n):
+    rows = 300
+    x = (np.random.default_rng(n).standard_normal((rows, n)) * 3 + 1).astype(F32)
+    starts = [-(r * n) % PACKET for r in range(rows)]  # the buffer is 64-byte aligned
+    sums = np.concatenate([eigen_row_sums(x[r:r + 1], starts[r]) for r in range(rows)])
+    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1)
+    expected = ort_ref.run_nodes([node], {"x": x}, {"axes": np.array([-1], np.int64)}, "y", np.float32, opset=18)
+    assert_exact(f"reduce_mean recipe N={n}", (sums / F32(n)).astype(F32), expected)
+
+
+def test_reduce_mean_has_no_vector_lowering():
+    op = single_op("reduce_mean", [f32((17, 64))], axes=(1,), keepdims=1)
+    with pytest.raises(VitcError, match=r"op 'reduce_mean' %y.*no vector-unit lowering for 'reduce_mean'"):
+        vector_lowering(op, load_config("default"))
