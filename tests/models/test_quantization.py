@@ -92,6 +92,26 @@ def test_weights_are_symmetric_int8(tag):
             assert axis == expected_axis[node.op_type], node.name
 
 
+QDQ_WRAPPED = ("Conv", "MatMul", "Gemm", "Add", "Mul", "Softmax", "Concat", "Gather", "Reshape", "Transpose", "LayerNormalization")
+
+
+@pytest.mark.parametrize("tag", ["qdq-s8-pt", "qdq-u8-pc-pp"])
+def test_qdq_wraps_every_registry_op_in_quantize_dequantize(tag):
+    graph = load(tag)
+    consumers: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    for node in graph.nodes:
+        if node.op_type not in QDQ_WRAPPED:
+            continue
+        activations = [i for i in node.input if i and i not in graph.init]
+        assert all(graph.producer[i].op_type == "DequantizeLinear" for i in activations), node.name
+        assert consumers[node.output[0]] == ["QuantizeLinear"], node.name
+    for erf in graph.of_type("Erf"):
+        assert consumers[erf.output[0]] == ["QuantizeLinear"]
+
+
 def test_qdq_layernorm_gamma_int8_per_tensor_beta_int32():
     graph = load("qdq-u8-pc")
     for node in graph.of_type("LayerNormalization"):
@@ -161,3 +181,23 @@ def test_documented_extra_options():
     # Softmax) quantise the attention matmuls' inputs and outputs anyway.
     const_b_only, default = _quantize_with({"MatMulConstBOnly": True}), _quantize_with({})
     assert [n.op_type for n in const_b_only.nodes] == [n.op_type for n in default.nodes]
+
+
+OTHER_PATTERNS = [
+    {"opset": 14, "gelu": "tanh", "attention_scale": "mul"},
+    {"opset": 18, "layernorm": "decomposed", "qkv": "fused", "classifier": "matmul"},
+    {"opset": 21, "qkv": "fused", "gelu": "tanh"},
+]
+
+
+@pytest.mark.parametrize("options", OTHER_PATTERNS, ids=lambda o: "-".join(f"{v}" for v in o.values()))
+@pytest.mark.parametrize("tag", ["qdq-u8-pc-pp", "qop-s8-pt"])
+def test_other_exporter_patterns_quantize_and_run(options, tag):
+    path = zoo.quantized_model_path("vit-micro", tag, **options)
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    assert model.opset_import[0].version == options["opset"]
+    feeds = zoo.sample_input("vit-micro", 1)
+    got = session(path).run(None, feeds)[0]
+    want = session(zoo.float_model_path("vit-micro", **options)).run(None, feeds)[0]
+    assert np.abs(got - want).max() < 0.1 * (want.max() - want.min()) + 0.02, (tag, options, got, want)
