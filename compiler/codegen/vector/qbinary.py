@@ -6,12 +6,16 @@ broadcast only its b operand (`bbc`, a row vector), so:
 - a row vector or scalar a is swapped into b when that is exact: the float path and qmul's
   kernel are symmetric in a and b (float32 + and * commute, the integer product is exact), and
   for a scalar a onnxruntime's QLinearAdd itself swaps (it calls MLAS with the span as A and
-  the scalar as B), which is exactly the swapped instruction with ra <-> rb and MLAS's `fixed`
-  for the swapped roles, `f32(zc - fma(rb, zb, f32(ra * za)))` (the kernel is compiled with
-  FMA contraction; found by test against onnxruntime 1.32, test_qbinary.py);
+  the scalar as B), which is exactly the swapped instruction with ra <-> rb;
 - qadd's kernel with a row-vector a (onnxruntime computes `fma(a, ra, fma(b, rb, fixed))` row by
   row, which is not symmetric) copies a into a full scratch tile first;
 - a scalar b becomes a row vector in scratch (copy to a column, transpose).
+
+QLinearAdd's `fixed` is derived here, in instruction operand order, as MLAS computes it:
+`f32(zc - fma(ra, za, f32(rb * zb)))` (the x86 kernel is compiled with FMA contraction; found by
+test against onnxruntime 1.32, test_qbinary.py). The IR's `fixed` attribute is not used: the
+frontend currently rounds `ra * za` separately (about one element in 2000 differs), and the
+swapped operand order needs the swapped derivation anyway.
 """
 
 from __future__ import annotations
@@ -66,9 +70,7 @@ class QBinaryLowering(VectorLowering):
             return fields | dict(sa=a.scale[0], sb=b.scale[0], sc=c.scale[0])
         if self.op.kind == "qmul":
             return fields | dict(r=self.op.attrs["multiplier"])
-        if not self.swapped:
-            return fields | dict(ra=self.op.attrs["ra"], rb=self.op.attrs["rb"], fixed=self.op.attrs["fixed"])
-        ra, rb = np.float32(self.op.attrs["rb"]), np.float32(self.op.attrs["ra"])
+        ra, rb = (np.float32(self.op.attrs[name]) for name in (("rb", "ra") if self.swapped else ("ra", "rb")))
         za, zb, zc = (np.float32(fields[name]) for name in ("za", "zb", "zc"))
         return fields | dict(ra=float(ra), rb=float(rb), fixed=float(zc - fma(ra, za, rb * zb)))
 
