@@ -12,9 +12,11 @@
 - an A whose columns are runs narrower than a block and not block-aligned (the patch matrix of
   the embedding convolution) is multiplied one run (K chunk) at a time, accumulating.
 
-Tiles: `tn` output columns, `tm` output rows, chosen as the feasible pair that moves the fewest
-DRAM bytes (plus a per-transfer cost), with two buffers for every tile so the next loads can run
-while the current tile computes. Partial edge tiles (e.g. 197 tokens) are simply smaller.
+Tiles: `tn` output columns, `tm` output rows and K steps of `tk`, with A and/or B either
+resident (loaded once, reused across the other operand's tiles) or streamed per step, chosen as
+the feasible combination that moves the fewest DRAM bytes (plus a cost per transfer). Every
+buffer has two copies used alternately, so the next loads run while the current tile computes.
+Partial edge tiles (e.g. 197 tokens) are simply smaller.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class MatmulOperands:
 class Tiling:
     tm: int
     tn: int
-    k_chunks: tuple[tuple[int, int], ...]  # (first k, length)
+    steps: tuple[tuple[int, int], ...]  # K steps (first k, length), accumulated in order
+    a_resident: bool  # the whole A (tm == M) stays on chip for every N tile
+    b_resident: bool  # a whole K x tn panel of B stays on chip for every M tile
     b_transposed: bool
 
 
@@ -61,27 +65,44 @@ def k_chunks(a_cols, k: int, dim: int) -> tuple[tuple[int, int], ...]:
     return tuple((start, run) for start in range(0, k, run))
 
 
+def _split(chunks, tk: int):
+    return tuple((start + offset, min(tk, length - offset)) for start, length in chunks for offset in range(0, length, tk))
+
+
 def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config) -> Tiling:
+    """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer)."""
     dim = config.dim
     per_transfer = config.dma_latency * config.dma_bytes_per_cycle
     k = sum(length for _, length in chunks)
-    blocks_k = sum(ceil_div(length, dim) for _, length in chunks)
+    longest = max(length for _, length in chunks)
+    tn_options = sorted({n} | set(range(dim, n, dim)), reverse=True)
+    tm_options = sorted({m} | set(range(dim, m, dim)), reverse=True)
+    tk_options = sorted({longest} | set(range(dim, longest, dim)), reverse=True)
     best = None
-    tn_options = sorted({n} | {t for t in range(dim, n, dim)}, reverse=True)
-    tm_options = sorted({m} | {t for t in range(dim, m, dim)}, reverse=True)
-    for tn, tm in itertools.product(tn_options, tm_options):
-        b_rows = tn * blocks_k if b_transposed else sum(length for _, length in chunks) * ceil_div(tn, dim)
-        tile_rows = tm * ceil_div(tn, dim)
-        spad = 2 * tm * blocks_k + 2 * b_rows + 2 * tile_rows
-        acc = 2 * tile_rows + 2 * ceil_div(tn, dim)
-        if spad > spad_rows or acc > acc_rows:
-            continue
+    for tn, tm, tk in itertools.product(tn_options, tm_options, tk_options):
+        steps = _split(chunks, tk)
         n_tiles, m_tiles = ceil_div(n, tn), ceil_div(m, tm)
-        a_loads = 1 if tm == m else n_tiles
-        transfers = n_tiles * m_tiles * (2 + len(chunks)) + n_tiles * len(chunks)
-        cost = k * n + m * k * a_loads + transfers * per_transfer
-        if best is None or cost < best[0]:
-            best = (cost, Tiling(tm, tn, tuple(chunks), b_transposed))
+        a_piece = [tm * ceil_div(length, dim) for _, length in steps]
+        b_piece = [tn * ceil_div(length, dim) if b_transposed else length * ceil_div(tn, dim) for _, length in steps]
+        tile_rows = tm * ceil_div(tn, dim)
+        acc = 2 * tile_rows + 2 * ceil_div(tn, dim)
+        if acc > acc_rows:
+            continue
+        for a_resident, b_resident in itertools.product((True, False), repeat=2):
+            if a_resident and tm != m:
+                continue
+            a_space = 2 * (sum(a_piece) if a_resident else max(a_piece))
+            b_space = 2 * (sum(b_piece) if b_resident else max(b_piece))
+            if a_space + b_space + 2 * tile_rows > spad_rows:
+                continue
+            a_bytes = m * k * (1 if a_resident else n_tiles)
+            b_bytes = k * n * (1 if b_resident else m_tiles)
+            a_loads = len(steps) * (1 if a_resident else n_tiles * m_tiles)
+            b_loads = len(steps) * n_tiles * (1 if b_resident else m_tiles)
+            transfers = a_loads + b_loads + 3 * n_tiles * m_tiles
+            cost = a_bytes + b_bytes + transfers * per_transfer
+            if best is None or cost < best[0]:
+                best = (cost, Tiling(tm, tn, steps, a_resident, b_resident, b_transposed))
     if best is None:
         raise VitcError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available")
     return best[1]
@@ -100,41 +121,47 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     b_transposed = _needs_transpose(b)
     chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
     tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config)
-    slots = _Slots(tiling, spad, acc, config.dim, op.describe())
+    slots = _Slots(tiling, spad, acc, config.dim)
     qmin, qmax = dtype_range(y_type.dtype)
-    requant = {
-        "u": int(y_type.dtype == "u8"), "zy": y_type.quant.zero_point[0], "lo": qmin, "hi": qmax,
-    }
+    requant = {"u": int(y_type.dtype == "u8"), "zy": y_type.quant.zero_point[0], "lo": qmin, "hi": qmax}
     mm_types = {"au": int(a_type.dtype == "u8"), "bu": int(b_type.dtype == "u8"), "za": za, "zb": zb, "bt": int(b_transposed)}
     multiplier = op.attrs["multiplier"]
-    tile_number = 0
-    for batch_index in np.ndindex(*batch):
-        a2 = _select(a, batch_index)
-        b2 = _select(b, batch_index)
-        out2 = _select(operands.out, batch_index)
-        a_tiles = {}
-        for n_index, n0 in enumerate(range(0, n, tiling.tn)):
+    counter = _Counter()
+    for batch_number, batch_index in enumerate(np.ndindex(*batch)):
+        a2, b2, out2 = (_select(v, batch_index) for v in (a, b, operands.out))
+        a_resident = {}
+        for n_number, n0 in enumerate(range(0, n, tiling.tn)):
             tn = min(tiling.tn, n - n0)
-            b_tiles = [_load_b(builder, b2, slots.b_tile(n_index, chunk, tn), chunk, n0, b_transposed) for chunk in chunks]
+            b_resident = [_load_b(builder, b2, slots.b(n_number, s, tn, True), step, n0, b_transposed)
+                          for s, step in enumerate(tiling.steps)] if tiling.b_resident else None
             mult_region = None
             if operands.multipliers is not None:
-                mult_region = slots.multipliers(n_index, tn)
+                mult_region = slots.multipliers(n_number, tn)
                 transfer(builder, "load", operands.multipliers, mult_region, 0, n0)
-            for m_index, m0 in enumerate(range(0, m, tiling.tm)):
+            for m0 in range(0, m, tiling.tm):
                 tm = min(tiling.tm, m - m0)
-                if (m0, tm) not in a_tiles or tiling.tm != m:
-                    a_tiles[(m0, tm)] = [_load_a(builder, a2, slots.a_tile(tile_number, chunk, tm), chunk, m0) for chunk in chunks]
-                c = slots.acc_tile(tile_number, tm, tn)
+                tile = counter.next("tile")
+                c = slots.acc_tile(tile, tm, tn)
                 accumulate = operands.bias is not None
                 if accumulate:
                     transfer(builder, "load", operands.bias.broadcast_to((m, n)), c, m0, n0)
-                for a_tile, b_tile in zip(a_tiles[(m0, tm)], b_tiles):
+                for s, step in enumerate(tiling.steps):
+                    if tiling.a_resident:
+                        if s not in a_resident:
+                            a_resident[s] = _load_a(builder, a2, slots.a(batch_number, s, tm, True), step, m0)
+                        a_tile = a_resident[s]
+                    else:
+                        a_tile = _load_a(builder, a2, slots.a(counter.next("a"), s, tm, False), step, m0)
+                    if b_resident is not None:
+                        b_tile = b_resident[s]
+                    else:
+                        b_tile = _load_b(builder, b2, slots.b(counter.next("b"), s, tn, False), step, n0, b_transposed)
                     builder.emit("mm", {
-                        "a": a_tile.addr, "b": b_tile.addr, "c": c.addr, "m": tm, "k": a_tile.cols, "n": tn,
+                        "a": a_tile.addr, "b": b_tile.addr, "c": c.addr, "m": tm, "k": step[1], "n": tn,
                         "a_bs": a_tile.bs, "b_bs": b_tile.bs, "c_bs": c.bs, "accum": int(accumulate), **mm_types,
                     }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c])
                     accumulate = True
-                y = slots.out_tile(tile_number, tm, tn)
+                y = slots.out_tile(tile, tm, tn)
                 fields = {"src": c.addr, "dst": y.addr, "rows": tm, "cols": tn, "src_bs": c.bs, "dst_bs": y.bs, **requant}
                 reads = [c]
                 if mult_region is None:
@@ -144,7 +171,17 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
                     reads.append(mult_region)
                 builder.emit("requant", fields, reads=reads, writes=[y])
                 transfer(builder, "store", out2, y, m0, n0)
-                tile_number += 1
+
+
+class _Counter:
+    """Running numbers per buffer kind, to alternate between the two copies of each."""
+
+    def __init__(self):
+        self.counts = {}
+
+    def next(self, kind: str) -> int:
+        self.counts[kind] = self.counts.get(kind, -1) + 1
+        return self.counts[kind]
 
 
 def per_channel_multipliers(op: Op) -> np.ndarray | None:
@@ -192,31 +229,36 @@ def _load_b(builder, b2: DramView, region: Region, chunk, n0: int, transposed: b
 
 
 class _Slots:
-    """Two of every tile buffer, used alternately (double buffering)."""
+    """Two copies of every tile buffer, used alternately (double buffering). A resident operand
+    has one region per K step in each copy; a streamed one a single region sized for the
+    longest step."""
 
-    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, owner: str):
-        self.dim = dim
+    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int):
         tm, tn = tiling.tm, tiling.tn
-        self.a = [[spad.region(tm, length, dim, "A tile") for _, length in tiling.k_chunks] for _ in range(2)]
+        lengths = [length for _, length in tiling.steps]
+        longest = max(lengths)
+        a_lengths = lengths if tiling.a_resident else [longest]
+        b_lengths = lengths if tiling.b_resident else [longest]
+        self.a_regions = [[spad.region(tm, length, dim, "A tile") for length in a_lengths] for _ in range(2)]
         if tiling.b_transposed:
-            self.b = [[spad.region(tn, length, dim, "B tile") for _, length in tiling.k_chunks] for _ in range(2)]
+            self.b_regions = [[spad.region(tn, length, dim, "B tile") for length in b_lengths] for _ in range(2)]
         else:
-            self.b = [[spad.region(length, tn, dim, "B tile") for _, length in tiling.k_chunks] for _ in range(2)]
+            self.b_regions = [[spad.region(length, tn, dim, "B tile") for length in b_lengths] for _ in range(2)]
         self.c = [acc.region(tm, tn, dim, "accumulator tile") for _ in range(2)]
         self.y = [spad.region(tm, tn, dim, "output tile") for _ in range(2)]
         self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(2)]
-        self.chunk_index = {chunk: i for i, chunk in enumerate(tiling.k_chunks)}
+        self.lengths = lengths
         self.b_transposed = tiling.b_transposed
 
-    def a_tile(self, number: int, chunk, tm: int) -> Region:
-        full = self.a[number % 2][self.chunk_index[chunk]]
-        return Region(full.mem, full.addr, tm, full.cols, full.bs)
+    def a(self, number: int, step: int, tm: int, resident: bool) -> Region:
+        full = self.a_regions[number % 2][step if resident else 0]
+        return Region(full.mem, full.addr, tm, self.lengths[step], full.bs)
 
-    def b_tile(self, number: int, chunk, tn: int) -> Region:
-        full = self.b[number % 2][self.chunk_index[chunk]]
+    def b(self, number: int, step: int, tn: int, resident: bool) -> Region:
+        full = self.b_regions[number % 2][step if resident else 0]
         if self.b_transposed:
-            return Region(full.mem, full.addr, tn, full.cols, full.bs)
-        return Region(full.mem, full.addr, full.rows, tn, full.bs)
+            return Region(full.mem, full.addr, tn, self.lengths[step], full.bs)
+        return Region(full.mem, full.addr, self.lengths[step], tn, full.bs)
 
     def acc_tile(self, number: int, tm: int, tn: int) -> Region:
         full = self.c[number % 2]

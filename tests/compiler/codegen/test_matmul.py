@@ -141,12 +141,36 @@ def test_k_chunks_follow_unaligned_runs_only():
     assert k_chunks(((4, 272), (16, 1)), 64, 32) == ((0, 16), (16, 16), (32, 16), (48, 16))
 
 
-def test_tiling_respects_memory_and_refuses_when_nothing_fits():
+def _rows_used(t, dim):
+    a = [t.tm * -(-length // dim) for _, length in t.steps]
+    b = [length * -(-t.tn // dim) for _, length in t.steps]
+    tile = t.tm * -(-t.tn // dim)
+    spad = 2 * (sum(a) if t.a_resident else max(a)) + 2 * (sum(b) if t.b_resident else max(b)) + 2 * tile
+    return spad, 2 * tile + 2 * -(-t.tn // dim)
+
+
+@pytest.mark.parametrize("m,k,n", [(197, 768, 3072), (197, 3072, 768), (197, 64, 197)])
+def test_tiling_fits_the_memory_it_is_given(m, k, n):
     config = load_config("default")
-    tiling = choose_tiling(197, 3072, ((0, 768),), False, 8192, 512, config)
-    dim = config.dim
-    blocks_k = 768 // dim
-    spad = 2 * tiling.tm * blocks_k + 2 * 768 * -(-tiling.tn // dim) + 2 * tiling.tm * -(-tiling.tn // dim)
-    assert spad <= 8192 and 2 * tiling.tm * -(-tiling.tn // dim) + 2 * -(-tiling.tn // dim) <= 512
+    tiling = choose_tiling(m, n, ((0, k),), False, 8192, 512, config)
+    spad, acc = _rows_used(tiling, config.dim)
+    assert spad <= 8192 and acc <= 512
+    assert sum(length for _, length in tiling.steps) == k
+
+
+def test_tiling_refuses_when_nothing_fits():
     with pytest.raises(VitcError, match="no tiling fits"):
-        choose_tiling(197, 64, ((0, 4096),), False, 64, 8, config)
+        choose_tiling(197, 64, ((0, 4096),), False, 64, 8, load_config("default"))
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_long_k_is_streamed_in_steps(config_name):
+    """K = 3072 (a ViT-Base MLP down-projection) cannot stay on chip: it is accumulated over K
+    steps; the result is still exact."""
+    rng = np.random.default_rng(11)
+    g, (za, w, zb, b, mult, zy) = _linear_graph(40, 3072, 48, "u8", "i8", "u8", bias=True, per_channel=False, rng=rng)
+    x = random_codes(rng, (1, 40, 3072), np.uint8)
+    config = load_config(config_name)
+    assert len(choose_tiling(40, 48, ((0, 3072),), False, config.spad_rows // 2, config.acc_rows // 2, config).steps) > 1
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": x})
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))
