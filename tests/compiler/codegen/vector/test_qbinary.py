@@ -136,3 +136,22 @@ def test_extreme_scale_ratios(scales, dtype):
         op = qbinary_op(kind, "qlinear", q8(dtype, a.shape, *qa), q8(dtype, b.shape, *qb), q8(dtype, a.shape, *qc))
         got, _ = run_lowering(op, [a, b])
         assert_exact(f"{kind} {dtype} scales {scales}", got, ort_ref.qlinear_binary(onnx_op, a, qa, b, qb, qc, NP[dtype]))
+
+
+@pytest.mark.parametrize("kind, mode, dtypes", CASES,
+                         ids=lambda v: v if isinstance(v, str) else "-".join(v))
+def test_every_code_pair(kind, mode, dtypes):
+    """All 65536 (a, b) code pairs at once: rare rounding cases cannot hide."""
+    rng = np.random.default_rng(zlib.crc32(repr((kind, mode, dtypes)).encode()))
+    lows = [np.iinfo(NP[d]).min for d in dtypes[:2]]
+    a, b = ((np.indices((256, 256))[k] + lows[k]).astype(NP[dtypes[k]]) for k in (0, 1))
+    qa, qb = _quant(rng, dtypes[0], 0.011), _quant(rng, dtypes[1], 0.0071)
+    qc = _quant(rng, dtypes[2], 0.013 if kind == "qadd" else 0.031)
+    op = qbinary_op(kind, mode, q8(dtypes[0], a.shape, *qa), q8(dtypes[1], b.shape, *qb), q8(dtypes[2], a.shape, *qc))
+    got, _ = run_lowering(op, [a, b])
+    onnx_op = {"qadd": "QLinearAdd", "qmul": "QLinearMul"}[kind]
+    if mode == "qlinear":
+        expected = ort_ref.qlinear_binary(onnx_op, a, qa, b, qb, qc, NP[dtypes[2]])
+    else:
+        expected = ort_ref.float_path_binary(onnx_op[len("QLinear"):], a, qa, b, qb, qc, NP[dtypes[2]])
+    assert_exact(f"{kind} {mode} {dtypes} every code pair", got, expected)
