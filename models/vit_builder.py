@@ -10,7 +10,8 @@ An encoder block is pre-norm: x + attention(LN(x)), then x + MLP(LN(x)), where
   MLP:       MatMul+Add, GELU (Erf form: Div sqrt2 -> Erf -> Add 1 -> Mul x -> Mul 0.5, or the
              Tanh approximation), MatMul+Add.
 LayerNorm is the opset-17 LayerNormalization op or PyTorch's older decomposition
-(ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta).
+(ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta), or absent
+(`layernorm='none'`, not an exporter pattern: a test model for backends without LayerNorm).
 Linear layers on 3-D activations are MatMul + Add(bias, MatMul) with the bias first, as the
 exporter writes them; the classifier on the 2-D class token is Gemm(transB=1) or MatMul + Add.
 
@@ -20,7 +21,7 @@ trained state dict keyed by the same names, as for vit-digits).
 
 Invariants: the same (config, options, weights) give the same ModelProto bytes; seeded weights
 are drawn from one generator in a fixed order; the parameter count equals
-`ViTConfig.parameter_count`.
+`ViTConfig.parameter_count` (less the LayerNorm parameters with `layernorm='none'`).
 """
 
 import math
@@ -168,6 +169,8 @@ class _ViTWriter:
             return g.node("Add", [bias, g.node("MatMul", [x, weight])])
 
     def layernorm(self, x: str, name: str) -> str:
+        if self.opt.layernorm == "none":
+            return x
         g, width = self.g, self.cfg.width
         with g.scope(name):
             gamma = self.param("weight", (width,), "gamma")

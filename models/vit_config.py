@@ -78,7 +78,7 @@ def config_for(name: str) -> ViTConfig:
 
 
 OPTION_CHOICES = {
-    "layernorm": ("auto", "fused", "decomposed"),
+    "layernorm": ("auto", "fused", "decomposed", "none"),
     "gelu": ("erf", "tanh"),
     "attention_scale": ("div", "mul"),
     "qkv": ("separate", "fused"),
@@ -89,7 +89,8 @@ OPTION_CHOICES = {
 @dataclass(frozen=True)
 class BuildOptions:
     """Graph variations. `layernorm='auto'` means fused from opset 17 on, decomposed before,
-    which is what PyTorch's exporter does."""
+    which is what PyTorch's exporter does; `layernorm='none'` replaces every LayerNorm by the
+    identity (no gamma/beta parameters), for testing a backend that cannot run LayerNorm yet."""
 
     opset: int = 17
     layernorm: str = "auto"

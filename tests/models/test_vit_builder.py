@@ -23,6 +23,7 @@ OPTION_SETS = [
     BuildOptions(opset=14, gelu="tanh", attention_scale="mul"),
     BuildOptions(opset=18, layernorm="decomposed", qkv="fused", classifier="matmul"),
     BuildOptions(opset=21, gelu="tanh", qkv="fused"),
+    BuildOptions(layernorm="none"),
 ]
 
 
@@ -57,6 +58,11 @@ def _softmax(x):
 
 
 def numpy_vit(weights: dict, cfg, options: BuildOptions, image: np.ndarray) -> np.ndarray:
+    def norm(x, prefix):
+        if options.layernorm == "none":
+            return x
+        return _layernorm(x, weights[f"{prefix}.weight"], weights[f"{prefix}.bias"])
+
     x = image.astype(np.float64)[0]
     p, d, h = cfg.patch_size, cfg.width, cfg.heads
     grid = cfg.image_size // p
@@ -65,29 +71,32 @@ def numpy_vit(weights: dict, cfg, options: BuildOptions, image: np.ndarray) -> n
     tokens = patches @ conv_w.T + weights["embeddings.patch_embeddings.projection.bias"]
     x = np.concatenate([weights["embeddings.cls_token"][0], tokens]) + weights["embeddings.position_embeddings"][0]
     for i in range(cfg.depth):
-        w = {k[len(f"encoder.layer.{i}."):]: v for k, v in weights.items() if k.startswith(f"encoder.layer.{i}.")}
-        y = _layernorm(x, w["layernorm_before.weight"], w["layernorm_before.bias"])
+        layer = f"encoder.layer.{i}"
+        w = {k[len(layer) + 1:]: v for k, v in weights.items() if k.startswith(layer + ".")}
+        y = norm(x, f"{layer}.layernorm_before")
         if options.qkv == "fused":
             q, k, v = np.split(y @ w["attention.qkv.weight"] + w["attention.qkv.bias"], 3, axis=-1)
         else:
             q, k, v = (y @ w[f"attention.{n}.weight"] + w[f"attention.{n}.bias"] for n in ("query", "key", "value"))
         heads = [_softmax(q[:, s] @ k[:, s].T / math.sqrt(cfg.head_dim)) @ v[:, s] for s in np.split(np.arange(d), h)]
         x = x + np.concatenate(heads, axis=-1) @ w["attention.output.dense.weight"] + w["attention.output.dense.bias"]
-        y = _layernorm(x, w["layernorm_after.weight"], w["layernorm_after.bias"])
+        y = norm(x, f"{layer}.layernorm_after")
         y = _gelu(y @ w["intermediate.dense.weight"] + w["intermediate.dense.bias"], options.gelu)
         x = x + y @ w["output.dense.weight"] + w["output.dense.bias"]
-    cls = _layernorm(x, weights["layernorm.weight"], weights["layernorm.bias"])[0]
+    cls = norm(x, "layernorm")[0]
     head = weights["classifier.weight"]
     head = head.T if options.classifier == "gemm" else head
     return (cls @ head + weights["classifier.bias"])[None]
 
 
-@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: f"opset{o.opset}-{o.gelu}-{o.qkv}-{o.classifier}")
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: f"opset{o.opset}-{o.layernorm}-{o.gelu}-{o.qkv}-{o.classifier}")
 def test_builder_matches_numpy_vit(options):
     model = build_vit(MICRO, options)
     onnx.checker.check_model(model, full_check=True)
     weights = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer if not t.name.startswith("onnx::")}
-    assert sum(w.size for w in weights.values()) == MICRO.parameter_count
+    layernorm_parameters = (2 * MICRO.depth + 1) * 2 * MICRO.width
+    expected = MICRO.parameter_count - (layernorm_parameters if options.layernorm == "none" else 0)
+    assert sum(w.size for w in weights.values()) == expected
     for seed in range(3):
         feeds = sample_input("vit-micro", seed)
         expected = numpy_vit(weights, MICRO, options, feeds["pixel_values"]).astype(np.float32)
