@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 from compiler.codegen.driver import compile_graph
@@ -28,7 +30,8 @@ from isa.config import load_config
 from isa.container import read_vitb, write_vitb
 from isa.disassembler import disassemble_binary
 from isa.errors import VitcError
-from models import zoo
+from models import digits, zoo
+from runtime_emulator import run_binary
 from tests.e2e.layernorm_free import layernorm_free_vit_micro
 
 FIXTURES = Path(__file__).resolve().parents[2] / "models" / "fixtures"
@@ -114,8 +117,6 @@ def test_real_export_fixtures_verify_exactly(name):
 
 
 def _fixture_input(path):
-    import onnx
-
     graph = onnx.load(str(path)).graph
     initializers = {t.name for t in graph.initializer}
     (value,) = [i for i in graph.input if i.name not in initializers]
@@ -175,3 +176,29 @@ def test_cli_compile_of_a_missing_model_is_a_clear_error(tmp_path):
 def test_deit_tiny_verifies_exactly(variant):
     path = zoo.quantized_model_path("deit-tiny", variant)
     _assert_exact(_verify(path, "default", zoo.sample_input("deit-tiny", 0), diagnose=True), f"deit-tiny {_variant_id(variant)}")
+
+
+@pytest.mark.slow
+def test_vit_digits_whole_test_split_matches_onnxruntime():
+    """Every image of vit-digits' held-out split: the emulator's logits equal onnxruntime's, so
+    the top-1 accuracy is onnxruntime's int8 top-1."""
+    path = digits.model_path(True, "qop-u8-pt")
+    config = load_config("default")
+    try:
+        image = write_vitb(compile_graph(import_model(path), config))
+    except VitcError as err:
+        if LAYERNORM_REFUSED in str(err):
+            pytest.xfail(str(err))
+        raise
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    images, labels = digits.test_split()
+    mine_correct = theirs_correct = 0
+    for i in range(len(images)):
+        inputs = {name: images[i:i + 1]}
+        (expected,) = session.run(None, inputs)
+        (got,) = run_binary(image, inputs, config, timing=False).outputs.values()
+        np.testing.assert_array_equal(got, expected, err_msg=f"test image {i}")
+        mine_correct += int(got.argmax() == labels[i])
+        theirs_correct += int(expected.argmax() == labels[i])
+    assert mine_correct == theirs_correct
