@@ -2,8 +2,14 @@
 with the onnxruntime-exact kernels of `compiler.reference.kernels`.
 
 Invariants:
-- One dispatch table (`KERNELS`) maps every op kind to one function `(op, operand arrays) ->
-  array`; an op kind without an entry stops with a `VitcError` naming the op.
+- One dispatch table (`KERNELS`) maps every op kind to one function `(op, operand arrays, facts)
+  -> array`; an op kind without an entry stops with a `VitcError` naming the op. `Facts` holds
+  what a kernel may need beyond its op and operands: onnxruntime's intra-op thread count (MLAS
+  splits a float MatMul with a computed B between threads, which changes its rounding).
+- A float `matmul`'s B counts as prepacked by onnxruntime (an initializer) only when the op says
+  so (`b_prepacked` = 1, requested from the IR/frontend in docs/ir-requests.md); otherwise it is
+  a computed tensor, as the DequantizeLinear outputs feeding float MatMuls in quantized models are
+  (the frontend folds that DequantizeLinear into a float `const`, which the IR cannot tell apart).
 - Quantization parameters are read from the operand and result types, kernel constants from the
   op's attributes (the frontend computed them as onnxruntime does); nothing is re-derived except
   where onnxruntime itself derives a value the IR does not carry (QLinearAdd's swapped `fixed`).
@@ -13,6 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -23,7 +30,16 @@ from compiler.ir.types import Quant, TensorType
 from compiler.reference.kernels import float_ops, layernorm, qadd, qmatmul, qmul, qsoftmax, quantize, reduce, sgemm, table
 from isa.errors import VitcError
 
-Kernel = Callable[[Op, list[np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a kernel may need beyond its op and operands: onnxruntime's intra-op thread count."""
+
+    threads: int
+
+
+Kernel = Callable[[Op, list[np.ndarray], Facts], np.ndarray]
 
 
 def _quant(t: TensorType, what: str) -> Quant:
@@ -43,17 +59,17 @@ def _zero_point(t: TensorType) -> int:
     return 0 if t.quant is None else _per_tensor(t, "operand")[1]
 
 
-def _quantize(op: Op, args):
+def _quantize(op: Op, args, facts: Facts):
     q = _quant(op.result.type, "the result")
     return quantize.quantize_linear(args[0], q.scale, q.zero_point, op.result.type.np_dtype, q.axis)
 
 
-def _dequantize(op: Op, args):
+def _dequantize(op: Op, args, facts: Facts):
     q = _quant(op.operands[0].type, "the operand")
     return quantize.dequantize_linear(args[0], q.scale, q.zero_point, q.axis)
 
 
-def _qmatmul(op: Op, args):
+def _qmatmul(op: Op, args, facts: Facts):
     a_type, b_type = op.operands[0].type, op.operands[1].type
     _, za = _per_tensor(a_type, "operand a")
     b_quant = _quant(b_type, "operand b")
@@ -65,7 +81,7 @@ def _qmatmul(op: Op, args):
                            np.array(op.attrs["multiplier"], dtype=np.float32), zy, op.result.type.np_dtype)
 
 
-def _matmul_int(op: Op, args):
+def _matmul_int(op: Op, args, facts: Facts):
     return qmatmul.int_matmul(args[0], _zero_point(op.operands[0].type), args[1], _zero_point(op.operands[1].type))
 
 
@@ -74,7 +90,7 @@ def _binary_quants(op: Op):
             _per_tensor(op.result.type, "the result"))
 
 
-def _qadd(op: Op, args):
+def _qadd(op: Op, args, facts: Facts):
     qa, qb, qc = _binary_quants(op)
     dtype = op.result.type.np_dtype
     if op.attrs["mode"] == "float":
@@ -83,7 +99,7 @@ def _qadd(op: Op, args):
                             (qa[1], qb[1], qc[1]), dtype)
 
 
-def _qmul(op: Op, args):
+def _qmul(op: Op, args, facts: Facts):
     qa, qb, qc = _binary_quants(op)
     dtype = op.result.type.np_dtype
     if op.attrs["mode"] == "float":
@@ -91,18 +107,18 @@ def _qmul(op: Op, args):
     return qmul.qlinear_mul(args[0], qa[1], args[1], qb[1], op.attrs["multiplier"], qc[1], dtype)
 
 
-def _qsoftmax(op: Op, args):
+def _qsoftmax(op: Op, args, facts: Facts):
     sx, _ = _per_tensor(op.operands[0].type, "the operand")
     sy, zy = _per_tensor(op.result.type, "the result")
     return qsoftmax.qsoftmax(args[0], op.attrs["axis"], sx, sy, zy, op.result.type.np_dtype)
 
 
-def _layernorm(op: Op, args):
+def _layernorm(op: Op, args, facts: Facts):
     beta = args[2] if len(args) > 2 else None
     return layernorm.layernorm(args[0], args[1], beta, op.attrs["axis"], op.attrs["epsilon"])
 
 
-def _reduce_mean(op: Op, args):
+def _reduce_mean(op: Op, args, facts: Facts):
     x = args[0]
     if tuple(op.attrs["axes"]) != (x.ndim - 1,):
         raise VitcError(f"reduce_mean over axes {list(op.attrs['axes'])}: only the last axis is reproduced")
@@ -110,32 +126,33 @@ def _reduce_mean(op: Op, args):
 
 
 def _float_binary(kind: str) -> Kernel:
-    return lambda op, args: float_ops.binary(kind, args[0], args[1])
+    return lambda op, args, facts: float_ops.binary(kind, args[0], args[1])
 
 
 def _refused_unary(kind: str) -> Kernel:
-    return lambda op, args: float_ops.unsupported_unary(kind)
+    return lambda op, args, facts: float_ops.unsupported_unary(kind)
 
 
-def _layout(op: Op, args):
+def _layout(op: Op, args, facts: Facts):
     return evaluate_layout(op.kind, args, op.attrs, op.result.type)
 
 
 KERNELS: dict[str, Kernel] = {
-    "const": lambda op, args: op.attrs["value"],
+    "const": lambda op, args, facts: op.attrs["value"],
     "quantize": _quantize,
     "dequantize": _dequantize,
     "qmatmul": _qmatmul,
     "matmul_int": _matmul_int,
-    "matmul": lambda op, args: sgemm.sgemm(args[0], args[1]),
+    "matmul": lambda op, args, facts: sgemm.sgemm(args[0], args[1], bool(op.attrs.get("b_prepacked", 0)),
+                                                  facts.threads),
     "qadd": _qadd,
     "qmul": _qmul,
     "qsoftmax": _qsoftmax,
-    "table": lambda op, args: table.lookup(args[0], op.attrs["table"]),
+    "table": lambda op, args, facts: table.lookup(args[0], op.attrs["table"]),
     "layernorm": _layernorm,
     "reduce_mean": _reduce_mean,
-    "pow": lambda op, args: float_ops.power(args[0], args[1]),
-    "sqrt": lambda op, args: float_ops.sqrt(args[0]),
+    "pow": lambda op, args, facts: float_ops.power(args[0], args[1]),
+    "sqrt": lambda op, args, facts: float_ops.sqrt(args[0]),
     **{kind: _float_binary(kind) for kind in float_ops.BINARY},
     **{kind: _refused_unary(kind) for kind in ("erf", "tanh", "exp")},
     **{kind: _layout for kind in LAYOUT_EVALUATORS},
@@ -171,13 +188,13 @@ def _last_uses(graph: Graph) -> dict[int, list]:
     return freed
 
 
-def run_op(op: Op, args: list[np.ndarray]) -> np.ndarray:
+def run_op(op: Op, args: list[np.ndarray], facts: Facts) -> np.ndarray:
     """One op on its operand arrays, checked against its declared result type."""
     kernel = KERNELS.get(op.kind)
     if kernel is None:
         raise VitcError(f"{op.describe()}: the reference interpreter has no kernel for op '{op.kind}'")
     try:
-        result = np.asarray(kernel(op, args))
+        result = np.asarray(kernel(op, args, facts))
     except VitcError as err:
         raise VitcError(f"{op.describe()}: {err}") from None
     expected = op.result.type
@@ -187,15 +204,18 @@ def run_op(op: Op, args: list[np.ndarray]) -> np.ndarray:
     return result
 
 
-def run_graph(graph: Graph, inputs: dict[str, np.ndarray], *, keep_all: bool = False) -> dict[str, np.ndarray]:
+def run_graph(graph: Graph, inputs: dict[str, np.ndarray], *, keep_all: bool = False,
+              threads: int | None = None) -> dict[str, np.ndarray]:
     """Execute `graph` on `inputs` (by graph input name).
 
     Returns the graph outputs by name, or with `keep_all` every value (inputs and op results).
+    `threads` is the onnxruntime intra-op thread count to reproduce (default: this machine's).
     """
     values = _checked_inputs(graph, inputs)
+    facts = Facts(threads or sgemm.default_threads())
     freed = {} if keep_all else _last_uses(graph)
     for index, op in enumerate(graph.ops):
-        values[op.result] = run_op(op, [values[v] for v in op.operands])
+        values[op.result] = run_op(op, [values[v] for v in op.operands], facts)
         for v in freed.get(index, ()):
             del values[v]
     if keep_all:

@@ -18,9 +18,10 @@ ELEMENT_TYPE = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.uint8): Ten
 
 def run_nodes(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], outputs: dict[str, type],
               constants: dict[str, np.ndarray] | None = None, opset: int = 21,
-              optimize: bool = True) -> list[np.ndarray]:
+              optimize: bool = True, threads: int | None = None) -> list[np.ndarray]:
     """Run `nodes` on `feeds`; `outputs` maps output names to numpy dtypes; `constants` become
-    initializers. `optimize=False` runs the graph exactly as written (ORT_DISABLE_ALL)."""
+    initializers. `optimize=False` runs the graph exactly as written (ORT_DISABLE_ALL);
+    `threads` fixes onnxruntime's intra-op thread count (default: onnxruntime's choice)."""
     inputs = [helper.make_tensor_value_info(k, ELEMENT_TYPE[np.asarray(v).dtype], np.shape(v)) for k, v in feeds.items()]
     outs = [helper.make_tensor_value_info(k, ELEMENT_TYPE[np.dtype(t)], None) for k, t in outputs.items()]
     inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (constants or {}).items()]
@@ -30,6 +31,8 @@ def run_nodes(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], outputs
     model.ir_version = 10
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
     if not optimize:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -50,18 +50,30 @@ def test_reduce_mean_refuses_unreproduced_lengths():
         reduce_mean_last_axis(np.ones((2, 197), F32))
 
 
-@pytest.mark.parametrize("a_shape, b_shape", [((17, 64), (64, 64)), ((197, 192), (192, 96)), ((1, 192), (192, 100)),
-                                              ((17, 300), (300, 33)), ((1, 17, 64), (64, 64)),
-                                              ((2, 17, 64), (2, 64, 17)), ((5, 768), (768, 40))], ids=str)
-def test_float_matmul(a_shape, b_shape):
+MATMUL_SHAPES = [((17, 64), (64, 64)), ((197, 192), (192, 96)), ((1, 197, 192), (192, 192)), ((17, 300), (300, 33)),
+                 ((1, 17, 64), (64, 64)), ((2, 17, 64), (2, 64, 17)), ((50, 768), (768, 100)), ((5, 192), (192, 10)),
+                 ((65, 129), (129, 200)), ((197, 192), (192, 8)), ((3, 500), (500, 700))]
+
+
+@pytest.mark.parametrize("b_is_constant", [True, False], ids=["constant-B", "computed-B"])
+@pytest.mark.parametrize("a_shape, b_shape", MATMUL_SHAPES, ids=str)
+def test_float_matmul(a_shape, b_shape, b_is_constant):
+    """A constant B is an initializer (prepacked); a computed B is a graph input here."""
     rng = np.random.default_rng(a_shape[-1] + b_shape[-1])
     a = rng.standard_normal(a_shape).astype(F32)
     b = rng.standard_normal(b_shape).astype(F32)
-    (y,) = run_nodes([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a}, {"y": F32}, {"b": b}, opset=17)
-    assert_exact(f"MatMul {a_shape} x {b_shape}", sgemm(a, b), y)
-    if a_shape[-1] > 256:
+    feeds, constants = ({"a": a}, {"b": b}) if b_is_constant else ({"a": a, "b": b}, {})
+    (y,) = run_nodes([helper.make_node("MatMul", ["a", "b"], ["y"])], feeds, {"y": F32}, constants, opset=17,
+                     threads=2)
+    assert_exact(f"MatMul {a_shape} x {b_shape}", sgemm(a, b, b_is_constant, threads=2), y)
+    if a_shape[-1] > 128:
         wide = np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(F32)
         assert count_differences(wide, y) > 0, "float64 accumulation should differ (test power)"
+
+
+def test_single_row_by_computed_matrix_is_refused():
+    with pytest.raises(VitcError, match="M=1"):
+        sgemm(np.ones((1, 192), F32), np.ones((192, 10), F32), False, threads=2)
 
 
 def test_mlas_approximations_are_refused():
