@@ -70,10 +70,16 @@ class DramView:
 
     def physical_order(self) -> tuple[int, ...] | None:
         """The permutation of logical axes from the largest stride to the smallest (the order
-        the elements lie in memory), or None when an axis has several sub-axes."""
+        the elements lie in memory), or None when an axis has several sub-axes. An extent-1
+        axis stays next to the axis after it (its stride means nothing)."""
         if any(len(axis) != 1 for axis in self.axes):
             return None
-        return tuple(sorted(range(len(self.axes)), key=lambda i: -self.axes[i][0][1]))
+        keys, outer = [], 1
+        for (extent, stride), in reversed(self.axes):
+            keys.append(stride if extent > 1 else outer)
+            outer = max(outer, stride * extent) if extent > 1 else outer
+        keys.reverse()
+        return tuple(sorted(range(len(self.axes)), key=lambda i: -keys[i]))
 
     # ---- layout ops ------------------------------------------------------------------------
 

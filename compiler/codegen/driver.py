@@ -4,11 +4,12 @@ Stages, each in its own file:
 1. layout folding (`layout_plan.py`): every value becomes a DRAM view; layout ops vanish;
 2. DRAM memory plan (`memory_plan.py`): activation buffers reuse space by liveness; the
    constant section follows them;
-3. per IR op, in graph order, instruction selection and emission with tiling
+3. fusion (`fusion.py`): chains of ops that run tile by tile on chip;
+4. per op (or chain), in graph order, instruction selection and emission with tiling
    (`matmul.py` for qmatmul, `vector_ops.py` for the vector unit, `copies.py` for copies), on
-   alternating halves of the on-chip memories (`onchip.py`); each op is one layer;
-4. scheduling (`tokens.py`): dependency tokens from the declared accesses; then `halt`;
-5. the container: code, constants, I/O table (dtype, shape, scale, zero point), layer names.
+   alternating halves of the on-chip memories (`onchip.py`); each op or chain is one layer;
+5. scheduling (`tokens.py`): dependency tokens from the declared accesses; then `halt`;
+6. the container: code, constants, I/O table (dtype, shape, scale, zero point), layer names.
 
 Invariant: the result depends only on the graph and the configuration (no dict-order or
 address-of-object effects), so compiling twice gives byte-identical binaries.
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
-from compiler.codegen.matmul import MatmulOperands, lower_qmatmul, per_channel_multipliers
+from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
 from compiler.codegen.memory_plan import ConstantPool, plan_activations
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.tokens import schedule_tokens
-from compiler.codegen.vector_ops import lower_vector_op
+from compiler.codegen.fusion import plan_chains
+from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.ir.graph import Graph, Op
 from isa.container import Binary, IOEntry
 from isa.encoding import Instruction, encode_program
@@ -54,14 +56,16 @@ def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = T
     `progress(done, total, what)` is called after each op; `reuse_dram=False` gives every
     buffer its own DRAM bytes (to inspect intermediate tensors after a run)."""
     plan = plan_layout(graph)
+    chains = plan_chains(graph, plan)
     arena = plan_activations(plan, reuse_dram)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)
-    ops = [op for op in graph.ops if op.kind != "const"]
+    fused = {op for chain in chains.values() for op in chain}
+    ops = [op for op in graph.ops if op.kind != "const" and op not in fused]
     producers = graph.producers()
     for number, op in enumerate(ops):
-        _lower_op(op, number, plan, pool, builder, onchip, config, producers)
+        _lower_op(op, chains.get(op, []), number, plan, pool, builder, onchip, config, producers)
         if progress is not None:
             progress(number + 1, len(ops), op.result.name)
     builder.emit("halt", {})
@@ -87,12 +91,13 @@ def compile_model(path, config, progress=None) -> Binary:
     return compile_graph(import_model(path), config, progress)
 
 
-def _lower_op(op: Op, number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
+def _lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
               onchip: OnChipPlan, config, producers: dict) -> None:
+    """Emit op (with the ops fused after it in `chain`) as one layer."""
     copies = plan.copies.get(op, [])
     if op.kind in LAYOUT_OPS and not copies:
         return
-    builder.begin_layer(op.loc[0] if op.loc else op.result.name)
+    builder.begin_layer(" + ".join(_layer_name(o) for o in [op, *chain]))
     spad, acc = onchip.for_op(number, op.describe())
 
     def view(placement: Placement) -> DramView:
@@ -105,24 +110,46 @@ def _lower_op(op: Op, number: int, plan: LayoutPlan, pool: ConstantPool, builder
             emit_copy(builder, view(copy.src), view(copy.dst), spad, acc)
         if op.kind in LAYOUT_OPS:
             return
+
+        def stage(o: Op, chained: Op | None) -> StageInput:
+            constants = {i: producers[v].attrs["value"] for i, v in enumerate(o.operands)
+                         if v in producers and producers[v].kind == "const"}
+            index = o.operands.index(chained.result) if chained is not None else None
+            return StageInput(o, [view(plan[v]) for v in o.operands], index, constants)
+
+        last = chain[-1] if chain else op
+        if op.kind != "qmatmul":
+            stages = [stage(o, previous) for previous, o in zip([None, op, *chain], [op, *chain])]
+            VectorChain(stages, view(plan[last.result]), config).emit(builder, spad, acc, pool)
+            return
         operands = [view(plan[v]) for v in op.operands]
-        out = view(plan[op.result])
-        if op.kind == "qmatmul":
-            multipliers = per_channel_multipliers(op)
-            mult_view = None
-            if multipliers is not None:
-                mult_view = DramView.contiguous(pool.add(multipliers.astype("<f4").tobytes()), multipliers.shape, 4)
-            bias = operands[2] if len(operands) > 2 else None
-            lower_qmatmul(op, MatmulOperands(operands[0], operands[1], bias, out, mult_view), builder, spad, acc, config)
-        else:
-            constant_operands = {i: producers[v].attrs["value"] for i, v in enumerate(op.operands)
-                                 if v in producers and producers[v].kind == "const"}
-            lower_vector_op(op, operands, out, builder, spad, acc, pool, config, constant_operands)
+        multipliers = per_channel_multipliers(op)
+        mult_view = None
+        if multipliers is not None:
+            mult_view = DramView.contiguous(pool.add(multipliers.astype("<f4").tobytes()), multipliers.shape, 4)
+        bias = operands[2] if len(operands) > 2 else None
+        matmul = MatmulOperands(operands[0], operands[1], bias, view(plan[op.result]), mult_view)
+        if not chain:
+            lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
+            return
+        stages = [stage(o, previous) for previous, o in zip([op, *chain], chain)]
+        try:
+            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config))
+        except TilingError:
+            # Whole-row output tiles plus the chain do not fit: store the matmul's result and
+            # run the chain on its own (its first op then reads that result from DRAM).
+            lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
+            stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
+            VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)
     except VitcError as err:
         message = str(err)
         if op.describe() in message:
             raise
         raise VitcError(f"{op.describe()}: {message}") from None
+
+
+def _layer_name(op: Op) -> str:
+    return op.loc[0] if op.loc else op.result.name
 
 
 def _io_table(graph: Graph, plan: LayoutPlan) -> list[IOEntry]:

@@ -37,6 +37,10 @@ from compiler.ir.types import dtype_range
 from isa.errors import VitcError
 
 
+class TilingError(VitcError):
+    """No tiling fits the on-chip memory given (raised before anything is emitted)."""
+
+
 @dataclass(frozen=True)
 class MatmulOperands:
     a: DramView  # (..., M, K)
@@ -69,13 +73,16 @@ def _split(chunks, tk: int):
     return tuple((start + offset, min(tk, length - offset)) for start, length in chunks for offset in range(0, length, tk))
 
 
-def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config) -> Tiling:
-    """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer)."""
+def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config,
+                  epilogue_rows=None) -> Tiling:
+    """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer).
+    With `epilogue_rows(tm) -> {"spad": rows, "acc": rows}` (a fused chain after the matmul)
+    output tiles span whole rows (tn = n) and leave the epilogue its rows."""
     dim = config.dim
     per_transfer = config.dma_latency * config.dma_bytes_per_cycle
     k = sum(length for _, length in chunks)
     longest = max(length for _, length in chunks)
-    tn_options = sorted({n} | set(range(dim, n, dim)), reverse=True)
+    tn_options = [n] if epilogue_rows else sorted({n} | set(range(dim, n, dim)), reverse=True)
     tm_options = sorted({m} | set(range(dim, m, dim)), reverse=True)
     tk_options = sorted({longest} | set(range(dim, longest, dim)), reverse=True)
     best = None
@@ -85,7 +92,8 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
         a_piece = [tm * ceil_div(length, dim) for _, length in steps]
         b_piece = [tn * ceil_div(length, dim) if b_transposed else length * ceil_div(tn, dim) for _, length in steps]
         tile_rows = tm * ceil_div(tn, dim)
-        acc = 2 * tile_rows + 2 * ceil_div(tn, dim)
+        extra = epilogue_rows(tm) if epilogue_rows else {"spad": 0, "acc": 0}
+        acc = 2 * tile_rows + 2 * ceil_div(tn, dim) + extra["acc"]
         if acc > acc_rows:
             continue
         for a_resident, b_resident in itertools.product((True, False), repeat=2):
@@ -93,7 +101,7 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
                 continue
             a_space = 2 * (sum(a_piece) if a_resident else max(a_piece))
             b_space = 2 * (sum(b_piece) if b_resident else max(b_piece))
-            if a_space + b_space + 2 * tile_rows > spad_rows:
+            if a_space + b_space + 2 * tile_rows + extra["spad"] > spad_rows:
                 continue
             a_bytes = m * k * (1 if a_resident else n_tiles)
             b_bytes = k * n * (1 if b_resident else m_tiles)
@@ -104,11 +112,14 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
             if best is None or cost < best[0]:
                 best = (cost, Tiling(tm, tn, steps, a_resident, b_resident, b_transposed))
     if best is None:
-        raise VitcError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available")
+        raise TilingError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available")
     return best[1]
 
 
-def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spad: Arena, acc: Arena, config) -> None:
+def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spad: Arena, acc: Arena, config,
+                  pool=None, epilogue=None) -> None:
+    """Emit `op`; with `epilogue` (a `VectorChain` fused after it) each requantised output tile
+    goes through the chain on chip instead of to DRAM."""
     a_type, b_type = op.operands[0].type, op.operands[1].type
     y_type = op.result.type
     za, zb = a_type.quant.zero_point[0], _single_zero_point(op, b_type)
@@ -120,8 +131,18 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     b = operands.b.broadcast_to(batch + (k, n))
     b_transposed = _needs_transpose(b)
     chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
-    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config)
+    epilogue_rows = None
+    if epilogue is not None:
+        once = epilogue.once_rows_needed()
+
+        def epilogue_rows(tm: int) -> dict:
+            per_tile = epilogue.tile_rows_needed(tm)
+            return {mem: per_tile[mem] + once[mem] for mem in per_tile}
+
+    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows)
     slots = _Slots(tiling, spad, acc, config.dim)
+    if epilogue is not None:
+        epilogue.prepare(builder, spad, acc, pool, tiling.tm)
     qmin, qmax = dtype_range(y_type.dtype)
     requant = {"u": int(y_type.dtype == "u8"), "zy": y_type.quant.zero_point[0], "lo": qmin, "hi": qmax}
     mm_types = {"au": int(a_type.dtype == "u8"), "bu": int(b_type.dtype == "u8"), "za": za, "zb": zb, "bt": int(b_transposed)}
@@ -170,7 +191,10 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
                     fields.update(pc=1, mult_addr=mult_region.addr)
                     reads.append(mult_region)
                 builder.emit("requant", fields, reads=reads, writes=[y])
-                transfer(builder, "store", out2, y, m0, n0)
+                if epilogue is None:
+                    transfer(builder, "store", out2, y, m0, n0)
+                else:
+                    epilogue.apply(builder, tile, y, m0, tm)
 
 
 class _Counter:

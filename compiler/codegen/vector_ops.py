@@ -1,19 +1,26 @@
-"""Driving the vector-unit lowerings (`compiler.codegen.vector`) over DRAM tensors.
+"""Driving the vector-unit lowerings (`compiler.codegen.vector`) over DRAM tensors, one op or a
+fused chain of ops at a time.
 
-For an op of a vector kind, this file decides the row tile, places every operand on chip as the
-lowering's `operand_kinds` asks ("tile": the tile's rows, "row"/"scalar": loaded once,
-"column": one value per tile row), loads the lowering's constants once, and per tile emits:
-loads of the tile operands, the lowering's instructions, the store of the output tile. Tiles
-alternate between two sets of buffers so the next tile's loads overlap the current compute.
+A `VectorChain` is a list of ops (stages) where each stage after the first consumes the previous
+stage's result as one of its "tile" operands; intermediate results stay on chip and only the
+last stage's result is stored (see `fusion.py` for when ops are chained). For every stage, the
+operands are placed as the lowering's `operand_kinds` asks: "tile" operands from DRAM are loaded
+per row tile, "row"/"scalar" operands and the lowering's constants once. Row tiles alternate
+between two sets of buffers, so the next tile's loads overlap the current compute.
 
-Invariant: the lowering's instructions are declared as reading every input, constant and
-scratch region and writing the output and scratch (an over-approximation), so tokens order
-them against DMA correctly whatever they do inside.
+A chain runs either on its own (`emit`: the first stage's tile operands come from DRAM) or as
+the epilogue of a producer that hands over each tile it computed (`prepare` + `apply`, used by
+`matmul.py` on its requantised output tiles).
+
+Invariant: each lowering's instructions are declared as reading every input, constant and
+scratch region of its stage and writing its output and scratch (an over-approximation), so
+tokens order them against DMA correctly whatever they do inside.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.onchip import Arena
@@ -27,81 +34,164 @@ from compiler.ir.types import TensorType
 from isa.errors import VitcError
 
 ESIZE = {"spad": 1, "acc": 4}
+PER_TILE_KINDS = ("tile", "column")
 
 
-def lower_vector_op(op: Op, operand_views: list[DramView], out_view: DramView, builder: ProgramBuilder,
-                    spad: Arena, acc: Arena, pool, config, constant_operands: dict) -> None:
-    """`constant_operands`: operand index -> array, for operands that are constants."""
-    op, operand_views = _broadcast_rows(op, operand_views)
-    op, operand_views, out_view = _in_memory_order(op, operand_views, out_view)
-    lowering = vector_lowering(op, config, constant_operands)
-    dim = config.dim
-    out_shape = op.result.type.shape or (1,)
-    cols = out_shape[-1]
-    total_rows = math.prod(out_shape[:-1])
-    arenas = {"spad": spad, "acc": acc}
-    constants = {}
-    for block in lowering.constants():
-        region = arenas[block.mem].region(block.rows, block.cols, dim, f"constant {block.name}")
-        view = DramView.contiguous(pool.add(block.data), (block.rows, block.cols), ESIZE[block.mem])
-        transfer(builder, "load", view, region)
-        constants[block.name] = region
-    kinds = lowering.operand_kinds
-    mems = [memory_of(v.type.dtype) for v in op.operands]
-    out_mem = memory_of(op.result.type.dtype)
-    shared = {}
-    for i, kind in enumerate(kinds):
-        if kind in ("row", "scalar"):
-            width = cols if kind == "row" else 1
-            region = arenas[mems[i]].row_vector(width, dim, f"operand {i}")
-            transfer(builder, "load", _as_operand(operand_views[i], kind, out_shape), region)
-            shared[i] = region
+@dataclass
+class StageInput:
+    """One IR op of a chain: the op (possibly a re-shaped proxy), its operands' DRAM views, which
+    operand is the previous stage's result (None for a chain's first stage on its own), and the
+    values of constant operands (for lowerings that need them at compile time)."""
 
-    def per_tile_rows(rows: int) -> dict[str, int]:
+    op: Op
+    operand_views: list[DramView]
+    chained: int | None
+    constant_operands: dict
+
+
+class VectorChain:
+    def __init__(self, stages: list[StageInput], out_view: DramView, config):
+        self.config = config
+        self.dim = config.dim
+        first = stages[0]
+        if len(stages) == 1 and first.chained is None:
+            op, views = _broadcast_rows(first.op, first.operand_views)
+            op, views, out_view = _in_memory_order(op, views, out_view)
+            stages = [StageInput(op, views, None, first.constant_operands)]
+        else:
+            stages = [StageInput(*_broadcast_rows(s.op, s.operand_views), s.chained, s.constant_operands) for s in stages]
+        self.stages = stages
+        self.out_view = out_view
+        self.lowerings = [vector_lowering(s.op, config, s.constant_operands) for s in stages]
+        shape = stages[-1].op.result.type.shape or (1,)
+        self.cols = shape[-1]
+        self.total_rows = math.prod(shape[:-1])
+
+    # ---- sizes -------------------------------------------------------------------------------
+
+    def _kinds(self, index: int) -> list[tuple[int, str, str]]:
+        """(operand index, kind, memory) of the operands stage `index` reads from DRAM."""
+        stage, lowering = self.stages[index], self.lowerings[index]
+        return [(i, kind, memory_of(v.type.dtype)) for i, (kind, v) in enumerate(zip(lowering.operand_kinds, stage.op.operands))
+                if i != stage.chained]
+
+    def tile_rows_needed(self, rows: int) -> dict[str, int]:
+        """On-chip rows a row tile of `rows` needs beyond the producer's own buffers: two copies
+        of every per-tile operand and stage output, plus the largest stage scratch."""
         need = {"spad": 0, "acc": 0}
-        for i, kind in enumerate(kinds):
-            if kind in ("tile", "column"):
-                need[mems[i]] += 2 * rows * ceil_div(cols if kind == "tile" else 1, dim)
-        need[out_mem] += 2 * rows * ceil_div(cols, dim)
-        scratch = lowering.scratch_rows(rows)
-        need["spad"] += scratch[0]
-        need["acc"] += scratch[1]
+        scratch = {"spad": 0, "acc": 0}
+        for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
+            for _, kind, mem in self._kinds(index):
+                if kind in PER_TILE_KINDS:
+                    need[mem] += 2 * rows * ceil_div(self.cols if kind == "tile" else 1, self.dim)
+            need[memory_of(stage.op.result.type.dtype)] += 2 * rows * ceil_div(self.cols, self.dim)
+            spad_scratch, acc_scratch = lowering.scratch_rows(rows)
+            scratch["spad"] = max(scratch["spad"], spad_scratch)
+            scratch["acc"] = max(scratch["acc"], acc_scratch)
+        return {mem: need[mem] + scratch[mem] for mem in need}
+
+    def once_rows_needed(self) -> dict[str, int]:
+        """On-chip rows loaded once: row/scalar operands and the lowerings' constants."""
+        need = {"spad": 0, "acc": 0}
+        for index, lowering in enumerate(self.lowerings):
+            for _, kind, mem in self._kinds(index):
+                if kind not in PER_TILE_KINDS:
+                    need[mem] += ceil_div(self.cols if kind == "row" else 1, self.dim)
+            for block in lowering.constants():
+                need[block.mem] += block.rows * ceil_div(block.cols, self.dim)
         return need
 
-    def fits(rows: int) -> bool:
-        need = per_tile_rows(rows)
-        return need["spad"] <= spad.free and need["acc"] <= acc.free
+    def largest_tile(self, spad_free: int, acc_free: int) -> int:
+        """The largest row tile whose buffers fit in the given free rows (0 if none)."""
+        once = self.once_rows_needed()
+        spad_free, acc_free = spad_free - once["spad"], acc_free - once["acc"]
+        upper = min([self.total_rows] + [lowering.row_tile(max(spad_free, 1), max(acc_free, 1)) for lowering in self.lowerings])
 
-    tile = _largest(fits, min(total_rows, lowering.row_tile(spad.free, acc.free)))
-    if tile == 0:
-        raise VitcError(f"{op.describe()}: not even one row fits on chip ({spad.free} spad, {acc.free} acc rows free)")
-    slots = []
-    for side in range(2):
-        inputs = {i: arenas[mems[i]].region(tile, cols if kind == "tile" else 1, dim, f"operand {i}")
-                  for i, kind in enumerate(kinds) if kind in ("tile", "column")}
-        output = arenas[out_mem].region(tile, cols, dim, "output tile")
-        slots.append((inputs, output))
-    spad_scratch, acc_scratch = lowering.scratch_rows(tile)
-    scratch = (_scratch(spad, spad_scratch, "spad", dim), _scratch(acc, acc_scratch, "acc", dim))
-    scratch_regions = [r for r, count in zip(scratch, (spad_scratch, acc_scratch)) if count]
-    tile_views = {i: _as_operand(operand_views[i], kind, out_shape) for i, kind in enumerate(kinds) if kind in ("tile", "column")}
-    for number, r0 in enumerate(range(0, total_rows, tile)):
-        rows = min(tile, total_rows - r0)
-        tile_inputs, tile_output = slots[number % 2]
-        regions = []
-        for i in range(len(kinds)):
-            if i in shared:
-                regions.append(shared[i])
-                continue
-            full = tile_inputs[i]
-            region = Region(full.mem, full.addr, rows, full.cols, full.bs)
-            transfer(builder, "load", tile_views[i], region, r0)
-            regions.append(region)
-        output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
-        instructions = lowering.emit(rows, regions, output, scratch, constants, builder.layer)
-        builder.emit_all(instructions, reads=regions + list(constants.values()) + scratch_regions,
-                         writes=[output] + scratch_regions)
-        transfer(builder, "store", out_view, output, r0)
+        def fits(rows: int) -> bool:
+            need = self.tile_rows_needed(rows)
+            return need["spad"] <= spad_free and need["acc"] <= acc_free
+
+        low, high = 0, upper
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low
+
+    # ---- emission ----------------------------------------------------------------------------
+
+    def prepare(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool, tile: int) -> None:
+        """Allocate every buffer for row tiles of `tile` rows and load the once-only data."""
+        arenas = {"spad": spad, "acc": acc}
+        dim = self.dim
+        self.tile = tile
+        self.constants, self.shared, self.slots = [], [], []
+        for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
+            constants = {}
+            for block in lowering.constants():
+                region = arenas[block.mem].region(block.rows, block.cols, dim, f"constant {block.name}")
+                view = DramView.contiguous(pool.add(block.data), (block.rows, block.cols), ESIZE[block.mem])
+                transfer(builder, "load", view, region)
+                constants[block.name] = region
+            shared = {}
+            for i, kind, mem in self._kinds(index):
+                if kind not in PER_TILE_KINDS:
+                    region = arenas[mem].row_vector(self.cols if kind == "row" else 1, dim, f"operand {i}")
+                    transfer(builder, "load", _as_operand(stage.operand_views[i], kind, stage.op.result.type.shape), region)
+                    shared[i] = region
+            slots = []
+            for _ in range(2):
+                inputs = {i: arenas[mem].region(tile, self.cols if kind == "tile" else 1, dim, f"operand {i}")
+                          for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS}
+                output = arenas[memory_of(stage.op.result.type.dtype)].region(tile, self.cols, dim, "output tile")
+                slots.append((inputs, output))
+            self.constants.append(constants)
+            self.shared.append(shared)
+            self.slots.append(slots)
+        spad_scratch = max(lowering.scratch_rows(tile)[0] for lowering in self.lowerings)
+        acc_scratch = max(lowering.scratch_rows(tile)[1] for lowering in self.lowerings)
+        self.scratch = (_scratch(spad, spad_scratch, "spad"), _scratch(acc, acc_scratch, "acc"))
+        self.scratch_used = [r for r, count in zip(self.scratch, (spad_scratch, acc_scratch)) if count]
+
+    def apply(self, builder: ProgramBuilder, number: int, produced: Region | None, row0: int, rows: int) -> None:
+        """Run every stage on rows [row0, row0 + rows) (the first stage's chained operand is
+        `produced`) and store the last stage's result."""
+        previous = produced
+        for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
+            tile_inputs, tile_output = self.slots[index][number % 2]
+            regions = []
+            for i, kind in enumerate(lowering.operand_kinds):
+                if i == stage.chained:
+                    regions.append(previous)
+                elif i in self.shared[index]:
+                    regions.append(self.shared[index][i])
+                else:
+                    full = tile_inputs[i]
+                    region = Region(full.mem, full.addr, rows, full.cols, full.bs)
+                    view = _as_operand(stage.operand_views[i], kind, stage.op.result.type.shape)
+                    transfer(builder, "load", view, region, row0)
+                    regions.append(region)
+            output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
+            constants = self.constants[index]
+            instructions = lowering.emit(rows, regions, output, self.scratch, constants, builder.layer)
+            builder.emit_all(instructions, reads=regions + list(constants.values()) + self.scratch_used,
+                             writes=[output] + self.scratch_used)
+            previous = output
+        transfer(builder, "store", self.out_view, previous, row0)
+
+    def emit(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool) -> None:
+        """The whole chain on its own, tile by tile."""
+        tile = self.largest_tile(spad.free, acc.free)
+        if tile == 0:
+            raise VitcError(f"not even one row fits on chip ({spad.free} spad, {acc.free} acc rows free)")
+        self.prepare(builder, spad, acc, pool, tile)
+        for number, row0 in enumerate(range(0, self.total_rows, tile)):
+            self.apply(builder, number, None, row0, min(tile, self.total_rows - row0))
+
+
+def _scratch(arena: Arena, rows: int, mem: str) -> Region:
+    if rows == 0:
+        return Region(mem, 0, 1, 1, 1)  # unused: no lowering needs scratch of this memory
+    return Region.packed(mem, arena.alloc_rows(rows, f"{mem} scratch"), rows, 1)
 
 
 def _in_memory_order(op: Op, operand_views: list[DramView], out_view: DramView):
@@ -151,27 +241,14 @@ def _proxy(op: Op, operand_shapes, result_shape) -> Op:
     return Op(op.kind, operands, op.attrs, reshaped(op.result, result_shape), op.loc)
 
 
-def _largest(fits, upper: int) -> int:
-    low, high = 0, upper
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if fits(middle) else (low, middle - 1)
-    return low
-
-
-def _scratch(arena: Arena, rows: int, mem: str, dim: int) -> Region:
-    if rows == 0:
-        return Region(mem, 0, 1, 1, 1)  # unused: the lowering needs no scratch of this memory
-    return Region.packed(mem, arena.alloc_rows(rows, f"{mem} scratch"), rows, 1)
-
-
 def _as_operand(view: DramView, kind: str, out_shape) -> DramView:
     """The operand as the matrix its kind asks for, rows matching the output's rows."""
+    out_shape = tuple(out_shape) or (1,)
     size = math.prod(view.shape)
     if kind == "tile":
         shaped = view.reshape(out_shape) if size == math.prod(out_shape) else view.broadcast_to(out_shape)
     elif kind == "column":
-        shaped = view.reshape(tuple(out_shape[:-1]) + (1,))
+        shaped = view.reshape(out_shape[:-1] + (1,))
     elif kind == "row":
         shaped = view.reshape((1, out_shape[-1]))
     else:

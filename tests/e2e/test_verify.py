@@ -6,13 +6,15 @@ Known not exact or not compilable yet (xfail):
 - QDQ int8 per-tensor/per-channel without quant_pre_process: onnxruntime leaves 6 MatMuls as
   float32 MLAS SGEMM (docs/ir-requests.md); no exact lowering for float `matmul` yet (needs a
   vector fused multiply-add; strict, so a fix is noticed).
-- Every model with LayerNormalization while the vector unit refuses it (the ISA lacks the
-  instructions onnxruntime's kernel needs, compiler/codegen/vector/layernorm.py): those cases
-  xfail with the refusal as the reason. The backend itself is checked end to end on the same
-  vit-micro without LayerNorm (`layernorm_free.py`), every variant, both configurations.
+- Every model with an op the vector unit refuses because the ISA cannot reproduce onnxruntime's
+  kernel bit for bit (LayerNormalization, QLinearSoftmax at the time of writing; see
+  compiler/codegen/vector/): those cases xfail with the refusal as the reason. vit-micro
+  without LayerNorm, and without LayerNorm and attention (`reduced_models.py`), run every
+  variant on both configurations; the latter compiles with today's vector unit.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +34,7 @@ from isa.disassembler import disassemble_binary
 from isa.errors import VitcError
 from models import digits, zoo
 from runtime_emulator import run_binary
-from tests.e2e.layernorm_free import layernorm_free_vit_micro
+from tests.e2e.reduced_models import reduced_vit_micro
 
 FIXTURES = Path(__file__).resolve().parents[2] / "models" / "fixtures"
 FLOAT_MATMUL = "onnxruntime runs float MatMul (MLAS SGEMM) here; no exact float matmul lowering yet"
@@ -49,20 +51,21 @@ def _marks(v):
 
 
 VARIANT_PARAMS = [pytest.param(v, id=_variant_id(v), marks=_marks(v)) for v in zoo.VARIANTS]
-LAYERNORM_REFUSED = "LayerNormalization needs instructions the ISA does not have"
+VECTOR_REFUSAL = re.compile(r"vector lowering of op .*needs")
 
 
 @pytest.fixture(scope="session")
-def layernorm_free_models(tmp_path_factory):
-    """variant -> path of the LayerNorm-free vit-micro, built on first use."""
-    folder = tmp_path_factory.mktemp("layernorm-free")
+def reduced_models(tmp_path_factory):
+    """(variant, dropped parts) -> path of the reduced vit-micro, built on first use."""
+    folder = tmp_path_factory.mktemp("reduced")
     paths = {}
 
-    def get(variant):
-        if variant not in paths:
-            paths[variant] = folder / f"{_variant_id(variant)}.onnx"
-            paths[variant].write_bytes(layernorm_free_vit_micro(variant))
-        return paths[variant]
+    def get(variant, drop=("layernorm", "attention")):
+        key = (variant, tuple(drop))
+        if key not in paths:
+            paths[key] = folder / f"{_variant_id(variant)}-without-{'-'.join(drop)}.onnx"
+            paths[key].write_bytes(reduced_vit_micro(variant, drop))
+        return paths[key]
 
     return get
 
@@ -72,7 +75,7 @@ def _verify(path, config_name, inputs, diagnose=False):
     try:
         return verify_model(path, load_config(config_name), inputs, diagnose=diagnose)
     except VitcError as err:
-        if LAYERNORM_REFUSED in str(err):
+        if VECTOR_REFUSAL.search(str(err)):
             pytest.xfail(str(err))
         raise
 
@@ -85,9 +88,10 @@ def _assert_exact(verification, what):
 
 @pytest.mark.parametrize("config_name", ["default", "large"])
 @pytest.mark.parametrize("variant", VARIANT_PARAMS)
-def test_layernorm_free_vit_micro_verifies_exactly(variant, config_name, layernorm_free_models):
-    verification = _verify(layernorm_free_models(variant), config_name, zoo.sample_input("vit-micro", 1), diagnose=True)
-    _assert_exact(verification, f"vit-micro without LayerNorm {_variant_id(variant)} on {config_name}")
+@pytest.mark.parametrize("drop", [("layernorm",), ("layernorm", "attention")], ids="-".join)
+def test_reduced_vit_micro_verifies_exactly(variant, config_name, drop, reduced_models):
+    verification = _verify(reduced_models(variant, drop), config_name, zoo.sample_input("vit-micro", 1), diagnose=True)
+    _assert_exact(verification, f"vit-micro without {drop} {_variant_id(variant)} on {config_name}")
 
 
 @pytest.mark.parametrize("config_name", ["default", "large"])
@@ -124,8 +128,8 @@ def _fixture_input(path):
     return {value.name: zoo.random_image(shape, 5)}
 
 
-def test_compiling_twice_gives_identical_bytes_and_asm_round_trips(layernorm_free_models):
-    path = layernorm_free_models(zoo.VARIANTS[6])
+def test_compiling_twice_gives_identical_bytes_and_asm_round_trips(reduced_models):
+    path = reduced_models(zoo.VARIANTS[6])
     config = load_config("default")
     first = write_vitb(compile_graph(import_model(path), config))
     second = write_vitb(compile_graph(import_model(path), config))
@@ -138,8 +142,8 @@ def _vitc(*args):
     return subprocess.run([sys.executable, "-m", "compiler.cli.main", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_cli_verify_json_and_compile_summary(tmp_path, layernorm_free_models):
-    path = layernorm_free_models(zoo.VARIANTS[12])
+def test_cli_verify_json_and_compile_summary(tmp_path, reduced_models):
+    path = reduced_models(zoo.VARIANTS[12])
     done = _vitc("verify", str(path), "--seed", "2", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -151,10 +155,10 @@ def test_cli_verify_json_and_compile_summary(tmp_path, layernorm_free_models):
     assert "instructions" in done.stdout and "constant bytes" in done.stdout and "DRAM footprint" in done.stdout
 
 
-def test_cli_verify_with_an_input_file(tmp_path, layernorm_free_models):
+def test_cli_verify_with_an_input_file(tmp_path, reduced_models):
     """An input file is verified exactly; a wrong shape is a clear error (exit 1), never a
     traceback."""
-    path = layernorm_free_models(zoo.VARIANTS[12])
+    path = reduced_models(zoo.VARIANTS[12])
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((1, 3, 8, 8), np.float32))
     done = _vitc("verify", str(path), "--input", str(bad))
@@ -187,7 +191,7 @@ def test_vit_digits_whole_test_split_matches_onnxruntime():
     try:
         image = write_vitb(compile_graph(import_model(path), config))
     except VitcError as err:
-        if LAYERNORM_REFUSED in str(err):
+        if VECTOR_REFUSAL.search(str(err)):
             pytest.xfail(str(err))
         raise
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

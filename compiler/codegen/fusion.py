@@ -1,0 +1,81 @@
+"""Fusion: chains of ops that run tile by tile on chip, so intermediate results never go to DRAM.
+
+A chain starts at a compute op (a `qmatmul` over one matrix, or a vector op) and extends to the
+next op C while the current result r:
+- has exactly one use, as one operand of C, and is not a graph output;
+- has the shape of C's result (C works row by row on r's rows: bias and residual adds,
+  dequantize -> layernorm -> quantize, table -> softmax, ...);
+- C is a vector-unit op, and every other operand of C exists before the chain starts (it is
+  loaded from DRAM while the chain runs at the position of its first op).
+The chain's last result is the only one stored; its buffer is written at the chain's start, so
+its live range is widened before the memory plan places it.
+
+Invariant: fusing changes where results live, never what is computed: every op still runs its
+own lowering on the same values.
+"""
+
+from __future__ import annotations
+
+import math
+
+from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan
+from compiler.codegen.vector import LOWERINGS
+from compiler.ir.graph import Graph, Op
+
+
+def plan_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
+    """Chain head -> the ops fused after it (heads with nothing fused are left out)."""
+    users = graph.users()
+    producers = graph.producers()
+    index = {op: i for i, op in enumerate(graph.ops)}
+    outputs = set(graph.outputs)
+    chains: dict[Op, list[Op]] = {}
+    fused: set[Op] = set()
+    for head in graph.ops:
+        if head in fused or not _can_head(head, plan):
+            continue
+        tail, chain = head, []
+        while True:
+            consumer = _next_in_chain(tail, users, producers, index, outputs, index[head], plan)
+            if consumer is None:
+                break
+            chain.append(consumer)
+            tail = consumer
+        if chain:
+            chains[head] = chain
+            fused.update(chain)
+            plan[chain[-1].result].buffer.first = min(plan[chain[-1].result].buffer.first, index[head])
+    return chains
+
+
+def _can_head(op: Op, plan: LayoutPlan) -> bool:
+    if op.kind == "qmatmul":
+        return math.prod(op.result.type.shape[:-2]) == 1
+    if op.kind not in LOWERINGS or op.kind in LAYOUT_OPS:
+        return False
+    # An op stored in a permuted order runs on permuted tensors (vector_ops), not as a chain.
+    return _in_order(plan[op.result].view)
+
+
+def _in_order(view) -> bool:
+    """Stored as its logical rows with contiguous columns (no permuted-order execution)."""
+    return view.physical_order() in (None, tuple(range(len(view.axes)))) and view.matrix_cols()[-1][1] in (0, 1)
+
+
+def _next_in_chain(tail: Op, users, producers, index, outputs, head_index: int, plan: LayoutPlan) -> Op | None:
+    result = tail.result
+    uses = users.get(result, [])
+    if result in outputs or len(uses) != 1:
+        return None
+    (consumer,) = uses
+    if consumer.kind in LAYOUT_OPS or consumer.kind not in LOWERINGS or consumer.operands.count(result) != 1:
+        return None
+    if tuple(consumer.result.type.shape) != tuple(result.type.shape) or not result.type.shape:
+        return None
+    if not _in_order(plan[consumer.result].view):
+        return None
+    for operand in consumer.operands:
+        producer = producers.get(operand)
+        if operand is not result and producer is not None and producer.kind != "const" and index[producer] > head_index:
+            return None
+    return consumer
