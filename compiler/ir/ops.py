@@ -45,12 +45,12 @@ class OperandSpec:
 
 @dataclass(frozen=True)
 class AttrSpec:
-    """One attribute: `kind` is a key of ATTR_KINDS; `choices` restricts a "str" attribute."""
+    """One attribute: `kind` is a key of ATTR_KINDS; `choices`, if given, lists the allowed values."""
 
     name: str
     kind: str
     required: bool = True
-    choices: tuple[str, ...] = ()
+    choices: tuple = ()
     doc: str = ""
 
 
@@ -168,7 +168,11 @@ OPS: tuple[OpDef, ...] = (
           (_one("a", Q8), _one("b", Q8)), ResultSpec(("i32",), quantized=False),
           infer=rules.infer_matmul_int, check=rules.check_matmul_int),
     OpDef("matmul", "Float32 MatMul as onnxruntime computes it (MLAS SGEMM), numpy matmul broadcasting.",
-          (_one("a", ("f32",)), _one("b", ("f32",))), ResultSpec(("f32",)), infer=rules.infer_matmul),
+          (_one("a", ("f32",)), _one("b", ("f32",))), ResultSpec(("f32",)),
+          (AttrSpec("b_prepacked", "int", required=False, choices=(0, 1),
+                    doc="1 when onnxruntime's B is an initializer (MLAS prepacks it: a different K "
+                        "blocking, hence rounding); absent or 0: B is computed at run time"),),
+          infer=rules.infer_matmul),
     OpDef("qadd", "QLinearAdd (numpy broadcasting): the onnxruntime kernel or the float DQ -> Add -> Q path.",
           (_one("a", Q8, True), _one("b", Q8, True)), ResultSpec(Q8, quantized=True),
           (_MODE,
@@ -202,7 +206,7 @@ OPS: tuple[OpDef, ...] = (
     _float_unary("exp", "Float32 exponential as onnxruntime computes it."),
     OpDef("reduce_mean", "ReduceMean over `axes` as onnxruntime computes it.",
           (_one("x", ("f32",)),), ResultSpec(("f32",)),
-          (AttrSpec("axes", "ints"), AttrSpec("keepdims", "int", doc="0 or 1")),
+          (AttrSpec("axes", "ints"), AttrSpec("keepdims", "int", choices=(0, 1))),
           infer=rules.infer_reduce_mean),
     _layout("reshape", "Row-major reshape to the result type's shape.", (), check=rules.check_reshape),
     _layout("transpose", "Permute axes: result axis i is operand axis `perm[i]`.",

@@ -137,6 +137,18 @@ def test_names_and_locs_with_any_characters_round_trip():
     assert '%"//not a comment" = sqrt %"in put"' in text
 
 
+def test_optional_attributes_print_only_when_present():
+    text = """\
+graph @g(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (%x, %y) {
+  %x = matmul %a, %b {b_prepacked = 1} : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x4xf32>
+  %y = matmul %a, %b : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x4xf32>
+}
+"""
+    graph = parse_graph(text)
+    assert graph.ops[0].attrs == {"b_prepacked": 1} and graph.ops[1].attrs == {}
+    assert print_graph(graph) == text
+
+
 def test_scalar_and_empty_shapes():
     g = Graph("g")
     x = g.add_input("x", TensorType("f32", ()))
