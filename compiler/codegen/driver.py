@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
+from compiler.codegen.fusion import plan_chains
 from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
 from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
 from compiler.codegen.memory_plan import ConstantPool, plan_activations
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.tokens import schedule_tokens
-from compiler.codegen.fusion import plan_chains
 from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.ir.graph import Graph, Op
 from isa.container import Binary, IOEntry
@@ -65,7 +65,9 @@ def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = T
     ops = [op for op in graph.ops if op.kind != "const" and op not in fused]
     producers = graph.producers()
     for number, op in enumerate(ops):
+        before = len(builder.items)
         _lower_op(op, chains.get(op, []), number, plan, pool, builder, onchip, config, producers)
+        log.debug("%s: %d instructions", op.describe(), len(builder.items) - before)
         if progress is not None:
             progress(number + 1, len(ops), op.result.name)
     builder.emit("halt", {})

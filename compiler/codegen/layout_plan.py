@@ -60,7 +60,8 @@ class Placement:
 
 @dataclass
 class Copy:
-    """Move `src` to `dst` (same shape) through the scratchpad, emitted at op `at`."""
+    """Move `src` to `dst` (same shape) through the scratchpad (emitted at the op that owns
+    it in `LayoutPlan.copies`)."""
 
     src: Placement
     dst: Placement
@@ -213,15 +214,13 @@ def _inverse(op: Op, view: DramView, operand: Value) -> DramView | None:
 
 
 def _forward(op: Op, plan: LayoutPlan, new_buffer, outputs) -> Placement:
-    result = op.result
-    kind = op.kind
     source = plan[op.operands[0]]
     view = _forward_view(op, source.view, plan)
-    if view is not None and result not in outputs:
-        return Placement(source.buffer, view)
     if view is None:
         raise VitcError(f"{op.describe()}: this layout change cannot be expressed as DMA addressing")
-    own = new_buffer(result, "output")
+    if op.result not in outputs:
+        return Placement(source.buffer, view)
+    own = new_buffer(op.result, "output")  # a graph output is stored row-major in its own buffer
     plan.copies.setdefault(op, []).append(Copy(Placement(source.buffer, view), own))
     return own
 

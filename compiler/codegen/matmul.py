@@ -22,7 +22,7 @@ Partial edge tiles (e.g. 197 tokens) are simply smaller.
 from __future__ import annotations
 
 import itertools
-import math
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,8 @@ from compiler.codegen.transfer import transfer
 from compiler.ir.graph import Op
 from compiler.ir.types import dtype_range
 from isa.errors import VitcError
+
+log = logging.getLogger("vitc.codegen.matmul")
 
 
 class TilingError(VitcError):
@@ -131,15 +133,8 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     b = operands.b.broadcast_to(batch + (k, n))
     b_transposed = _needs_transpose(b)
     chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
-    epilogue_rows = None
-    if epilogue is not None:
-        once = epilogue.once_rows_needed()
-
-        def epilogue_rows(tm: int) -> dict:
-            per_tile = epilogue.tile_rows_needed(tm)
-            return {mem: per_tile[mem] + once[mem] for mem in per_tile}
-
-    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows)
+    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, _epilogue_rows(epilogue))
+    log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
     slots = _Slots(tiling, spad, acc, config.dim)
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm)
@@ -195,6 +190,19 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
                     transfer(builder, "store", out2, y, m0, n0)
                 else:
                     epilogue.apply(builder, tile, y, m0, tm)
+
+
+def _epilogue_rows(epilogue):
+    """The on-chip rows a fused chain needs for output tiles of `tm` rows (None: no chain)."""
+    if epilogue is None:
+        return None
+    once = epilogue.once_rows_needed()
+
+    def rows(tm: int) -> dict:
+        per_tile = epilogue.tile_rows_needed(tm)
+        return {mem: per_tile[mem] + once[mem] for mem in per_tile}
+
+    return rows
 
 
 class _Counter:

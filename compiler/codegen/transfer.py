@@ -87,12 +87,11 @@ def transfer(builder: ProgramBuilder, direction: str, view: DramView, region: Re
                 "dram": matrix.addr + (offset + col_offset) * esize,
                 "dram_stride": stride * esize, "dram_depth_stride": depth_stride * esize,
             }
-            footprint = Region(mem, on_chip.addr, rows * depth if depth > 1 else rows, cols, on_chip.bs) if depth * rows <= on_chip.bs else None
-            if footprint is None:
-                raise VitcError(f"codegen: transfer of {depth}x{rows} rows exceeds the block stride {on_chip.bs}")
+            if depth * rows > on_chip.bs:
+                raise VitcError(f"codegen: a transfer of {depth} x {rows} rows exceeds the block stride {on_chip.bs}")
+            footprint = Region(mem, on_chip.addr, depth * rows, cols, on_chip.bs)
             window = DramView(fields["dram"], esize, (((depth, depth_stride),), ((rows, stride),), ((cols, 1),)))
             if direction == "load":
                 builder.emit("dma.load", fields, reads=[window], writes=[footprint])
             else:
-                del fields["mem"]
-                builder.emit("dma.store", {"mem": mem, **fields}, reads=[footprint], writes=[window])
+                builder.emit("dma.store", fields, reads=[footprint], writes=[window])

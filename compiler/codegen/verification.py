@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from compiler.codegen.driver import Compiled, compile_graph_full
+from compiler.codegen.driver import compile_graph_full
 from compiler.codegen.dram_view import DramView
 from compiler.frontend.importer import import_model_with_tensors
 from compiler.ir.graph import Graph, Value

@@ -3,7 +3,6 @@ numpy's reshape/transpose/take/slicing/broadcasting select, read back through th
 byte image (`read_view`)."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from compiler.codegen.dram_view import DramView
