@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from compiler.reference.kernels.fp32 import sequential_sum
+
 F32 = np.float32
 FLT_MAX = F32(np.finfo(np.float32).max)
 
@@ -44,7 +46,7 @@ def qsoftmax(x: np.ndarray, axis: int, x_scale: float, y_scale: float, y_zero_po
     codes = rows.astype(np.int32)
     table = exp_table(x_scale, rows.shape[-1])
     entries = table[255 - codes.max(axis=-1, keepdims=True) + codes]
-    row_sum = np.add.accumulate(entries, axis=-1, dtype=F32)[..., -1:]
+    row_sum = sequential_sum(entries)[..., None]
     quotient = entries.astype(np.float64) * np.float64(output_multiplier(y_scale)) / row_sum.astype(np.float64)
     y = np.minimum(np.rint(quotient) + y_zero_point, np.iinfo(dtype).max).astype(dtype)
     return np.moveaxis(y, -1, axis)

@@ -53,6 +53,22 @@ def test_softmax_along_a_middle_axis():
     assert_exact("QLinearSoftmax axis=1", qsoftmax(x, 1, 0.1, 1 / 255, 0, np.uint8), y)
 
 
+def test_table_shift_uses_float32_logf():
+    """float32(log(q)) (what exp_table uses) equals glibc's logf for every row length 1..5000."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("m")
+    if name is None:
+        pytest.skip("no C math library to compare with")
+    logf = ctypes.CDLL(name).logf
+    logf.restype, logf.argtypes = ctypes.c_float, [ctypes.c_float]
+    flt_max = np.finfo(F32).max
+    for d in range(1, 5001):
+        q = float(flt_max / F32(d))
+        assert float(F32(math.log(q))) == logf(q), f"row length {d}"
+
+
 def _alternative(row, sx, sy, zy, dtype, why):
     """What each rejected formula gives for one row."""
     codes = row.astype(np.int32)
