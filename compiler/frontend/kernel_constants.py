@@ -7,14 +7,17 @@ nobody downstream recomputes them differently. Inputs are float32 scalars or arr
   M = f32(f32(sa * sb) / sy), one per output channel when the weight is per channel.
 - QGemm: M = f32(f32(f32(alpha * sa) * sb) / sy).
 - QLinearAdd (MLAS qladd.cpp, the x86 kernel): rA = f32(sa / sc), rB = f32(sb / sc),
-  fixed = f32(f32(zc) - f32(f32(rA * za) + f32(rB * zb))); MLAS compiles this part for the
-  baseline ISA (no FMA contraction), so each product is rounded.
+  fixed = f32(zc - fma(rA, za, f32(rB * zb))): the kernel is compiled with FMA contraction, so
+  `rA * za` is not rounded on its own (rounding it separately differs on about one element in
+  2000; tests/compiler/codegen/vector/test_qbinary.py discriminates the two over every code pair).
 - QLinearMul: multiplier = f32(f32(sa * sb) / sc).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from compiler.reference.kernels.fp32 import fma
 
 F32 = np.float32
 
@@ -39,7 +42,7 @@ def qadd_constants(a_scale, a_zero: int, b_scale, b_zero: int, c_scale, c_zero: 
     """QLinearAdd kernel constants `ra`, `rb`, `fixed`."""
     ra = _f32(a_scale) / _f32(c_scale)
     rb = _f32(b_scale) / _f32(c_scale)
-    fixed = _f32(c_zero) - (ra * _f32(a_zero) + rb * _f32(b_zero))
+    fixed = _f32(c_zero) - fma(ra, _f32(a_zero), rb * _f32(b_zero))
     return {"ra": float(ra), "rb": float(rb), "fixed": float(fixed)}
 
 
