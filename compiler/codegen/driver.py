@@ -56,7 +56,7 @@ def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = T
     `progress(done, total, what)` is called after each op; `reuse_dram=False` gives every
     buffer its own DRAM bytes (to inspect intermediate tensors after a run)."""
     plan = plan_layout(graph)
-    chains = plan_chains(graph, plan)
+    chains = plan_chains(graph, plan, config)
     arena = plan_activations(plan, reuse_dram)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)

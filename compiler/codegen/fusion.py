@@ -7,8 +7,10 @@ next op C while the current result r:
   dequantize -> layernorm -> quantize, table -> softmax, ...);
 - C is a vector-unit op, and every other operand of C exists before the chain starts (it is
   loaded from DRAM while the chain runs at the position of its first op).
-The chain's last result is the only one stored; its buffer is written at the chain's start, so
-its live range is widened before the memory plan places it.
+A chain after a `qmatmul` needs output tiles of whole rows next to the chain's buffers; a
+consumer is only added while the matmul can still be tiled that way in the on-chip memory one
+op gets. The chain's last result is the only one stored; its buffer is written at the chain's
+start, so its live range is widened before the memory plan places it.
 
 Invariant: fusing changes where results live, never what is computed: every op still runs its
 own lowering on the same values.
@@ -16,14 +18,16 @@ own lowering on the same values.
 
 from __future__ import annotations
 
-import math
-
 from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan
+from compiler.codegen.matmul import choose_tiling, epilogue_rows, k_chunks, needs_transpose
+from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.vector import LOWERINGS
+from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.ir.graph import Graph, Op
+from isa.errors import VitcError
 
 
-def plan_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
+def plan_chains(graph: Graph, plan: LayoutPlan, config) -> dict[Op, list[Op]]:
     """Chain head -> the ops fused after it (heads with nothing fused are left out)."""
     users = graph.users()
     producers = graph.producers()
@@ -37,7 +41,7 @@ def plan_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
         tail, chain = head, []
         while True:
             consumer = _next_in_chain(tail, users, producers, index, outputs, index[head], plan)
-            if consumer is None:
+            if consumer is None or (head.kind == "qmatmul" and not _matmul_tiles_with(head, chain + [consumer], plan, config)):
                 break
             chain.append(consumer)
             tail = consumer
@@ -48,9 +52,29 @@ def plan_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
     return chains
 
 
+def _matmul_tiles_with(head: Op, chain: list[Op], plan: LayoutPlan, config) -> bool:
+    """Whether `head` (a qmatmul) can be tiled with `chain` as its epilogue (views are only
+    needed for their shapes here)."""
+    stages, previous = [], head
+    for op in chain:
+        stages.append(StageInput(op, [plan[v].view for v in op.operands], op.operands.index(previous.result), {}))
+        previous = op
+    try:
+        epilogue = VectorChain(stages, plan[chain[-1].result].view, config)
+        a, b = head.operands[0].type, head.operands[1].type
+        k, m, n = a.shape[-1], head.result.type.shape[-2], head.result.type.shape[-1]
+        chunks = k_chunks(plan[head.operands[0]].view.broadcast_to(a.shape).as_matrix().axes[1], k, config.dim)
+        b_transposed = needs_transpose(plan[head.operands[1]].view.broadcast_to(b.shape))
+        spad, acc = OnChipPlan(config).for_op(0, head.describe())
+        choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows(epilogue))
+    except VitcError:
+        return False
+    return True
+
+
 def _can_head(op: Op, plan: LayoutPlan) -> bool:
     if op.kind == "qmatmul":
-        return math.prod(op.result.type.shape[:-2]) == 1
+        return True  # a batched one (attention per head) hands over each head's tiles in turn
     if op.kind not in LOWERINGS or op.kind in LAYOUT_OPS:
         return False
     # An op stored in a permuted order runs on permuted tensors (vector_ops), not as a chain.

@@ -131,9 +131,9 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     k = a_type.shape[-1]
     a = operands.a.broadcast_to(batch + (m, k))
     b = operands.b.broadcast_to(batch + (k, n))
-    b_transposed = _needs_transpose(b)
+    b_transposed = needs_transpose(b)
     chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
-    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, _epilogue_rows(epilogue))
+    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows(epilogue))
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
     slots = _Slots(tiling, spad, acc, config.dim)
     if epilogue is not None:
@@ -189,10 +189,10 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
                 if epilogue is None:
                     transfer(builder, "store", out2, y, m0, n0)
                 else:
-                    epilogue.apply(builder, tile, y, m0, tm)
+                    epilogue.apply(builder, tile, y, batch_number * m + m0, tm)
 
 
-def _epilogue_rows(epilogue):
+def epilogue_rows(epilogue):
     """The on-chip rows a fused chain needs for output tiles of `tm` rows (None: no chain)."""
     if epilogue is None:
         return None
@@ -231,7 +231,7 @@ def _single_zero_point(op: Op, b_type) -> int:
     return points.pop()
 
 
-def _needs_transpose(b: DramView) -> bool:
+def needs_transpose(b: DramView) -> bool:
     cols = b.as_matrix().axes[1]
     if cols[-1][1] == 1 or b.shape[-1] == 1:
         return False

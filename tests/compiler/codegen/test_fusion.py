@@ -37,7 +37,7 @@ def _matmul_then_tables(rows, n, tables=2):
 
 def test_a_matmul_and_its_element_wise_consumers_form_one_chain():
     g, _, _ = _matmul_then_tables(17, 64)
-    chains = plan_chains(g, plan_layout(g))
+    chains = plan_chains(g, plan_layout(g), load_config("default"))
     ((head, chain),) = chains.items()
     assert head.kind == "qmatmul" and [op.result.name for op in chain] == ["t0", "t1"]
 
