@@ -72,7 +72,7 @@ def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = T
             progress(number + 1, len(ops), op.result.name)
     builder.emit("halt", {})
     dram_size = pool.end
-    sizes = {"spad": config.spad_rows, "acc": config.acc_rows, "dram": dram_size}
+    sizes = {"spad": config.spad_rows, "acc": config.acc_rows, "dram": arena}
     instructions = schedule_tokens(builder.items, sizes, config.token_queue_depth)
     binary = Binary(
         config_hash=config.hash,

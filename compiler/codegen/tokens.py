@@ -11,6 +11,9 @@ When that token would overlap `token_queue_depth` others still waiting in the qu
 K-chunk loads before their matmuls), the signal moves to the last S instruction before Y
 instead: ordering is kept (S runs in order), only some overlap is lost.
 
+DRAM is tracked in 16-byte granules and only below `space_sizes["dram"]` (the activation
+arena): the constant section above it is never written, so reading it orders nothing.
+
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential
 order do more than `token_queue_depth` tokens wait in one queue, which (with every wait
@@ -27,14 +30,16 @@ from isa.errors import VitcError
 from isa.table import load_table
 
 UNITS = load_table().units
+DRAM_GRANULE = 16
 
 
 def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_depth: int) -> list[Instruction]:
     """The instructions with `wait`/`signal` set; `space_sizes` bounds each access space."""
     n_units = len(UNITS)
     unit_of = {u: i for i, u in enumerate(UNITS)}
-    last_write = {space: np.zeros((n_units, size), np.int64) for space, size in space_sizes.items()}
-    last_read = {space: np.zeros((n_units, size), np.int64) for space, size in space_sizes.items()}
+    sizes = {space: _granules(space, size) for space, size in space_sizes.items()}
+    last_write = {space: np.zeros((n_units, size), np.int32) for space, size in sizes.items()}
+    last_read = {space: np.zeros((n_units, size), np.int32) for space, size in sizes.items()}
     count = np.zeros(n_units, np.int64)  # instructions issued per unit so far
     satisfied = np.zeros((n_units, n_units), np.int64)  # [dst, src]: src's number dst waited for
     index_of = [dict() for _ in range(n_units)]  # unit -> {number: item index}
@@ -49,11 +54,11 @@ def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_dep
         count[d] += 1
         index_of[d][int(count[d])] = i
         need = np.zeros(n_units, np.int64)
-        for space, lo, hi in item.reads:
-            _check_span(space, lo, hi, space_sizes, item)
+        reads = _tracked(item.reads, space_sizes, item)
+        writes = _tracked(item.writes, space_sizes, item)
+        for space, lo, hi in reads:
             need = np.maximum(need, last_write[space][:, lo:hi].max(axis=1, initial=0))
-        for space, lo, hi in item.writes:
-            _check_span(space, lo, hi, space_sizes, item)
+        for space, lo, hi in writes:
             need = np.maximum(need, last_write[space][:, lo:hi].max(axis=1, initial=0))
             need = np.maximum(need, last_read[space][:, lo:hi].max(axis=1, initial=0))
         for s in range(n_units):
@@ -68,17 +73,30 @@ def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_dep
             signals[index_of[s][number]] |= 1 << d
             satisfied[d, s] = number
             queue.append(i)
-        for space, lo, hi in item.reads:
+        for space, lo, hi in reads:
             last_read[space][d, lo:hi] = count[d]
-        for space, lo, hi in item.writes:
+        for space, lo, hi in writes:
             last_write[space][d, lo:hi] = count[d]
     _check_queue_depth(items, waits, signals, queue_depth)
     return [item.instruction(waits[i], signals[i]) for i, item in enumerate(items)]
 
 
-def _check_span(space: str, lo: int, hi: int, space_sizes: dict, item: Emitted) -> None:
-    if space not in space_sizes or lo < 0 or hi > space_sizes[space] or lo >= hi:
-        raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {space_sizes.get(space)})")
+def _granules(space: str, size: int) -> int:
+    return -(-size // DRAM_GRANULE) if space == "dram" else size
+
+
+def _tracked(accesses, space_sizes: dict, item: Emitted) -> list[tuple[str, int, int]]:
+    """The accesses in tracking units; DRAM above the tracked size (constants) is dropped."""
+    tracked = []
+    for space, lo, hi in accesses:
+        if space == "dram":
+            if lo >= space_sizes["dram"]:
+                continue
+            lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
+        elif space not in space_sizes or lo < 0 or hi > space_sizes[space] or lo >= hi:
+            raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {space_sizes.get(space)})")
+        tracked.append((space, lo, hi))
+    return tracked
 
 
 def _check_queue_depth(items: list[Emitted], waits: list[int], signals: list[int], depth: int) -> None:
