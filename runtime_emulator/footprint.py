@@ -13,7 +13,7 @@ Invariants checked by `check_bounds` (each failure is a VitcError naming the fie
 - every row is inside its memory and every DRAM byte inside the binary's DRAM;
 - no access touches more rows (counting repeats, e.g. `depth_stride = 0`) than its memory has,
   which bounds the work and the memory of any one instruction;
-- `transpose` and `copy` do not write over their own source (the ISA forbids it).
+- `transpose`, `copy` and `fmm` do not write over their own sources (the ISA forbids it).
 A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
 """
 
@@ -117,23 +117,36 @@ def _quant(f, dim):
     return _unary(ACC, SPAD, f, dim) + extra
 
 
-def _valu_b(f, dim) -> list[Access]:
-    mode = f["bmode"]
+def _broadcast(field, mode, addr, bs, rows, cols, dim) -> list[Access]:
+    """The ACC rows an operand placed by a broadcast mode (`valu`/`vfma`) reads."""
     if mode == BMODE_FULL:
-        return [_region(ACC, "b", Region(f["b"], f["rows"], f["cols"], f["b_bs"]), dim, False)]
+        return [_region(ACC, field, Region(addr, rows, cols, bs), dim, False)]
     if mode == BMODE_ROW:
-        return [_column(ACC, "b", f["b"], f["rows"], False)]
+        return [_column(ACC, field, addr, rows, False)]
     if mode == BMODE_COL:
-        return [_row_vector(ACC, "b", f["b"], f["cols"], dim)]
+        return [_row_vector(ACC, field, addr, cols, dim)]
     return []  # scalar immediate
 
 
-def _valu(f, dim):
+def _elementwise(f, dim, operands):
+    """`a` and `dst` regions plus each broadcast operand named in `operands` (with its mode field)."""
     rows, cols = f["rows"], f["cols"]
-    return [
+    accesses = [
         _region(ACC, "a", Region(f["a"], rows, cols, f["a_bs"]), dim, False),
         _region(ACC, "dst", Region(f["dst"], rows, cols, f["dst_bs"]), dim, True),
-    ] + _valu_b(f, dim)
+    ]
+    for name, mode in operands:
+        accesses += _broadcast(name, f[mode], f[name], f.get(f"{name}_bs", 0), rows, cols, dim)
+    return accesses
+
+
+def _fmm(f, dim):
+    b_shape = (f["n"], f["k"]) if f["bt"] else (f["k"], f["n"])
+    return [
+        _region(ACC, "a", Region(f["a"], f["m"], f["k"], f["a_bs"]), dim, False),
+        _region(ACC, "b", Region(f["b"], *b_shape, f["b_bs"]), dim, False),
+        _region(ACC, "c", Region(f["c"], f["m"], f["n"], f["c_bs"]), dim, True),
+    ]
 
 
 def _reduction(src_mem, f, dim):
@@ -168,7 +181,9 @@ ACCESSES = {
     "requant": _requant,
     "dequant": lambda f, dim: _unary(SPAD, ACC, f, dim),
     "quant": _quant,
-    "valu": _valu,
+    "valu": lambda f, dim: _elementwise(f, dim, [("b", "bmode")]),
+    "vfma": lambda f, dim: _elementwise(f, dim, [("b", "bmode"), ("c", "cmode")]),
+    "fmm": _fmm,
     "vunary": lambda f, dim: _unary(ACC, ACC, f, dim),
     "rowsum": lambda f, dim: _reduction(ACC, f, dim),
     "rowmax": lambda f, dim: _reduction(_mem(f), f, dim),
@@ -179,8 +194,8 @@ ACCESSES = {
 }
 
 SIZE_FIELDS = ("rows", "cols", "depth", "m", "k", "n")
-# The ISA forbids these to write over their own source (their first two accesses).
-NO_OVERLAP = frozenset({"transpose", "copy"})
+# The ISA forbids these to write over their own sources: (source, destination) access indices.
+NO_OVERLAP = {"transpose": ((0, 1),), "copy": ((0, 1),), "fmm": ((0, 2), (1, 2))}
 
 
 def dma_element_size(f) -> int:
@@ -231,8 +246,8 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
             )
         if last >= available:
             raise VitcError(f"{access.field}: {access.mem} row {last} is out of range ({access.mem} has {available} rows)")
-    if mnemonic in NO_OVERLAP:
-        _check_disjoint(*accesses[:2])
+    for src, dst in NO_OVERLAP.get(mnemonic, ()):
+        _check_disjoint(accesses[src], accesses[dst])
     span = dram_range(mnemonic, f)
     if span is not None and span[1] > dram_size:
         raise VitcError(f"DRAM bytes [{span[0]:#x}, {span[1]:#x}) exceed the DRAM size {dram_size:#x}")
@@ -244,4 +259,4 @@ def _check_disjoint(src: Access, dst: Access) -> None:
         return
     shared = np.intersect1d(np.arange(src.last_row() + 1)[src.rows()], np.arange(dst.last_row() + 1)[dst.rows()])
     if len(shared):
-        raise VitcError(f"source and destination overlap at {src.mem} row {int(shared[0])}")
+        raise VitcError(f"source ({src.field}) and destination ({dst.field}) overlap at {src.mem} row {int(shared[0])}")

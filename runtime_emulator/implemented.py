@@ -25,11 +25,13 @@ IMPLEMENTED: dict[str, dict[str, tuple[str, ...] | None]] = {
     "quant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "pr": None, "scale": None, "s_addr": None},
     "valu": {"op": ("add", "sub", "mul", "div", "max", "min"), "ty": ("f32", "i32"), "bmode": ("full", "row", "col", "scalar"), "dst": None, "a": None, "b": None, "rows": None, "cols": None, "dst_bs": None, "a_bs": None, "b_bs": None, "imm": None},
     "vunary": {"fn": ("sqrt", "exp", "neg", "abs", "recip"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
-    "rowsum": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "sq": None},
+    "rowsum": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "sq": None, "order": ("seq", "lanes8", "f64x4"), "div": None},
     "rowmax": {"mem": ("spad", "acc"), "u": ("i8", "u8"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None},
     "lut": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "out": ("spad", "acc"), "tab": None, "off": None, "pr": None, "r_addr": None},
     "qadd": {"a": None, "b": None, "c": None, "rows": None, "cols": None, "a_bs": None, "b_bs": None, "c_bs": None, "mode": ("kernel", "float"), "bbc": None, "au": ("i8", "u8"), "bu": ("i8", "u8"), "cu": ("i8", "u8"), "za": None, "zb": None, "zc": None, "ra": None, "rb": None, "fixed": None, "sa": None, "sb": None, "sc": None},
     "qmul": {"a": None, "b": None, "c": None, "rows": None, "cols": None, "a_bs": None, "b_bs": None, "c_bs": None, "mode": ("kernel", "float"), "bbc": None, "au": ("i8", "u8"), "bu": ("i8", "u8"), "cu": ("i8", "u8"), "za": None, "zb": None, "zc": None, "r": None, "sa": None, "sb": None, "sc": None},
+    "vfma": {"bmode": ("full", "row", "col", "scalar"), "cmode": ("full", "row", "col", "scalar"), "dst": None, "a": None, "b": None, "c": None, "rows": None, "cols": None, "dst_bs": None, "a_bs": None, "b_bs": None, "c_bs": None, "b_imm": None, "c_imm": None},
+    "fmm": {"a": None, "b": None, "c": None, "m": None, "k": None, "n": None, "a_bs": None, "b_bs": None, "c_bs": None, "bt": None, "accum": None},
 }
 
 

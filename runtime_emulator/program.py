@@ -22,7 +22,9 @@ from isa.table import load_table
 from runtime_emulator import footprint, timing
 from runtime_emulator.implemented import check_implemented
 from runtime_emulator.machine import Machine
-from runtime_emulator.semantics import dma, elementwise, layout, lut, matrix, qlinear, quantization, reductions
+from runtime_emulator.semantics import (
+    dma, elementwise, float_matmul, layout, lut, matrix, qlinear, quantization, reductions,
+)
 from runtime_emulator.units import CONTROL, UNIT_INDEX, mask_units
 
 SEMANTICS: dict[str, Callable[[Machine, dict], None]] = {
@@ -36,6 +38,8 @@ SEMANTICS: dict[str, Callable[[Machine, dict], None]] = {
     "quant": quantization.quant,
     "valu": elementwise.valu,
     "vunary": elementwise.vunary,
+    "vfma": elementwise.vfma,
+    "fmm": float_matmul.fmm,
     "rowsum": reductions.rowsum,
     "rowmax": reductions.rowmax,
     "lut": lut.lut,
@@ -111,7 +115,7 @@ def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, mem
         accesses=accesses,
         cycles=timing.cycles(mnemonic, f, config),
         macs=timing.macs(mnemonic, f),
-        vector_elements=timing.vector_elements(unit_name, f),
+        vector_elements=timing.vector_elements(mnemonic, unit_name, f),
         dram_read=moved if mnemonic == "dma.load" else 0,
         dram_written=moved if mnemonic == "dma.store" else 0,
         dram_span=footprint.dram_range(mnemonic, f),

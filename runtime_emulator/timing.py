@@ -3,12 +3,14 @@
 - DMA: `dma_latency + ceil(bytes / dma_bytes_per_cycle)`, bytes really moved; `zero=1`:
   `dma_latency + ceil(bytes / dim)` on-chip writes.
 - `mm` (weight-stationary dim x dim array): `ceil(k/dim) * ceil(n/dim) * max(m, dim) + mm_latency`.
-- vector, elementwise: `vector_latency + ceil(rows * cols / dim)`; row reductions (`rowsum`,
-  `rowmax`), sequential along a row and parallel across rows:
+- vector, elementwise (`vfma` too): `vector_latency + ceil(rows * cols / dim)`; row reductions
+  (`rowsum` in every order, `rowmax`), sequential along a row and parallel across rows:
   `vector_latency + ceil(rows / dim) * cols`.
+- `fmm` (dim fmas per cycle, the k steps of each output's chain one after another):
+  `vector_latency + ceil(m * n / dim) * k`.
 - `halt`: 0 (it only waits for every queue to drain).
-Also the work an instruction does, for the statistics: DRAM bytes moved, MACs and vector
-elements.
+Also the work an instruction does, for the statistics: DRAM bytes moved, MACs (the int8 matrix
+engine's) and vector elements (`m * n * k` fmas for `fmm`).
 """
 
 from isa.config import HardwareConfig
@@ -29,9 +31,11 @@ def macs(mnemonic: str, f) -> int:
     return f["m"] * f["n"] * f["k"] if mnemonic == "mm" else 0
 
 
-def vector_elements(unit: str, f) -> int:
+def vector_elements(mnemonic: str, unit: str, f) -> int:
     """Elements a vector-unit instruction processes (the vector side of the roofline)."""
-    return f["rows"] * f["cols"] if unit == "vector" else 0
+    if unit != "vector":
+        return 0
+    return f["m"] * f["n"] * f["k"] if mnemonic == "fmm" else f["rows"] * f["cols"]
 
 
 def cycles(mnemonic: str, f, config: HardwareConfig) -> int:
@@ -44,6 +48,8 @@ def cycles(mnemonic: str, f, config: HardwareConfig) -> int:
         return config.dma_latency + _ceil_div(dma_bytes(f), config.dma_bytes_per_cycle)
     if mnemonic == "mm":
         return _ceil_div(f["k"], dim) * _ceil_div(f["n"], dim) * max(f["m"], dim) + config.mm_latency
+    if mnemonic == "fmm":
+        return config.vector_latency + _ceil_div(f["m"] * f["n"], dim) * f["k"]
     if mnemonic in REDUCTIONS:
         return config.vector_latency + _ceil_div(f["rows"], dim) * f["cols"]
     return config.vector_latency + _ceil_div(f["rows"] * f["cols"], dim)

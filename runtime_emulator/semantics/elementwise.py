@@ -1,4 +1,4 @@
-"""Elementwise ACC arithmetic of the vector unit: `valu` (binary) and `vunary`.
+"""Elementwise ACC arithmetic of the vector unit: `valu` (binary), `vunary` and `vfma`.
 
 `valu`: `dst = a OP b` over the region `(a, rows, cols, a_bs)` -> `(dst, rows, cols, dst_bs)`,
 `ty` f32 (one float32 operation, IEEE, NaN-propagating max/min like numpy) or i32 (wrapping
@@ -6,6 +6,10 @@ add/sub/mul; div truncates towards zero, `INT_MIN / -1` wraps to `INT_MIN`, and 
 is an error naming the element). `bmode` places b: 0 a full region `(b, rows, cols, b_bs)`,
 1 a column vector (one value per row), 2 a row vector (one value per column), 3 the 32-bit
 immediate `imm` (its bit pattern read as `ty`).
+`vfma`: float32 `dst = fma(a, b, c)` with one rounding (`numerics.fma_f32`, exact); b and c are
+each placed by a broadcast mode (`bmode`, `cmode`) with the same codes as `valu`'s `bmode`, the
+scalar mode taking the float32 immediates `b_imm`, `c_imm`. `broadcast_operand` is the one
+place those modes are read.
 `vunary`: float32 `sqrt exp neg abs recip` (recip is `f32(1 / x)`), numpy's float32 kernels.
 sqrt, neg, abs and recip are correctly rounded IEEE operations; exp is numpy's float32 exp, which
 is not guaranteed correctly rounded and may differ by an ulp between CPUs with different SIMD
@@ -18,6 +22,7 @@ import numpy as np
 from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator.machine import Machine
+from runtime_emulator.numerics import F32, fma_f32
 from runtime_emulator.regions import (
     Region, read_column_vector, read_region, read_row_vector, write_region,
 )
@@ -54,22 +59,25 @@ def _divide_truncating(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((a < 0) != (b < 0), -quotient, quotient)
 
 
-def _operand_b(f, mem: np.ndarray, dtype) -> np.ndarray:
-    mode = f["bmode"]
+def broadcast_operand(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int, cols: int, scalar) -> np.ndarray:
+    """An operand placed by a broadcast mode, shaped to broadcast against `(rows, cols)`: a full
+    region `(addr, rows, cols, bs)`, a column vector, a row vector, or `scalar` (a numpy scalar
+    of `mem`'s dtype)."""
     if mode == BMODE_FULL:
-        return read_region(mem, Region(f["b"], f["rows"], f["cols"], f["b_bs"]))
+        return read_region(mem, Region(addr, rows, cols, bs))
     if mode == BMODE_ROW:
-        return read_column_vector(mem, f["b"], f["rows"])[:, None]
+        return read_column_vector(mem, addr, rows)[:, None]
     if mode == BMODE_COL:
-        return read_row_vector(mem, f["b"], f["cols"])[None, :]
-    return np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(dtype).reshape(1, 1)
+        return read_row_vector(mem, addr, cols)[None, :]
+    return np.asarray(scalar, mem.dtype).reshape(1, 1)
 
 
 def valu(m: Machine, f) -> None:
     is_float = TY_NAMES[f["ty"]] == "f32"
     mem = m.acc_f32 if is_float else m.acc
     a = read_region(mem, Region(f["a"], f["rows"], f["cols"], f["a_bs"]))
-    b = _operand_b(f, mem, mem.dtype)
+    imm = np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(mem.dtype)[0]
+    b = broadcast_operand(mem, f["bmode"], f["b"], f["b_bs"], f["rows"], f["cols"], imm)
     op = OP_NAMES[f["op"]]
     if is_float:
         result = F32_OPS[op](a, b, dtype=np.float32)
@@ -83,3 +91,11 @@ def valu(m: Machine, f) -> None:
 def vunary(m: Machine, f) -> None:
     x = read_region(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
     write_region(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), UNARY[FN_NAMES[f["fn"]]](x))
+
+
+def vfma(m: Machine, f) -> None:
+    rows, cols = f["rows"], f["cols"]
+    a = read_region(m.acc_f32, Region(f["a"], rows, cols, f["a_bs"]))
+    b = broadcast_operand(m.acc_f32, f["bmode"], f["b"], f["b_bs"], rows, cols, F32(f["b_imm"]))
+    c = broadcast_operand(m.acc_f32, f["cmode"], f["c"], f["c_bs"], rows, cols, F32(f["c_imm"]))
+    write_region(m.acc_f32, Region(f["dst"], rows, cols, f["dst_bs"]), fma_f32(a, b, c))

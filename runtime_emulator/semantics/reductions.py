@@ -1,9 +1,18 @@
 """Row reductions of the vector unit: `rowsum` and `rowmax`, each into an ACC column vector.
 
-- `rowsum`: float32 rows of `(src, rows, cols, src_bs)` summed sequentially left to right from
-  +0.0 (`sq=1`: sum of `f32(x * x)`). `np.add.accumulate` is sequential by definition (each
-  partial sum depends on the previous one); adding +0.0 to its last column gives the sum that
-  starts from +0.0 (it differs only in the sign of an all-negative-zero row).
+- `rowsum`: float32 rows of `(src, rows, cols, src_bs)` summed in the order `order` names
+  (`sq=1`: sums of squares), then divided by the float32 immediate `div` (default 1.0, exact
+  identity). Every order is one numpy operation over all rows per sequential step:
+  - `seq`: sequential float32 from +0.0. `np.add.accumulate` is sequential by definition (each
+    partial sum depends on the previous one); adding +0.0 to its last column gives the sum that
+    starts from +0.0 (it differs only in the sign of an all-negative-zero row). `sq=1` sums
+    `f32(x * x)`.
+  - `lanes8`: 8 float32 lanes over the first `8 * floor(cols / 8)` columns (`sq=1`: one exact
+    fma per column, `numerics.fma_f32`, looped over 8-column chunks), the halving tree
+    `((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))`, then the tail columns in order (`sq=1`: the first 4
+    of a tail of 4 or more add `f32(x*x)`, the others fma), as MLAS's AVX2 kernels do.
+  - `f64x4`: 4 float64 lanes (squares are exact in float64), `(l0+l2)+(l1+l3)`, the tail in
+    order, one float64 division by `div`, one rounding to float32.
 - `rowmax`: int32 maximum of each row, from SPAD codes (`mem=0`, read as `u`) or ACC int32
   (`mem=1`).
 The result goes to lane 0 of rows `dst .. dst + rows - 1`.
@@ -11,21 +20,80 @@ The result goes to lane 0 of rows `dst .. dst + rows - 1`.
 
 import numpy as np
 
+from isa.table import load_table
 from runtime_emulator.machine import Machine
-from runtime_emulator.numerics import F32
+from runtime_emulator.numerics import F32, fma_f32
 from runtime_emulator.regions import Region, read_region
+
+ORDER_NAMES = load_table().by_mnemonic["rowsum"].field_by_name["order"].values
+LANES8_VECTORIZED_TAIL = 4  # a tail of at least this many columns adds its first 4 squares unfused
 
 
 def _src(f) -> Region:
     return Region(f["src"], f["rows"], f["cols"], f["src_bs"])
 
 
+def _lane_sums(x: np.ndarray, lanes: int, dtype) -> np.ndarray:
+    """Sequential sums from +0.0 of lane l = columns l, l + lanes, ... of the full chunks:
+    shape `(rows, lanes)`."""
+    full = x.shape[1] // lanes * lanes
+    if full == 0:
+        return np.zeros((x.shape[0], lanes), dtype)
+    chunks = x[:, :full].reshape(x.shape[0], -1, lanes)
+    return np.add.accumulate(chunks, axis=1, dtype=dtype)[:, -1, :] + dtype(0)
+
+
+def _sequential(x: np.ndarray, square: bool) -> np.ndarray:
+    if square:
+        x = np.multiply(x, x, dtype=F32)
+    return np.add.accumulate(x, axis=1, dtype=F32)[:, -1] + F32(0)
+
+
+def _lanes8(x: np.ndarray, square: bool) -> np.ndarray:
+    rows, cols = x.shape
+    full = cols // 8 * 8
+    if square:
+        acc = np.zeros((rows, 8), F32)
+        for start in range(0, full, 8):  # sequential along the row: one fma per chunk of 8 columns
+            chunk = x[:, start:start + 8]
+            acc = fma_f32(chunk, chunk, acc)
+    else:
+        acc = _lane_sums(x, 8, F32)
+    while acc.shape[1] > 1:  # halving tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then one
+        half = acc.shape[1] // 2
+        acc = np.add(acc[:, :half], acc[:, half:], dtype=F32)
+    total = acc[:, 0]
+    tail = cols - full
+    for j, column in enumerate(x[:, full:].T):
+        if not square:
+            total = np.add(total, column, dtype=F32)
+        elif tail >= LANES8_VECTORIZED_TAIL and j < LANES8_VECTORIZED_TAIL:
+            total = np.add(total, np.multiply(column, column, dtype=F32), dtype=F32)
+        else:
+            total = fma_f32(column, column, total)
+    return total
+
+
+def _f64x4(x: np.ndarray, square: bool) -> np.ndarray:
+    wide = x.astype(np.float64)
+    if square:
+        wide = wide * wide  # exact: 24 + 24 bits
+    lanes = _lane_sums(wide, 4, np.float64)
+    total = (lanes[:, 0] + lanes[:, 2]) + (lanes[:, 1] + lanes[:, 3])
+    for column in wide[:, wide.shape[1] // 4 * 4:].T:
+        total = total + column
+    return total
+
+
 def rowsum(m: Machine, f) -> None:
     x = read_region(m.acc_f32, _src(f))
-    if f["sq"]:
-        x = np.multiply(x, x, dtype=F32)
-    partial = np.add.accumulate(x, axis=1, dtype=F32)
-    m.acc_f32[f["dst"]:f["dst"] + f["rows"], 0] = partial[:, -1] + F32(0)
+    order = ORDER_NAMES[f["order"]]
+    if order == "f64x4":
+        result = (_f64x4(x, f["sq"]) / np.float64(F32(f["div"]))).astype(F32)
+    else:
+        total = _lanes8(x, f["sq"]) if order == "lanes8" else _sequential(x, f["sq"])
+        result = np.divide(total, F32(f["div"]), dtype=F32)
+    m.acc_f32[f["dst"]:f["dst"] + f["rows"], 0] = result
 
 
 def rowmax(m: Machine, f) -> None:

@@ -19,7 +19,7 @@ def test_architecture_instructions_exist_on_their_units():
     units = {s.mnemonic: s.unit for s in load_table().instructions}
     expected = {"dma.load": "load", "dma.store": "store", "mm": "matrix", "halt": "control"}
     expected.update({m: "vector" for m in ("transpose", "copy", "requant", "dequant", "quant", "valu",
-                                           "vunary", "rowsum", "rowmax", "lut", "qadd", "qmul")})
+                                           "vunary", "rowsum", "rowmax", "lut", "qadd", "qmul", "vfma", "fmm")})
     assert units == expected
 
 

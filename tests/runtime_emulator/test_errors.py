@@ -120,7 +120,7 @@ def test_inputs_are_checked(inputs, message):
 def test_overlapping_source_and_destination(mnemonic, fields, row):
     b = simple()
     b.emit(mnemonic, **fields)
-    with pytest.raises(VitcError, match=rf"pc 1 .*`{mnemonic} .*`: source and destination overlap at spad row {row}"):
+    with pytest.raises(VitcError, match=rf"pc 1 .*`{mnemonic} .*`: source \(src\) and destination \(dst\) overlap at spad row {row}"):
         b.run()
 
 
