@@ -75,6 +75,14 @@ def _split(chunks, tk: int):
     return tuple((start + offset, min(tk, length - offset)) for start, length in chunks for offset in range(0, length, tk))
 
 
+def _candidates(total: int, dim: int) -> list[int]:
+    """Tile sizes worth trying for an extent: all of it, powers of two times `dim`, and the
+    block-rounded sizes that split it into 2..16 near-equal tiles."""
+    sizes = {total} | {dim << i for i in range(16) if dim << i < total}
+    sizes |= {ceil_div(ceil_div(total, parts), dim) * dim for parts in range(2, 17)}
+    return sorted((s for s in sizes if 0 < s <= total), reverse=True)
+
+
 def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config,
                   epilogue_rows=None) -> Tiling:
     """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer).
@@ -84,9 +92,9 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
     per_transfer = config.dma_latency * config.dma_bytes_per_cycle
     k = sum(length for _, length in chunks)
     longest = max(length for _, length in chunks)
-    tn_options = [n] if epilogue_rows else sorted({n} | set(range(dim, n, dim)), reverse=True)
-    tm_options = sorted({m} | set(range(dim, m, dim)), reverse=True)
-    tk_options = sorted({longest} | set(range(dim, longest, dim)), reverse=True)
+    tn_options = [n] if epilogue_rows else _candidates(n, dim)
+    tm_options = _candidates(m, dim)
+    tk_options = _candidates(longest, dim)
     best = None
     for tn, tm, tk in itertools.product(tn_options, tm_options, tk_options):
         steps = _split(chunks, tk)

@@ -66,6 +66,7 @@ class VectorChain:
         shape = stages[-1].op.result.type.shape or (1,)
         self.cols = shape[-1]
         self.total_rows = math.prod(shape[:-1])
+        self._tile_rows: dict[int, dict[str, int]] = {}
 
     # ---- sizes -------------------------------------------------------------------------------
 
@@ -78,6 +79,11 @@ class VectorChain:
     def tile_rows_needed(self, rows: int) -> dict[str, int]:
         """On-chip rows a row tile of `rows` needs beyond the producer's own buffers: two copies
         of every per-tile operand and stage output, plus the largest stage scratch."""
+        if rows not in self._tile_rows:
+            self._tile_rows[rows] = self._count_tile_rows(rows)
+        return self._tile_rows[rows]
+
+    def _count_tile_rows(self, rows: int) -> dict[str, int]:
         need = {"spad": 0, "acc": 0}
         scratch = {"spad": 0, "acc": 0}
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
