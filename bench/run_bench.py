@@ -214,7 +214,9 @@ def main(argv=None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     models, configs = args.models.split(","), args.configs.split(",")
-    progress = None if args.json else (lambda row: print(f"  done: {row.model} on {row.config} ({row.status})", file=sys.stderr, flush=True))
+    def progress(row: Row) -> None:  # on stderr, so that --json output stays one object
+        print(f"run_bench: {row.model} on {row.config}: {row.status}", file=sys.stderr, flush=True)
+
     rows = run_bench(models, configs, args.variant, _build_options(args.build), args.seed, args.repeats, args.timeout, progress)
     if args.json:
         print(json.dumps({"variant": args.variant, "build": _build_options(args.build), "seed": args.seed,

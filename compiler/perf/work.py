@@ -1,15 +1,17 @@
 """The work a binary's instructions do, per layer, read from the binary itself.
 
-Decodes the code section (nothing from the compiler is used) and counts, per instruction:
-- MACs: `m * n * k` for `mm` (the matrix engine does `dim * dim` per cycle at best);
-- vector elements: `rows * cols` for every instruction of the vector unit (it has `dim` lanes);
+Decodes the code section (nothing from the compiler is used) and counts, per instruction, with
+the emulator's own definitions (`runtime_emulator.timing`, the one place that says what an
+instruction costs and does):
+- MACs: `m * n * k` for the int8 matrix engine's `mm` (`dim * dim` per cycle at best);
+- vector elements: `rows * cols` for an elementwise or reducing vector instruction, one fma per
+  step for `fmm` (the vector unit has `dim` lanes);
 - DRAM bytes: `depth * rows * cols * esize` moved by `dma.load` (read) and `dma.store`
   (written), `esize` 1 for the scratchpad and 4 for the accumulator; a zero-fill load reads
   nothing.
 
 Invariant: the totals over layers equal what the emulator's statistics count for the same
-program (tests/perf check it), because both follow the instruction semantics of
-docs/architecture.md.
+program (tests/perf check it, and check the figures by hand on small programs).
 """
 
 from dataclasses import dataclass
@@ -17,8 +19,7 @@ from dataclasses import dataclass
 from isa.container import Binary
 from isa.encoding import decode_program
 from isa.table import load_table
-
-ELEMENT_BYTES = {"spad": 1, "acc": 4}
+from runtime_emulator import timing
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,14 @@ class Work:
 
 def instruction_work(mnemonic: str, fields) -> Work:
     """The work of one decoded instruction (see the module docstring)."""
-    spec = load_table().by_mnemonic[mnemonic]
-    if mnemonic == "mm":
-        return Work(macs=fields["m"] * fields["n"] * fields["k"])
-    if spec.unit == "vector":
-        return Work(vector_elements=fields["rows"] * fields["cols"])
-    if mnemonic not in ("dma.load", "dma.store") or fields.get("zero"):
-        return Work()
-    memory = spec.field_by_name["mem"].values[fields["mem"]]
-    moved = fields["depth"] * fields["rows"] * fields["cols"] * ELEMENT_BYTES[memory]
-    return Work(dram_read=moved) if mnemonic == "dma.load" else Work(dram_written=moved)
+    unit = load_table().by_mnemonic[mnemonic].unit
+    moved = timing.dma_bytes(fields) if mnemonic.startswith("dma.") and not fields.get("zero") else 0
+    return Work(
+        macs=timing.macs(mnemonic, fields),
+        vector_elements=timing.vector_elements(mnemonic, unit, fields),
+        dram_read=moved if mnemonic == "dma.load" else 0,
+        dram_written=moved if mnemonic == "dma.store" else 0,
+    )
 
 
 def layer_work(binary: Binary) -> dict[int, Work]:

@@ -93,6 +93,24 @@ def test_vector_bound_program(config, expected):
     assert roof.memory_cycles == 1  # 4 bytes in, 4 out, rounded up to one cycle
 
 
+FMM_PROGRAM = """
+.target default
+.dram_size 0x100
+.layer "float matmul"
+.input "x", dtype=int8, shape=[4], addr=0x0
+.output "y", dtype=int8, shape=[4], addr=0x10
+fmm a=0, b=100, c=200, m=16, k=32, n=16, a_bs=16, b_bs=32, c_bs=16
+halt
+"""
+
+
+def test_fmm_is_vector_work_one_element_per_fma():
+    binary = assemble_binary(FMM_PROGRAM, source="fmm.s")
+    assert total_work(binary) == Work(vector_elements=16 * 16 * 32)  # no int8 MACs
+    roof = roofline(binary, DEFAULT)
+    assert (roof.vector_cycles, roof.compute_cycles, roof.bound) == (16 * 16 * 32 // 16, 0, "vector")
+
+
 def test_ties_name_the_matrix_engine_first_then_memory():
     assert Roofline(16, 16, macs=2560, vector_elements=160, compulsory_read=160, compulsory_written=0).bound == "compute"
     assert Roofline(16, 16, macs=0, vector_elements=160, compulsory_read=160, compulsory_written=0).bound == "memory"
@@ -109,6 +127,7 @@ AGREEMENT_CASES = [
     ("matmul-large", lambda: matmul_binary(LARGE), LARGE, {"x": ((32, 48), np.uint8)}),
     ("copy", lambda: assemble_binary(COPY_PROGRAM.format(words=", ".join(["7"] * 32))), DEFAULT, {"x": ((16, 64), np.int8)}),
     ("vector", lambda: assemble_binary(VECTOR_PROGRAM.format(target="large")), LARGE, {"x": ((4,), np.int8)}),
+    ("fmm", lambda: assemble_binary(FMM_PROGRAM), DEFAULT, {"x": ((4,), np.int8)}),
 ]
 
 
