@@ -56,6 +56,8 @@ class AttrSpec:
 
 @dataclass(frozen=True)
 class ResultSpec:
+    """The dtypes the result may have, and whether it must (True) or must not (False) be quantized."""
+
     dtypes: tuple[str, ...]
     quantized: bool | None = None
 
@@ -67,6 +69,8 @@ CheckRule = Callable[[TypeList, dict[str, Any], TensorType], None]
 
 @dataclass(frozen=True)
 class OpDef:
+    """One entry of the op table: its name, one-line meaning, signature and type rules."""
+
     name: str
     summary: str
     operands: tuple[OperandSpec, ...]
