@@ -3,6 +3,8 @@
 - `rowsum`: float32 rows of `(src, rows, cols, src_bs)` summed in the order `order` names
   (`sq=1`: sums of squares), then divided by the float32 immediate `div` (default 1.0, exact
   identity). Every order is one numpy operation over all rows per sequential step:
+  Accumulators start from +0.0, except `lanes8`'s, which start from -0.0 (the exact additive
+  identity; onnxruntime's ReduceMean of an all -0.0 row is -0.0, its LayerNorm mean +0.0).
   - `seq`: sequential float32 from +0.0. `np.add.accumulate` is sequential by definition (each
     partial sum depends on the previous one); adding +0.0 to its last column gives the sum that
     starts from +0.0 (it differs only in the sign of an all-negative-zero row). `sq=1` sums
@@ -26,6 +28,8 @@ from runtime_emulator.numerics import F32, fma_f32
 from runtime_emulator.regions import Region, read_region
 
 ORDER_NAMES = load_table().by_mnemonic["rowsum"].field_by_name["order"].values
+# lanes8 lanes start from -0.0 (onnxruntime's ReduceMean of an all -0.0 row is -0.0).
+LANES8_START = F32(-0.0)
 LANES8_VECTORIZED_TAIL = 4  # a tail of at least this many columns adds its first 4 squares unfused
 
 
@@ -33,14 +37,15 @@ def _src(f) -> Region:
     return Region(f["src"], f["rows"], f["cols"], f["src_bs"])
 
 
-def _lane_sums(x: np.ndarray, lanes: int, dtype) -> np.ndarray:
-    """Sequential sums from +0.0 of lane l = columns l, l + lanes, ... of the full chunks:
-    shape `(rows, lanes)`."""
+def _lane_sums(x: np.ndarray, lanes: int, start) -> np.ndarray:
+    """Sequential sums of lane l = columns l, l + lanes, ... of the full chunks, each starting
+    from `start` (+0.0 or -0.0, of x's dtype): shape `(rows, lanes)`."""
     full = x.shape[1] // lanes * lanes
     if full == 0:
-        return np.zeros((x.shape[0], lanes), dtype)
+        return np.full((x.shape[0], lanes), start, x.dtype)
     chunks = x[:, :full].reshape(x.shape[0], -1, lanes)
-    return np.add.accumulate(chunks, axis=1, dtype=dtype)[:, -1, :] + dtype(0)
+    # Adding `start` last equals starting from it: both zeros are exact identities but for sign.
+    return np.add.accumulate(chunks, axis=1, dtype=x.dtype)[:, -1, :] + start
 
 
 def _sequential(x: np.ndarray, square: bool) -> np.ndarray:
@@ -53,12 +58,12 @@ def _lanes8(x: np.ndarray, square: bool) -> np.ndarray:
     rows, cols = x.shape
     full = cols // 8 * 8
     if square:
-        acc = np.zeros((rows, 8), F32)
+        acc = np.full((rows, 8), LANES8_START)
         for start in range(0, full, 8):  # sequential along the row: one fma per chunk of 8 columns
             chunk = x[:, start:start + 8]
             acc = fma_f32(chunk, chunk, acc)
     else:
-        acc = _lane_sums(x, 8, F32)
+        acc = _lane_sums(x, 8, LANES8_START)
     while acc.shape[1] > 1:  # halving tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then one
         half = acc.shape[1] // 2
         acc = np.add(acc[:, :half], acc[:, half:], dtype=F32)
@@ -78,7 +83,7 @@ def _f64x4(x: np.ndarray, square: bool) -> np.ndarray:
     wide = x.astype(np.float64)
     if square:
         wide = wide * wide  # exact: 24 + 24 bits
-    lanes = _lane_sums(wide, 4, np.float64)
+    lanes = _lane_sums(wide, 4, np.float64(0.0))
     total = (lanes[:, 0] + lanes[:, 2]) + (lanes[:, 1] + lanes[:, 3])
     for column in wide[:, wide.shape[1] // 4 * 4:].T:
         total = total + column
