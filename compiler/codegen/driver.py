@@ -51,13 +51,13 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
     return compile_graph_full(graph, config, progress).binary
 
 
-def compile_graph_full(graph: Graph, config, progress=None, reuse_dram: bool = True) -> Compiled:
+def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False) -> Compiled:
     """`compile_graph` keeping the instruction list and plans (for `--emit asm` and tests).
-    `progress(done, total, what)` is called after each op; `reuse_dram=False` gives every
-    buffer its own DRAM bytes (to inspect intermediate tensors after a run)."""
+    `progress(done, total, what)` is called after each op. A `debug_build` fuses nothing and
+    gives every buffer its own DRAM bytes, so every IR tensor is in DRAM after a run."""
     plan = plan_layout(graph)
-    chains = plan_chains(graph, plan, config)
-    arena = plan_activations(plan, reuse_dram)
+    chains = {} if debug_build else plan_chains(graph, plan, config)
+    arena = plan_activations(plan, reuse=not debug_build)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)

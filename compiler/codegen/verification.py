@@ -1,8 +1,8 @@
 """End-to-end verification: compile a model, run it on the emulator (hazard checking on), run
 onnxruntime (CPU, default session options) on the same input, compare every output element.
 
-On a mismatch, `first_difference` recompiles with no DRAM reuse, so every intermediate tensor
-the binary stores survives the run, reads each IR op's result back from DRAM through its view,
+On a mismatch, `first_difference` recompiles as a debug build (no fusion, no DRAM reuse), so
+every intermediate tensor is stored and survives the run, reads each IR op's result back from DRAM through its view,
 and compares it with the tensor onnxruntime computes for it (the frontend's tensor map), in op
 order: the first IR value that differs is named, with its element index and both values.
 
@@ -105,7 +105,7 @@ def verify_model(path, config, inputs: dict, *, diagnose: bool = True, progress=
 def first_difference(imported, config, inputs: dict) -> str:
     """The first IR value whose stored tensor differs from onnxruntime's, described."""
     graph = imported.graph
-    compiled = compile_graph_full(graph, config, reuse_dram=False)
+    compiled = compile_graph_full(graph, config, debug_build=True)
     result = run_binary(write_vitb(compiled.binary), inputs, config)
     reference = _intermediate_tensors(imported.optimized, inputs)
     first_float = None

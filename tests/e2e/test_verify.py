@@ -206,3 +206,23 @@ def test_vit_digits_whole_test_split_matches_onnxruntime():
         mine_correct += int(got.argmax() == labels[i])
         theirs_correct += int(expected.argmax() == labels[i])
     assert mine_correct == theirs_correct
+
+
+def test_a_wrong_result_is_traced_to_the_first_differing_ir_tensor(reduced_models, monkeypatch):
+    """Break one op's requantisation on purpose (zero point off by ten in the last MLP
+    down-projection, whose result reaches the class token): verify reports the mismatch and
+    names that op as the first differing tensor."""
+    from compiler.codegen.program import ProgramBuilder
+
+    emit = ProgramBuilder.emit
+
+    def broken_emit(self, mnemonic, fields, reads=(), writes=()):
+        if mnemonic == "requant" and "layer.1/output.dense/MatMul" in self.layers[self.layer]:
+            fields = {**fields, "zy": fields["zy"] + 10}
+        return emit(self, mnemonic, fields, reads, writes)
+
+    monkeypatch.setattr(ProgramBuilder, "emit", broken_emit)
+    path = reduced_models(zoo.VARIANTS[12])
+    verification = verify_model(path, load_config("default"), zoo.sample_input("vit-micro", 1))
+    assert not verification.exact
+    assert "layer.1/output.dense/MatMul" in verification.first_difference.split(":")[0], verification.first_difference
