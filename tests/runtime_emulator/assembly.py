@@ -4,10 +4,12 @@ and run on the emulator with hazard checking, so each test exercises the whole p
 `vitc asm` and `vitc run` commands take.
 
 A program body refers to the DRAM address of each input and output by `{name}` (Python format
-fields); `ACC_WORD` bytes per ACC element for DRAM strides.
+fields), or is a function from those addresses (name -> int) to the text, for programs that
+compute addresses; `ACC_WORD` bytes per ACC element for DRAM strides.
 """
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -24,8 +26,8 @@ def f32_bits(value) -> str:
     return f"0x{int(np.array([value], np.float32).view(np.uint32)[0]):08x}"
 
 
-def run_assembly(body: str, inputs: dict[str, np.ndarray], outputs: dict[str, tuple], config: str = "default"):
-    """Assemble `body` (with `{name}` DRAM addresses filled in) plus the I/O directives for
+def run_assembly(body: str | Callable[[dict], str], inputs: dict[str, np.ndarray], outputs: dict[str, tuple], config: str = "default"):
+    """Assemble `body` (with the DRAM addresses filled in) plus the I/O directives for
     `inputs` (arrays) and `outputs` (name -> (dtype, shape)), run it with hazard checking and
     return the `RunResult`."""
     addresses, directives, next_addr = {}, [], 0
@@ -36,6 +38,6 @@ def run_assembly(body: str, inputs: dict[str, np.ndarray], outputs: dict[str, tu
         directives.append(f'.{kind} "{name}", dtype={dtype}, shape=[{", ".join(map(str, shape))}], addr={next_addr:#x}')
         next_addr += -(-np.dtype(dtype).itemsize * math.prod(shape) // ALIGN) * ALIGN
     text = "\n".join([f".target {config}", f".dram_size {max(next_addr, ALIGN):#x}", *directives,
-                      body.format(**addresses), "halt", ""])
+                      body(addresses) if callable(body) else body.format(**addresses), "halt", ""])
     binary = write_vitb(assemble_binary(text, "<test program>"))
     return run_binary(binary, inputs, config, check_hazards=True)
