@@ -176,10 +176,18 @@ def test_cli_compile_of_a_missing_model_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("config_name", ["default", "large"])
 @pytest.mark.parametrize("variant", [zoo.VARIANTS[4], zoo.VARIANTS[12]], ids=_variant_id)
-def test_deit_tiny_verifies_exactly(variant):
+def test_deit_tiny_verifies_exactly(variant, config_name):
     path = zoo.quantized_model_path("deit-tiny", variant)
-    _assert_exact(_verify(path, "default", zoo.sample_input("deit-tiny", 0), diagnose=True), f"deit-tiny {_variant_id(variant)}")
+    verification = _verify(path, config_name, zoo.sample_input("deit-tiny", 0), diagnose=True)
+    _assert_exact(verification, f"deit-tiny {_variant_id(variant)} on {config_name}")
+
+
+@pytest.mark.slow
+def test_vit_base_verifies_exactly():
+    path = zoo.quantized_model_path("vit-base", zoo.VARIANTS[12])
+    _assert_exact(_verify(path, "default", zoo.sample_input("vit-base", 0)), "vit-base qoperator-uint8-pt")
 
 
 @pytest.mark.slow
