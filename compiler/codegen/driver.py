@@ -30,6 +30,7 @@ from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.tokens import schedule_tokens
 from compiler.codegen.vector_ops import StageInput, VectorChain
+from compiler.frontend import import_model
 from compiler.ir.graph import Graph, Op
 from isa.container import Binary, IOEntry
 from isa.encoding import Instruction, encode_program
@@ -40,6 +41,9 @@ log = logging.getLogger("vitc.codegen")
 
 @dataclass
 class Compiled:
+    """A compilation's binary and what produced it (for `vitc compile --emit asm`, verification
+    and tests): the scheduled instructions, the layout plan, the activation arena's size."""
+
     binary: Binary
     instructions: list[Instruction]
     plan: LayoutPlan
@@ -88,8 +92,6 @@ def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = 
 
 def compile_model(path, config, progress=None) -> Binary:
     """Import an ONNX model with the frontend and compile it."""
-    from compiler.frontend import import_model
-
     return compile_graph(import_model(path), config, progress)
 
 
