@@ -21,7 +21,7 @@ from compiler.reference.kernels.layernorm import layernorm
 from tests.runtime_emulator.assembly import ACC_WORD, f32_bits, run_assembly
 from tests.runtime_emulator.harness import assert_equal
 from tests.runtime_emulator.onnxruntime_ops import run_node
-from tests.runtime_emulator.test_rowsum_orders import rows_for
+from tests.runtime_emulator.float_rows import rows_for
 
 F32 = np.float32
 DIM = 16

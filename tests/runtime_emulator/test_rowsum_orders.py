@@ -20,6 +20,7 @@ from compiler.reference.kernels.layernorm import _centred_sum_of_squares, _mean
 from compiler.reference.kernels.reduce import reduce_mean_last_axis
 from tests.runtime_emulator.assembly import ACC_WORD, run_assembly
 from tests.runtime_emulator.exact_float import exact_add, exact_fma, round_to_f32
+from tests.runtime_emulator.float_rows import rows_for
 from tests.runtime_emulator.harness import assert_equal
 
 F32 = np.float32
@@ -128,28 +129,6 @@ def test_orders_differ_on_the_test_data():
 
 
 # --- against the reference interpreter's kernels (themselves tested against onnxruntime) --------
-
-def adversarial_rows(rng, cols):
-    """Rows that separate summation orders and roundings: a large common offset (LayerNorm's
-    cancellation), mixed magnitudes, exact cancellation of large pairs, tiny and subnormal
-    values, a constant row, near-overflow values."""
-    rows = [
-        F32(1e4) + rng.standard_normal(cols).astype(F32) * F32(1e-2),
-        rng.standard_normal(cols) * 10.0 ** rng.integers(-4, 6, cols),
-        np.repeat(rng.standard_normal(cols // 2 + 1) * 1e7, 2)[:cols] * np.resize([1, -1], cols) + rng.standard_normal(cols),
-        rng.standard_normal(cols) * 1e-39,
-        np.full(cols, 0.1),
-        rng.uniform(-3e37, 3e37, cols),
-        rng.standard_normal(cols) * 3 + 7,
-    ]
-    return np.array(rows).astype(F32)
-
-
-def rows_for(n, rows, seed):
-    rng = np.random.default_rng(seed)
-    random = (rng.standard_normal((rows, n)) * rng.uniform(0.1, 50, (rows, 1)) + rng.uniform(-20, 20, (rows, 1)))
-    return np.concatenate([random.astype(F32), adversarial_rows(rng, n)])
-
 
 @pytest.mark.parametrize("n", [64, 192, 768])
 def test_reduce_mean_is_one_rowsum(n):
