@@ -15,8 +15,7 @@ Known not exact or not compilable yet (xfail):
 
 import json
 import re
-import subprocess
-import sys
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from compiler.cli.main import main as vitc_main
 from compiler.codegen.driver import compile_graph
 from compiler.codegen.verification import verify_model
 from compiler.frontend import import_model
@@ -138,39 +138,42 @@ def test_compiling_twice_gives_identical_bytes_and_asm_round_trips(reduced_model
     assert write_vitb(assemble_binary(text, config=config)) == first
 
 
-def _vitc(*args):
-    return subprocess.run([sys.executable, "-m", "compiler.cli.main", *args], capture_output=True, text=True, timeout=300)
+def _vitc(capsys, *args):
+    """Run `vitc` in this process (as the console script does) and capture what it prints."""
+    code = vitc_main(list(args))
+    printed = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=printed.out, stderr=printed.err)
 
 
-def test_cli_verify_json_and_compile_summary(tmp_path, reduced_models):
+def test_cli_verify_json_and_compile_summary(tmp_path, reduced_models, capsys):
     path = reduced_models(zoo.VARIANTS[12])
-    done = _vitc("verify", str(path), "--seed", "2", "--json")
+    done = _vitc(capsys, "verify", str(path), "--seed", "2", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["outputs"] == [{"name": "logits", "elements": 10, "exact": 10, "max_diff": 0.0}]
     assert report["cycles"] > 0 and report["instructions"] > 0
     out = tmp_path / "m.vitb"
-    done = _vitc("compile", str(path), "-o", str(out), "--hw", "large")
+    done = _vitc(capsys, "compile", str(path), "-o", str(out), "--hw", "large")
     assert done.returncode == 0 and out.exists(), done.stderr
     assert "instructions" in done.stdout and "constant bytes" in done.stdout and "DRAM footprint" in done.stdout
 
 
-def test_cli_verify_with_an_input_file(tmp_path, reduced_models):
+def test_cli_verify_with_an_input_file(tmp_path, reduced_models, capsys):
     """An input file is verified exactly; a wrong shape is a clear error (exit 1), never a
     traceback."""
     path = reduced_models(zoo.VARIANTS[12])
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((1, 3, 8, 8), np.float32))
-    done = _vitc("verify", str(path), "--input", str(bad))
+    done = _vitc(capsys, "verify", str(path), "--input", str(bad))
     assert done.returncode == 1 and done.stderr.startswith("vitc: error:") and "Traceback" not in done.stderr
     good = tmp_path / "x.npy"
     np.save(good, zoo.sample_input("vit-micro", 4)["pixel_values"])
-    done = _vitc("verify", str(path), "--input", str(good))
+    done = _vitc(capsys, "verify", str(path), "--input", str(good))
     assert done.returncode == 0 and "10 exact" in done.stdout, done.stdout + done.stderr
 
 
-def test_cli_compile_of_a_missing_model_is_a_clear_error(tmp_path):
-    done = _vitc("compile", str(tmp_path / "none.onnx"), "-o", str(tmp_path / "x.vitb"))
+def test_cli_compile_of_a_missing_model_is_a_clear_error(tmp_path, capsys):
+    done = _vitc(capsys, "compile", str(tmp_path / "none.onnx"), "-o", str(tmp_path / "x.vitb"))
     assert done.returncode == 1 and done.stderr.startswith("vitc: error:")
     assert not (tmp_path / "x.vitb").exists()
 
@@ -234,3 +237,18 @@ def test_a_wrong_result_is_traced_to_the_first_differing_ir_tensor(reduced_model
     verification = verify_model(path, load_config("default"), zoo.sample_input("vit-micro", 1))
     assert not verification.exact
     assert "layer.1/output.dense/MatMul" in verification.first_difference.split(":")[0], verification.first_difference
+
+
+def test_cli_compile_emits_ir_asm_and_bin_that_agree(tmp_path, reduced_models, capsys):
+    """`--emit ir` then compiling the .vir, and `--emit asm` then `vitc asm`, give the bytes
+    `--emit bin` gives."""
+    path = reduced_models(zoo.VARIANTS[4])
+    outputs = {kind: tmp_path / f"m.{kind}" for kind in ("vir", "s", "vitb")}
+    for kind, emit in (("vir", "ir"), ("s", "asm"), ("vitb", "bin")):
+        done = _vitc(capsys, "compile", str(path), "-o", str(outputs[kind]), "--emit", emit)
+        assert done.returncode == 0, done.stderr
+    from_ir, from_asm = tmp_path / "from_ir.vitb", tmp_path / "from_asm.vitb"
+    assert _vitc(capsys, "compile", str(outputs["vir"]), "-o", str(from_ir)).returncode == 0
+    assert _vitc(capsys, "asm", str(outputs["s"]), "-o", str(from_asm)).returncode == 0
+    assert from_ir.read_bytes() == outputs["vitb"].read_bytes()
+    assert from_asm.read_bytes() == outputs["vitb"].read_bytes()
