@@ -21,9 +21,9 @@ class _Reduced(_ViTWriter):
         return x if "attention" in self.drop else super().attention(x)
 
 
-def reduced_vit_micro(variant, drop: tuple[str, ...]) -> bytes:
+def reduced_vit_micro(variant, drop: tuple[str, ...], **build_options) -> bytes:
     """The quantized model bytes of vit-micro without the parts named in `drop`
-    ("layernorm", "attention"), in quantisation `variant`."""
-    options = BuildOptions()
+    ("layernorm", "attention"), in quantisation `variant`, with the zoo's build options."""
+    options = BuildOptions.from_kwargs(**build_options)
     model = _Reduced(tuple(drop), zoo.config_for("vit-micro"), options, SeededWeights(options.seed)).build()
     return quantize(model.SerializeToString(), variant, zoo.calibration_inputs("vit-micro"))

@@ -128,6 +128,13 @@ def _fixture_input(path):
     return {value.name: zoo.random_image(shape, 5)}
 
 
+@pytest.mark.parametrize("variant", [zoo.VARIANTS[4], zoo.VARIANTS[12]], ids=_variant_id)
+def test_exporter_patterns_gelu_tanh_and_matmul_classifier(variant, tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(reduced_vit_micro(variant, ("layernorm", "attention"), gelu="tanh", classifier="matmul"))
+    _assert_exact(_verify(path, "default", zoo.sample_input("vit-micro", 3)), "gelu=tanh classifier=matmul")
+
+
 def test_compiling_twice_gives_identical_bytes_and_asm_round_trips(reduced_models):
     path = reduced_models(zoo.VARIANTS[6])
     config = load_config("default")
