@@ -75,12 +75,13 @@ def _point(graph, base: HardwareConfig, dim: int, spad_kib: int, acc_kib: int, i
         stage = "does not run"
         stats = run_binary(write_vitb(binary), inputs, config, timing=True).stats
         emulated = time.perf_counter()
+        bound = roofline(binary, config).cycles
     except VitcError as err:
         return _failed(point, f"{stage}: {err}")
-    except Exception as err:  # a backend bug at one point must not lose the rest of the sweep
+    except Exception as err:  # a bug at one point must not lose the rest of the sweep
         return _failed(point, f"{stage}: internal error {type(err).__name__}: {err}")
     return SweepPoint(dim, spad_kib, acc_kib, config.clock_ghz, stats.cycles, stats.matrix_utilisation,
-                      roofline(binary, config).cycles, compiled - start, emulated - compiled)
+                      bound, compiled - start, emulated - compiled)
 
 
 def _failed(point: SweepPoint, reason: str) -> SweepPoint:

@@ -10,6 +10,8 @@ table. Without `--input`, every input of the binary is a seeded random tensor of
 shape (normalised-image statistics for float inputs). Files are written atomically.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from compiler.cli.commands.run import _load_inputs as load_npy_inputs  # `vitc run`'s NAME=x.npy parser
@@ -64,6 +66,6 @@ def run(args) -> int:
     if args.trace:
         result.write_trace(args.trace)
     if args.chart:
-        write_svg(args.chart, [roofline_chart(profile, config, title=f"Roofline of {args.binary} on {config.name!r}")])
+        write_svg(args.chart, [roofline_chart(profile, config, title=f"Roofline of {Path(args.binary).name} on {config.name!r}")])
     print(profile.to_json() if args.json else profile.format_table())
     return 0

@@ -12,6 +12,7 @@ against on-chip memory (SVG).
 """
 
 import sys
+from pathlib import Path
 
 from compiler.cli.commands.compile import load_graph
 from compiler.cli.commands.verify import model_inputs
@@ -60,7 +61,7 @@ def run(args) -> int:
     progress = None if args.json else (lambda point: print(format_row(point), flush=True))
     points = run_sweep(graph, base, dims, spad_kibs, acc_kibs, inputs, progress=progress)
     if args.chart:
-        write_svg(args.chart, sweep_charts(points, str(args.model)))
+        write_svg(args.chart, sweep_charts(points, Path(args.model).name))
     if args.json:
         print(to_json(points))
     feasible = sum(p.feasible for p in points)
