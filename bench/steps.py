@@ -67,7 +67,10 @@ def step_emulate(vitb_path: str, config_name: str, model_name: str, seed: str, o
     from runtime_emulator import run_binary
 
     config = load_config(config_name)
-    image = Path(vitb_path).read_bytes()
+    try:
+        image = Path(vitb_path).read_bytes()
+    except OSError as err:
+        raise VitcError(f"{vitb_path}: cannot read: {err.strerror}") from None
     inputs = sample_input(model_name, int(seed))
     start = time.perf_counter()
     result = run_binary(image, inputs, config, timing=True)

@@ -96,9 +96,9 @@ class Chart:
     width: int = WIDTH
     height: int = HEIGHT
     legend_at_bottom: bool = False  # legend in the lower-right corner instead of the upper-left
-    _series: list[str] = field(default_factory=list)
-    _legend: list[tuple[str, str, bool]] = field(default_factory=list)
-    _notes: list[str] = field(default_factory=list)
+    _series: list[str] = field(default_factory=list, init=False)
+    _legend: list[tuple[str, str, bool]] = field(default_factory=list, init=False)  # colour, label, is a line
+    _notes: list[str] = field(default_factory=list, init=False)
 
     @property
     def plot_width(self) -> float:
