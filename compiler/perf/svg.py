@@ -64,7 +64,7 @@ class Axis:
     def ticks(self) -> list[float]:
         if self.log:
             first, last = math.floor(math.log10(self.lo)), math.ceil(math.log10(self.hi))
-            steps = (1, 2, 5) if last - first <= 2 else (1,)
+            steps = (1, 2, 5) if math.log10(self.hi / self.lo) <= 2.5 else (1,)  # 1-2-5 unless it crowds
             candidates = [m * 10.0 ** e for e in range(first, last + 1) for m in steps]
         else:
             raw = (self.hi - self.lo) / 5
