@@ -38,7 +38,7 @@ def int_list(text: str) -> list[int]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL.onnx", help="quantized ONNX model (or .vir graph)")
+    parser.add_argument("model", metavar="MODEL.onnx", help="quantized ONNX model")
     parser.add_argument("--dim", required=True, metavar="D,...", help="matrix-engine sizes, e.g. 8,16,32")
     parser.add_argument("--spad-kib", required=True, metavar="KIB,...", help="scratchpad sizes in KiB, e.g. 128,256,512")
     parser.add_argument("--acc-kib", metavar="KIB,...", help="accumulator sizes in KiB (default: the base configuration's)")
