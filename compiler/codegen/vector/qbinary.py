@@ -11,11 +11,10 @@ broadcast only its b operand (`bbc`, a row vector), so:
   row, which is not symmetric) copies a into a full scratch tile first;
 - a scalar b becomes a row vector in scratch (copy to a column, transpose).
 
-QLinearAdd's `fixed` is derived here, in instruction operand order, as MLAS computes it:
-`f32(zc - fma(ra, za, f32(rb * zb)))` (the x86 kernel is compiled with FMA contraction; found by
-test against onnxruntime 1.32, test_qbinary.py). The IR's `fixed` attribute is not used: the
-frontend currently rounds `ra * za` separately (about one element in 2000 differs), and the
-swapped operand order needs the swapped derivation anyway.
+For the swapped order QLinearAdd's `fixed` is derived as MLAS computes it for its own operand
+order: `f32(zc - fma(rb, zb, f32(ra * za)))` (the x86 kernel is compiled with FMA contraction;
+found by test against onnxruntime 1.32, test_qbinary.py); unswapped, the IR's `fixed` is that
+same expression.
 """
 
 from __future__ import annotations
@@ -70,7 +69,9 @@ class QBinaryLowering(VectorLowering):
             return fields | dict(sa=a.scale[0], sb=b.scale[0], sc=c.scale[0])
         if self.op.kind == "qmul":
             return fields | dict(r=self.op.attrs["multiplier"])
-        ra, rb = (np.float32(self.op.attrs[name]) for name in (("rb", "ra") if self.swapped else ("ra", "rb")))
+        if not self.swapped:
+            return fields | {name: self.op.attrs[name] for name in ("ra", "rb", "fixed")}
+        ra, rb = np.float32(self.op.attrs["rb"]), np.float32(self.op.attrs["ra"])
         za, zb, zc = (np.float32(fields[name]) for name in ("za", "zb", "zc"))
         return fields | dict(ra=float(ra), rb=float(rb), fixed=float(zc - fma(ra, za, rb * zb)))
 

@@ -67,10 +67,15 @@ class _Program:
 
 
 def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_rows: int | None = None,
-                 constant_operands=None) -> tuple[np.ndarray, list[Instruction]]:
-    """The op's result computed on the emulator, and the vector instructions that computed it."""
+                 constant_operands=None, lowering_class=None) -> tuple[np.ndarray, list[Instruction]]:
+    """The op's result computed on the emulator, and the vector instructions that computed it.
+    `lowering_class` replaces the package's lowering (a candidate instruction sequence a test
+    wants to run)."""
     config = load_config(config)
-    lowering = vector_lowering(op, config, constant_operands)
+    if lowering_class is None:
+        lowering = vector_lowering(op, config, constant_operands)
+    else:
+        lowering = lowering_class(op, config)
     rows, cols = lowering.total_rows, lowering.cols
     program = _Program(config)
     loads = []  # (region, DRAM address, first row, is a constant) of every load

@@ -1,18 +1,13 @@
 """Single IR ops for the tests, built with the IR's own graph builder (so every op passes the
-op table's checks), with the kernel constants onnxruntime 1.32 really uses.
-
-QLinearAdd's `fixed` is `f32(zc - fma(ra, za, f32(rb * zb)))`: MLAS's AVX2 kernel is compiled
-with FMA contraction. This was found by test (test_qbinary.py checks it against onnxruntime);
-the frontend's `kernel_constants.qadd_constants` rounds the product `ra * za` separately, which
-differs on about 1 element in 2000 (reported to the frontend owner).
-"""
+op table's checks) and with kernel constants computed by the frontend's `kernel_constants`
+(the numbers the frontend puts into real models; test_qbinary.py checks them, through the
+lowering, against onnxruntime on every pair of codes)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from compiler.frontend.kernel_constants import qmul_multiplier
-from compiler.reference.kernels.fp32 import fma
+from compiler.frontend.kernel_constants import qadd_constants, qmul_multiplier
 from compiler.ir.graph import Graph, Op
 from compiler.ir.types import Quant, TensorType
 
@@ -40,15 +35,9 @@ def qbinary_op(kind: str, mode: str, a: TensorType, b: TensorType, c: TensorType
     """A qadd / qmul op; mode 'qlinear' gets the kernel constants onnxruntime derives."""
     attrs = {"mode": mode}
     if mode == "qlinear" and kind == "qadd":
-        attrs |= qadd_kernel_constants(a.quant, b.quant, c.quant)
+        attrs |= qadd_constants(a.quant.scale[0], a.quant.zero_point[0], b.quant.scale[0], b.quant.zero_point[0],
+                                c.quant.scale[0], c.quant.zero_point[0])
     elif mode == "qlinear":
         attrs["multiplier"] = qmul_multiplier(a.quant.scale[0], b.quant.scale[0], c.quant.scale[0])
     return single_op(kind, [a, b], c, **attrs)
 
-
-def qadd_kernel_constants(a: Quant, b: Quant, c: Quant) -> dict[str, float]:
-    """`ra`, `rb`, `fixed` as onnxruntime 1.32's QLinearAdd computes them (x86, AVX2 + FMA)."""
-    f = np.float32
-    ra, rb = f(f(a.scale[0]) / f(c.scale[0])), f(f(b.scale[0]) / f(c.scale[0]))
-    fixed = f(f(c.zero_point[0]) - fma(ra, f(a.zero_point[0]), f(rb * f(b.zero_point[0]))))
-    return {"ra": float(ra), "rb": float(rb), "fixed": float(fixed)}

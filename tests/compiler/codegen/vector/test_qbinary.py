@@ -10,7 +10,7 @@ import pytest
 from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
-from tests.compiler.codegen.vector.ir_ops import q8, qbinary_op, single_op
+from tests.compiler.codegen.vector.ir_ops import q8, qbinary_op
 
 NP = {"u8": np.uint8, "i8": np.int8}
 SHAPES = [((30, 40), (30, 40)), ((30, 40), (40,)), ((40,), (30, 40)), ((3, 10, 40), (1, 40)),
@@ -62,50 +62,6 @@ def test_saturation_at_both_ends(kind):
     onnx_op = {"qadd": "QLinearAdd", "qmul": "QLinearMul"}[kind]
     assert_exact(kind, got, ort_ref.qlinear_binary(onnx_op, a, qa, b, qb, qc, np.uint8))
     assert set(np.unique(got)) <= {0, 255}
-
-
-def test_frontend_qadd_fixed_constant_matches_onnxruntime():
-    """Cross-check of the frontend's `fixed` (compiler/frontend/kernel_constants.py): onnxruntime
-    1.32 computes it with an FMA; the frontend rounds `ra * za` first. It xfails while they
-    differ and passes once the frontend adopts the FMA (then the xfail branch can go)."""
-    from compiler.frontend.kernel_constants import qadd_constants
-    from tests.compiler.codegen.vector.ir_ops import qadd_kernel_constants
-    rng = np.random.default_rng(7)
-    differ = 0
-    for _ in range(200):
-        qa, qb, qc = (_quant(rng, "u8", s * rng.uniform(0.5, 2)) for s in (0.011, 0.0071, 0.013))
-        ours = qadd_kernel_constants(*(q8("u8", (1,), *q).quant for q in (qa, qb, qc)))
-        theirs = qadd_constants(qa[0], qa[1], qb[0], qb[1], qc[0], qc[1])
-        differ += ours["fixed"] != theirs["fixed"]
-    if differ:
-        pytest.xfail(f"frontend qadd 'fixed' differs from onnxruntime's in {differ} of 200 parameter sets")
-
-
-def test_qadd_with_the_frontends_constants_is_still_exact():
-    """The lowering derives `fixed` itself, so an op built with the frontend's qadd_constants
-    (which rounds ra * za separately) still matches onnxruntime. The parameters are chosen so
-    that the two `fixed` values give different codes for some pair of inputs, and the inputs
-    are every pair of codes."""
-    from compiler.frontend.kernel_constants import qadd_constants
-    from compiler.reference.kernels.fp32 import fma
-    from tests.compiler.codegen.vector.ir_ops import qadd_kernel_constants
-    a_codes, b_codes = (np.indices((256, 256))[k].astype(np.uint8) for k in (0, 1))
-    rng = np.random.default_rng(7)
-
-    def codes(constants):
-        ra, rb, fixed = (np.float32(constants[k]) for k in ("ra", "rb", "fixed"))
-        return np.rint(fma(a_codes.astype(np.float32), ra, fma(b_codes.astype(np.float32), rb, fixed)))
-
-    while True:
-        qa, qb, qc = (_quant(rng, "u8", s * rng.uniform(0.5, 2)) for s in (0.011, 0.0071, 0.013))
-        a, b, c = (q8("u8", (256, 256), *q) for q in (qa, qb, qc))
-        frontend = qadd_constants(qa[0], qa[1], qb[0], qb[1], qc[0], qc[1])
-        if (codes(frontend) != codes(qadd_kernel_constants(a.quant, b.quant, c.quant))).any():
-            break
-    op = single_op("qadd", [a, b], c, mode="qlinear", **frontend)
-    got, _ = run_lowering(op, [a_codes, b_codes])
-    expected = ort_ref.qlinear_binary("QLinearAdd", a_codes, qa, b_codes, qb, qc, np.uint8)
-    assert_exact("qadd with frontend constants", got, expected)
 
 
 def test_column_broadcast_is_refused():
