@@ -130,10 +130,8 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
                   pool=None, epilogue=None) -> None:
     """Emit `op`; with `epilogue` (a `VectorChain` fused after it) each requantised output tile
     goes through the chain on chip instead of to DRAM."""
-    a_type, b_type = op.operands[0].type, op.operands[1].type
-    y_type = op.result.type
-    za, zb = a_type.quant.zero_point[0], _single_zero_point(op, b_type)
-    out_shape = y_type.shape
+    a_type = op.operands[0].type
+    out_shape = op.result.type.shape
     batch = out_shape[:-2]
     m, n = out_shape[-2], out_shape[-1]
     k = a_type.shape[-1]
@@ -143,61 +141,83 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
     tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows(epilogue))
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
-    slots = _Slots(tiling, spad, acc, config.dim)
+    emitter = _MatmulEmitter(op, operands, tiling, builder, _Slots(tiling, spad, acc, config.dim), epilogue)
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm)
-    qmin, qmax = dtype_range(y_type.dtype)
-    requant = {"u": int(y_type.dtype == "u8"), "zy": y_type.quant.zero_point[0], "lo": qmin, "hi": qmax}
-    mm_types = {"au": int(a_type.dtype == "u8"), "bu": int(b_type.dtype == "u8"), "za": za, "zb": zb, "bt": int(b_transposed)}
-    multiplier = op.attrs["multiplier"]
-    counter = _Counter()
     for batch_number, batch_index in enumerate(np.ndindex(*batch)):
-        a2, b2, out2 = (_select(v, batch_index) for v in (a, b, operands.out))
-        a_resident = {}
-        for n_number, n0 in enumerate(range(0, n, tiling.tn)):
-            tn = min(tiling.tn, n - n0)
-            b_resident = [_load_b(builder, b2, slots.b(n_number, s, tn, True), step, n0, b_transposed)
-                          for s, step in enumerate(tiling.steps)] if tiling.b_resident else None
+        emitter.matrix(batch_number, *(_select(v, batch_index) for v in (a, b, operands.out)))
+
+
+class _MatmulEmitter:
+    """Emits one 2-D matrix product of a (possibly batched) qmatmul, tile by tile."""
+
+    def __init__(self, op: Op, operands: MatmulOperands, tiling: Tiling, builder: ProgramBuilder, slots, epilogue):
+        a_type, b_type, y_type = op.operands[0].type, op.operands[1].type, op.result.type
+        qmin, qmax = dtype_range(y_type.dtype)
+        self.requant = {"u": int(y_type.dtype == "u8"), "zy": y_type.quant.zero_point[0], "lo": qmin, "hi": qmax}
+        self.mm_fields = {"au": int(a_type.dtype == "u8"), "bu": int(b_type.dtype == "u8"), "bt": int(tiling.b_transposed),
+                          "za": a_type.quant.zero_point[0], "zb": _single_zero_point(op, b_type)}
+        self.multiplier = op.attrs["multiplier"]
+        self.operands, self.tiling, self.builder, self.slots, self.epilogue = operands, tiling, builder, slots, epilogue
+        self.m, self.n = y_type.shape[-2], y_type.shape[-1]
+        self.counter = _Counter()
+
+    def matrix(self, batch_number: int, a: DramView, b: DramView, out: DramView) -> None:
+        """out = requant(a @ b (+ bias)) for one batch index: N tiles outside, M tiles inside."""
+        tiling, builder = self.tiling, self.builder
+        self.a_resident = {}
+        for n_number, n0 in enumerate(range(0, self.n, tiling.tn)):
+            tn = min(tiling.tn, self.n - n0)
+            b_tiles = None
+            if tiling.b_resident:
+                b_tiles = [_load_b(builder, b, self.slots.b(n_number, s, tn, True), step, n0, tiling.b_transposed)
+                           for s, step in enumerate(tiling.steps)]
             mult_region = None
-            if operands.multipliers is not None:
-                mult_region = slots.multipliers(n_number, tn)
-                transfer(builder, "load", operands.multipliers, mult_region, 0, n0)
-            for m0 in range(0, m, tiling.tm):
-                tm = min(tiling.tm, m - m0)
-                tile = counter.next("tile")
-                c = slots.acc_tile(tile, tm, tn)
-                accumulate = operands.bias is not None
-                if accumulate:
-                    transfer(builder, "load", operands.bias.broadcast_to((m, n)), c, m0, n0)
-                for s, step in enumerate(tiling.steps):
-                    if tiling.a_resident:
-                        if s not in a_resident:
-                            a_resident[s] = _load_a(builder, a2, slots.a(batch_number, s, tm, True), step, m0)
-                        a_tile = a_resident[s]
-                    else:
-                        a_tile = _load_a(builder, a2, slots.a(counter.next("a"), s, tm, False), step, m0)
-                    if b_resident is not None:
-                        b_tile = b_resident[s]
-                    else:
-                        b_tile = _load_b(builder, b2, slots.b(counter.next("b"), s, tn, False), step, n0, b_transposed)
-                    builder.emit("mm", {
-                        "a": a_tile.addr, "b": b_tile.addr, "c": c.addr, "m": tm, "k": step[1], "n": tn,
-                        "a_bs": a_tile.bs, "b_bs": b_tile.bs, "c_bs": c.bs, "accum": int(accumulate), **mm_types,
-                    }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c])
-                    accumulate = True
-                y = slots.out_tile(tile, tm, tn)
-                fields = {"src": c.addr, "dst": y.addr, "rows": tm, "cols": tn, "src_bs": c.bs, "dst_bs": y.bs, **requant}
-                reads = [c]
-                if mult_region is None:
-                    fields.update(pc=0, mult=multiplier[0])
-                else:
-                    fields.update(pc=1, mult_addr=mult_region.addr)
-                    reads.append(mult_region)
-                builder.emit("requant", fields, reads=reads, writes=[y])
-                if epilogue is None:
-                    transfer(builder, "store", out2, y, m0, n0)
-                else:
-                    epilogue.apply(builder, tile, y, batch_number * m + m0, tm)
+            if self.operands.multipliers is not None:
+                mult_region = self.slots.multipliers(n_number, tn)
+                transfer(builder, "load", self.operands.multipliers, mult_region, 0, n0)
+            for m0 in range(0, self.m, tiling.tm):
+                self.output_tile(batch_number, a, b, out, m0, n0, tn, b_tiles, mult_region)
+
+    def output_tile(self, batch_number, a, b, out, m0: int, n0: int, tn: int, b_tiles, mult_region) -> None:
+        """Bias preload, one mm per K step, requant, then store (or the fused epilogue)."""
+        tiling, builder, slots = self.tiling, self.builder, self.slots
+        tm = min(tiling.tm, self.m - m0)
+        tile = self.counter.next("tile")
+        c = slots.acc_tile(tile, tm, tn)
+        accumulate = self.operands.bias is not None
+        if accumulate:
+            transfer(builder, "load", self.operands.bias.broadcast_to((self.m, self.n)), c, m0, n0)
+        for s, step in enumerate(tiling.steps):
+            a_tile = self._a_tile(batch_number, a, s, step, tm, m0)
+            if b_tiles is not None:
+                b_tile = b_tiles[s]
+            else:
+                b_tile = _load_b(builder, b, slots.b(self.counter.next("b"), s, tn, False), step, n0, tiling.b_transposed)
+            builder.emit("mm", {
+                "a": a_tile.addr, "b": b_tile.addr, "c": c.addr, "m": tm, "k": step[1], "n": tn,
+                "a_bs": a_tile.bs, "b_bs": b_tile.bs, "c_bs": c.bs, "accum": int(accumulate), **self.mm_fields,
+            }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c])
+            accumulate = True
+        y = slots.out_tile(tile, tm, tn)
+        fields = {"src": c.addr, "dst": y.addr, "rows": tm, "cols": tn, "src_bs": c.bs, "dst_bs": y.bs, **self.requant}
+        if mult_region is None:
+            fields.update(pc=0, mult=self.multiplier[0])
+        else:
+            fields.update(pc=1, mult_addr=mult_region.addr)
+        builder.emit("requant", fields, reads=[c] + ([mult_region] if mult_region else []), writes=[y])
+        if self.epilogue is None:
+            transfer(builder, "store", out, y, m0, n0)
+        else:
+            self.epilogue.apply(builder, tile, y, batch_number * self.m + m0, tm)
+
+    def _a_tile(self, batch_number: int, a: DramView, s: int, step, tm: int, m0: int) -> Region:
+        """A's tile for K step `s`: loaded once per batch when resident, else every time."""
+        if not self.tiling.a_resident:
+            return _load_a(self.builder, a, self.slots.a(self.counter.next("a"), s, tm, False), step, m0)
+        if s not in self.a_resident:
+            self.a_resident[s] = _load_a(self.builder, a, self.slots.a(batch_number, s, tm, True), step, m0)
+        return self.a_resident[s]
 
 
 def epilogue_rows(epilogue):
