@@ -9,7 +9,8 @@ broadcast only its b operand (`bbc`, a row vector), so:
   the scalar as B), which is exactly the swapped instruction with ra <-> rb;
 - qadd's kernel with a row-vector a (onnxruntime computes `fma(a, ra, fma(b, rb, fixed))` row by
   row, which is not symmetric) copies a into a full scratch tile first;
-- a scalar b becomes a row vector in scratch (copy to a column, transpose).
+- a scalar b becomes a row vector in scratch (copy to a column, transpose);
+- a one-element qadd is swapped too: onnxruntime tests for "input0 is a scalar" first.
 
 For the swapped order QLinearAdd's `fixed` is derived as MLAS computes it for its own operand
 order: `f32(zc - fma(rb, zb, f32(ra * za)))` (the x86 kernel is compiled with FMA contraction;
@@ -41,7 +42,8 @@ class QBinaryLowering(VectorLowering):
         self.operand_kinds = kinds
         self.mode = op.attrs["mode"]
         # Instruction operand i reads IR operand order[i]; only instruction operand b may broadcast.
-        self.swapped = kinds[0] != "tile" and kinds[1] == "tile" and self._swap_is_exact(kinds[0])
+        one_element_qadd = op.kind == "qadd" and self.total_rows * self.cols == 1
+        self.swapped = one_element_qadd or (kinds[0] != "tile" and kinds[1] == "tile" and self._swap_is_exact(kinds[0]))
         self.order = (1, 0) if self.swapped else (0, 1)
         self.expand_a = kinds[self.order[0]] == "row"
         if kinds[self.order[0]] == "scalar":

@@ -14,7 +14,7 @@ from tests.compiler.codegen.vector.ir_ops import q8, qbinary_op
 
 NP = {"u8": np.uint8, "i8": np.int8}
 SHAPES = [((30, 40), (30, 40)), ((30, 40), (40,)), ((40,), (30, 40)), ((3, 10, 40), (1, 40)),
-          ((30, 40), (1,)), ((1,), (30, 40)), ((2, 197), (2, 197))]
+          ((30, 40), (1,)), ((1,), (30, 40)), ((2, 197), (2, 197)), ((1,), (1,)), ((1, 1), (1,))]
 DTYPES = [("u8", "u8", "u8"), ("i8", "i8", "i8"), ("u8", "i8", "i8"), ("i8", "u8", "u8")]
 
 
@@ -111,3 +111,15 @@ def test_every_code_pair(kind, mode, dtypes):
     else:
         expected = ort_ref.float_path_binary(onnx_op[len("QLinear"):], a, qa, b, qb, qc, NP[dtypes[2]])
     assert_exact(f"{kind} {mode} {dtypes} every code pair", got, expected)
+
+
+def test_one_element_qadd_runs_swapped_like_onnxruntime():
+    """A one-element QLinearAdd takes onnxruntime's input0-scalar loop (operands swapped); these
+    codes and parameters (found by search) give a different code in the unswapped order."""
+    qa, qb, qc = (0.010502714663743973, 144), (0.00837975274771452, 121), (0.009113812819123268, 122)
+    a, b = np.array([173], np.uint8), np.array([120], np.uint8)
+    op = qbinary_op("qadd", "qlinear", q8("u8", (1,), *qa), q8("u8", (1,), *qb), q8("u8", (1,), *qc))
+    got, _ = run_lowering(op, [a, b])
+    expected = ort_ref.qlinear_binary("QLinearAdd", a, qa, b, qb, qc, np.uint8)
+    assert_exact("one-element qadd", got, expected)
+    assert expected[0] == 155
