@@ -2,9 +2,10 @@
 onnxruntime (CPU, default session options) on the same input, compare every output element.
 
 On a mismatch, `first_difference` recompiles as a debug build (no fusion, no DRAM reuse), so
-every intermediate tensor is stored and survives the run, reads each IR op's result back from DRAM through its view,
-and compares it with the tensor onnxruntime computes for it (the frontend's tensor map), in op
-order: the first IR value that differs is named, with its element index and both values.
+every intermediate tensor is stored and survives the run, reads each IR op's result back from
+DRAM through its view, and compares it with the tensor onnxruntime computes for it (the
+frontend's tensor map) or, for values onnxruntime has no tensor for, the IR interpreter's, in
+op order: the first IR value that differs is named, with its element index and both values.
 
 Differences are counted in quantisation steps: for an 8-bit output, code units; for a float
 output produced by `dequantize`, |difference| / scale; otherwise the raw difference.
@@ -24,7 +25,9 @@ from compiler.codegen.driver import compile_graph_full
 from compiler.codegen.dram_view import DramView
 from compiler.frontend.importer import import_model_with_tensors
 from compiler.ir.graph import Graph, Value
+from compiler.reference.interpreter import run_graph
 from isa.container import write_vitb
+from isa.errors import VitcError
 from runtime_emulator import run_binary
 
 NUMPY_DTYPES = {"f32": np.float32, "i8": np.int8, "u8": np.uint8, "i32": np.int32, "i64": np.int64}
@@ -103,32 +106,49 @@ def verify_model(path, config, inputs: dict, *, diagnose: bool = True, progress=
 
 
 def first_difference(imported, config, inputs: dict) -> str:
-    """The first IR value whose stored tensor differs from onnxruntime's, described."""
+    """The first IR value whose stored tensor differs from its reference, described. The
+    reference is onnxruntime's own tensor where the value has one, else the IR interpreter's
+    (values the frontend introduced, e.g. the patch matrix of the embedding convolution)."""
     graph = imported.graph
     compiled = compile_graph_full(graph, config, debug_build=True)
     result = run_binary(write_vitb(compiled.binary), inputs, config)
-    reference = _intermediate_tensors(imported.optimized, inputs)
+    onnx_tensors = _intermediate_tensors(imported.optimized, inputs)
+    interpreted = _interpreted_tensors(graph, inputs)
     first_float = None
     for op in graph.ops:
         value = op.result
-        tensor = imported.onnx_tensor.get(value.name)
         placement = compiled.plan.placements.get(value)
-        if op.kind == "const" or tensor not in reference or placement is None or placement.buffer.kind == "const":
+        tensor = imported.onnx_tensor.get(value.name)
+        if tensor in onnx_tensors:
+            expected, source = onnx_tensors[tensor], f"onnx tensor {tensor!r}"
+        elif value.name in interpreted:
+            expected, source = interpreted[value.name], "IR interpreter"
+        else:
+            continue
+        if op.kind == "const" or placement is None or placement.buffer.kind == "const":
             continue
         got = read_view(result.dram, placement.absolute(), value.type.dtype)
-        comparison = _compare(value.name, got, reference[tensor], _step(graph, value))
+        comparison = _compare(value.name, got, expected, _step(graph, value))
         if comparison.is_exact:
             continue
         index, mine, theirs = comparison.first_mismatch
-        text = (f"{op.describe()} (onnx tensor {tensor!r}): {comparison.elements - comparison.exact} of "
-                f"{comparison.elements} elements differ, first at {list(index)}: emulator {mine}, onnxruntime {theirs}")
+        text = (f"{op.describe()} (vs {source}): {comparison.elements - comparison.exact} of "
+                f"{comparison.elements} elements differ, first at {list(index)}: emulator {mine}, reference {theirs}")
         if value.type.dtype == "f32":  # a float difference matters only if the codes after it differ
             first_float = first_float or text
             continue
         return text + (f"; an earlier float tensor differs too: {first_float}" if first_float else "")
     if first_float:
-        return f"every stored 8-bit tensor matches onnxruntime; a float tensor differs: {first_float}"
-    return "every stored intermediate tensor matches onnxruntime; the difference arises in an output"
+        return f"every stored 8-bit tensor matches; a float tensor differs: {first_float}"
+    return "every stored intermediate tensor matches; the difference arises in an output"
+
+
+def _interpreted_tensors(graph: Graph, inputs: dict) -> dict[str, np.ndarray]:
+    """Every value as the IR interpreter computes it ({} if the interpreter cannot run it)."""
+    try:
+        return run_graph(graph, inputs, keep_all=True)
+    except VitcError:
+        return {}
 
 
 def read_view(dram: np.ndarray, view: DramView, dtype: str) -> np.ndarray:
