@@ -136,7 +136,7 @@ def _elementwise(f, dim, operands):
         _region(ACC, "dst", Region(f["dst"], rows, cols, f["dst_bs"]), dim, True),
     ]
     for name, mode in operands:
-        accesses += _broadcast(name, f[mode], f[name], f.get(f"{name}_bs", 0), rows, cols, dim)
+        accesses += _broadcast(name, f[mode], f[name], f[f"{name}_bs"], rows, cols, dim)
     return accesses
 
 

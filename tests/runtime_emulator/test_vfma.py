@@ -12,6 +12,7 @@ import pytest
 
 from compiler.reference.kernels.fp32 import fma as reference_fma
 from isa.config import load_config
+from isa.table import load_table
 from tests.runtime_emulator.assembly import ACC_WORD, run_assembly
 from tests.runtime_emulator.exact_float import exact_fma
 from tests.runtime_emulator.harness import assert_equal
@@ -120,3 +121,10 @@ def test_vfma_in_place():
     rng = np.random.default_rng(9)
     a, b, c = fma_sensitive(rng, "col", "row")
     assert_equal("vfma dst=a", run_vfma(a, b, c, "col", "row", dst=A).outputs["y"], reference_fma(a, b, c))
+
+
+def test_broadcast_modes_share_valu_codes():
+    """The emulator reads vfma's bmode and cmode with valu's codes (one `broadcast_operand`)."""
+    table = load_table().by_mnemonic
+    valu_modes = table["valu"].field_by_name["bmode"].values
+    assert table["vfma"].field_by_name["bmode"].values == valu_modes == table["vfma"].field_by_name["cmode"].values
