@@ -87,6 +87,14 @@ class Emitter:
             fields.update(b=self._in(b, "acc", "valu b").addr, b_bs=b.bs if bmode == "full" else 0)
         self._emit("valu", fields)
 
+    def vfma(self, dst: Region, a: Region, b: Region, bmode: str, c: Region, cmode: str) -> None:
+        """float32 `dst = fma(a, b, c)`, b and c placed like valu's b (full / row / col regions)."""
+        for region, what in ((dst, "dst"), (a, "a"), (b, "b"), (c, "c")):
+            self._in(region, "acc", f"vfma {what}")
+        self._emit("vfma", dict(bmode=bmode, cmode=cmode, dst=dst.addr, a=a.addr, b=b.addr, c=c.addr, rows=a.rows,
+                                cols=a.cols, dst_bs=dst.bs, a_bs=a.bs, b_bs=b.bs if bmode == "full" else 0,
+                                c_bs=c.bs if cmode == "full" else 0))
+
     def vunary(self, fn: str, src: Region, dst: Region) -> None:
         self._in(src, "acc", "vunary source")
         self._in(dst, "acc", "vunary destination")
@@ -95,11 +103,12 @@ class Emitter:
 
     # ---- row reductions --------------------------------------------------------------------
 
-    def rowsum(self, src: Region, dst: Region, squares: bool = False) -> None:
+    def rowsum(self, src: Region, dst: Region, squares: bool = False, order: str = "seq", divisor: float = 1.0) -> None:
+        """Row sums (of squares) in summation `order` (seq, lanes8, f64x4), each divided by `divisor`."""
         self._in(src, "acc", "rowsum source")
         self._in(dst, "acc", "rowsum destination")
         self._emit("rowsum", dict(src=src.addr, dst=dst.addr, rows=src.rows, cols=src.cols, src_bs=src.bs,
-                                  sq=int(squares)))
+                                  sq=int(squares), order=order, div=divisor))
 
     def rowmax(self, src: Region, dst: Region, dtype: str) -> None:
         """Row maxima of 8-bit codes (`dtype` i8/u8) into an ACC int32 column vector."""

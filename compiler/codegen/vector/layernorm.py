@@ -1,39 +1,58 @@
-"""`layernorm`: refused, with the instructions it would need, because onnxruntime 1.32's CPU
-LayerNormalization cannot be reproduced exactly by the current vector instructions.
+"""`layernorm`: onnxruntime 1.32's CPU LayerNormalization over the last axis, step for step.
 
-What onnxruntime 1.32 (x86-64 wheel) computes per row of N float32 values, established bit for
-bit by tests/compiler/codegen/vector/test_layernorm.py (N = 64, 192, 768; four distributions;
-two epsilons) and contradicting the sequential-float32 recipe in ../shared/NUMERICS.md:
-  mean = f32(sum(x) / N), the sum and the division in float64
-  d = f32(x - mean)
-  acc[l] = fma(d[c], d[c], acc[l]) for c = l, l + 8, l + 16, ... (8 float32 lanes, from 0)
-  var = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
-  inv_std = f32(1 / sqrt(f32(f32(var / N) + epsilon)))
-  y = fma(f32(d * inv_std), gamma, beta)
-Missing from the ISA (everything else maps onto `valu` / `vunary`):
-  1. a float64-accumulating row sum whose result is divided in float64 before the one rounding
-     (e.g. `rowsum` field `f64=1` and an f32 immediate divisor: `f32(sum_f64(x) / div)`);
-  2. the 8-lane FMA sum of squares with the halving tree above (e.g. `rowsum` field
-     `lanes=8`: lane l accumulates columns c = l mod 8 with one fma each; cols % 8 == 0);
-  3. a fused multiply-add (e.g. `valu` op `fma`: `dst = fma(a, b, c)` with b per `bmode` and c
-     an ACC row vector), for `fma(d * inv_std, gamma, beta)`.
-Approximating (sequential float32 sums, separate multiply and add) differs from onnxruntime in
-most rows by one ulp, so this lowering refuses rather than guess.
+onnxruntime hands rows of N >= 8 floats to MLAS's AVX2 kernel (compiler/reference/kernels/
+layernorm.py; tests/compiler/codegen/vector/test_layernorm.py re-checks the recipe against
+onnxruntime for N = 64, 192, 768). Per row, with the instruction for each step:
+  mean = f32(sum_f64(x) / N)            rowsum order=f64x4, div=N  (4 float64 lanes)
+  d = f32(x - mean)                     valu sub, b per row
+  v = f32(var / N), var = sum fma(d, d)  rowsum order=lanes8, sq=1, div=N  (8 fma lanes)
+  inv = f32(1 / f32(sqrt(f32(v + eps))))  valu add eps; vunary sqrt; vunary recip
+  t = f32(d * inv)                      valu mul, b per row
+  y = fma(t, gamma, beta)               vfma, b and c per column  (no beta: valu mul by gamma)
+d, t and y live in the output region, so the output may be the input region (every step is
+elementwise or reads only row statistics computed before it). Rows shorter than 8 go to a
+scalar fallback in onnxruntime that is not reproduced: refused.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from compiler.codegen.vector.emitter import Emitter
 from compiler.codegen.vector.lowering import VectorLowering
 
-MISSING_INSTRUCTIONS = (
-    "onnxruntime's LayerNormalization needs instructions the ISA does not have: a float64-accumulating "
-    "row sum divided in float64 (the mean), an 8-lane FMA sum of squares with a halving tree (the "
-    "variance), and a fused multiply-add (y = fma(d * inv_std, gamma, beta)); see "
-    "compiler/codegen/vector/layernorm.py"
-)
+MIN_ROW = 8
 
 
 class LayerNormLowering(VectorLowering):
     def __init__(self, op, config):
         super().__init__(op, config)
-        raise self.error(MISSING_INSTRUCTIONS)
+        x = op.operands[0].type
+        if op.attrs["axis"] != x.rank - 1:
+            raise self.error(f"normalizing axes {op.attrs['axis']}..{x.rank - 1}: only the last axis is supported")
+        if self.cols < MIN_ROW:
+            raise self.error(f"rows of {self.cols} < {MIN_ROW} elements take onnxruntime's scalar fallback, "
+                             f"which is not reproduced")
+        self.operand_kinds = ("tile",) + ("row",) * (len(op.operands) - 1)
+        self.epsilon = op.attrs["epsilon"]
+        self.count = float(np.float32(self.cols))
+
+    def plan_scratch(self, rows, spad, acc):
+        return dict(mean=acc.column(rows), inv_std=acc.column(rows))
+
+    def emit_tile(self, rows, inputs, output, scratch, constants, layer):
+        out = Emitter(layer)
+        x, gamma = inputs[0], inputs[1]
+        mean, inv_std = scratch["mean"], scratch["inv_std"]
+        out.rowsum(x, mean, order="f64x4", divisor=self.count)
+        out.valu("sub", output, x, mean, "row")
+        out.rowsum(output, inv_std, squares=True, order="lanes8", divisor=self.count)
+        out.valu("add", inv_std, inv_std, self.epsilon, "scalar")
+        out.vunary("sqrt", inv_std, inv_std)
+        out.vunary("recip", inv_std, inv_std)
+        out.valu("mul", output, output, inv_std, "row")
+        if len(inputs) > 2:
+            out.vfma(output, output, gamma, "col", inputs[2], "col")
+        else:
+            out.valu("mul", output, output, gamma, "col")
+        return out.instructions

@@ -1,8 +1,9 @@
-"""reduce_mean has no vector lowering: onnxruntime 1.32 sums a row with Eigen's vectorized
-reduction (SSE packets of 4 lanes, two packet accumulators), an order the vector unit cannot
-follow (a lane's partial sum never moves to another lane in ACC). The recipe is checked here
-against onnxruntime, bit for bit, so an ISA extension can be specified from it; rows of N floats
-with N % 4 == 0 (64, 192, 768) start 16-byte aligned, other N peel a per-row prologue."""
+"""reduce_mean has no vector lowering yet. onnxruntime 1.32 sums a row with Eigen's vectorized
+reduction (SSE packets of 4 lanes, two packet accumulators), checked here against onnxruntime
+bit for bit: for N a multiple of 8 that is exactly `rowsum order=lanes8` (lane l takes columns
+l, l+8, ...; halving tree), so one `rowsum order=lanes8, div=N` computes it. What is missing is
+an operand kind for a reduced input (rows x N in, rows x 1 out) in the lowering interface and
+the backend driver. Other N peel a prologue that depends on each row's memory alignment."""
 
 import numpy as np
 import pytest
