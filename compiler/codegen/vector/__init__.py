@@ -22,10 +22,9 @@ Interface with the backend driver (see `lowering.py` for the full contract):
 - Instructions carry no tokens; the caller orders them against loads and stores.
 
 Ops: quantize, dequantize (per tensor), table, qadd, qmul (both modes, row-vector and scalar
-broadcast on either side), layernorm (last axis, rows of 8 or more), float add/sub/mul/div
-(tile, row, column or scalar b), sqrt, pow (constant exponent 2 or 3, given in
-`constant_operands`). `qsoftmax` is refused with the `quant` mode it needs (see qsoftmax.py);
-`reduce_mean`, `erf`, `tanh`, `exp` have no lowering.
+broadcast on either side), qsoftmax (last axis), layernorm (last axis, rows of 8 or more), float
+add/sub/mul/div (tile, row, column or scalar b), sqrt, pow (constant exponent 2 or 3, given in
+`constant_operands`). `reduce_mean`, `erf`, `tanh`, `exp` have no lowering.
 """
 
 from __future__ import annotations

@@ -87,13 +87,20 @@ class Emitter:
             fields.update(b=self._in(b, "acc", "valu b").addr, b_bs=b.bs if bmode == "full" else 0)
         self._emit("valu", fields)
 
-    def vfma(self, dst: Region, a: Region, b: Region, bmode: str, c: Region, cmode: str) -> None:
-        """float32 `dst = fma(a, b, c)`, b and c placed like valu's b (full / row / col regions)."""
-        for region, what in ((dst, "dst"), (a, "a"), (b, "b"), (c, "c")):
+    def vfma(self, dst: Region, a: Region, b: Region | float, bmode: str, c: Region | float, cmode: str) -> None:
+        """float32 `dst = fma(a, b, c)`, one rounding; b and c placed like valu's b (a region for
+        full / row / col, a float32 number for scalar)."""
+        for region, what in ((dst, "dst"), (a, "a")):
             self._in(region, "acc", f"vfma {what}")
-        self._emit("vfma", dict(bmode=bmode, cmode=cmode, dst=dst.addr, a=a.addr, b=b.addr, c=c.addr, rows=a.rows,
-                                cols=a.cols, dst_bs=dst.bs, a_bs=a.bs, b_bs=b.bs if bmode == "full" else 0,
-                                c_bs=c.bs if cmode == "full" else 0))
+        fields = dict(bmode=bmode, cmode=cmode, dst=dst.addr, a=a.addr, rows=a.rows, cols=a.cols, dst_bs=dst.bs,
+                      a_bs=a.bs)
+        for name, operand, mode in (("b", b, bmode), ("c", c, cmode)):
+            if mode == "scalar":
+                fields[f"{name}_imm"] = operand
+                continue
+            fields[name] = self._in(operand, "acc", f"vfma {name}").addr
+            fields[f"{name}_bs"] = operand.bs if mode == "full" else 0
+        self._emit("vfma", fields)
 
     def vunary(self, fn: str, src: Region, dst: Region) -> None:
         self._in(src, "acc", "vunary source")

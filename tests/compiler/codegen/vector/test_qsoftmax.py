@@ -1,9 +1,9 @@
-"""qsoftmax: the lowering refuses (see compiler/codegen/vector/qsoftmax.py). The evidence: the
-instruction sequence the current ISA allows (rowmax, lut into ACC, sequential rowsum, valu mul
-by Ys, quant by the row sums) is run on the emulator and compared with onnxruntime. It is exact
-on ordinary rows of 197 and 17, int8 and uint8, both output scales, but not on the rows where
-the exact quotient lies within a float32 step of a half integer, where onnxruntime's float64
-quotient decides."""
+"""qsoftmax lowering against onnxruntime's QLinearSoftmax: rows of 197, 17, 18 and 3, int8 and
+uint8, output scales 1/256, 1/255 and 1/300, nonzero output zero points, random and adversarial
+rows (constant rows, one dominant code, near-ties at the top, many equal maxima); rows whose
+exact quotient lies within a float32 step of a half integer (found by search), where the short
+float32 sequence (rowmax, lut, rowsum, valu mul by Ys, quant by the row sums; also run here)
+misses a code and the lowering must not; and the refusals."""
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ NP = {"u8": np.uint8, "i8": np.int8}
 
 
 class Float32QuotientSoftmax(VectorLowering):
-    """The closest sequence the current instructions express: q = f32(f32(T * Ys) / sum)."""
+    """The short sequence: q = f32(f32(T * Ys) / sum), rounded by `quant`."""
 
     operand_kinds = ("tile",)
 
@@ -41,43 +41,63 @@ class Float32QuotientSoftmax(VectorLowering):
         return out.instructions
 
 
-def _run(x, x_scale, y_scale, y_zero):
+def _run(x, x_scale, y_scale, y_zero, lowering_class=None, config="default"):
     dtype = {np.dtype(np.uint8): "u8", np.dtype(np.int8): "i8"}[x.dtype]
     op = single_op("qsoftmax", [q8(dtype, x.shape, x_scale, 0)], q8(dtype, x.shape, y_scale, y_zero), axis=x.ndim - 1)
-    got, _ = run_lowering(op, [x], max_tile_rows=10, lowering_class=Float32QuotientSoftmax)
+    got, _ = run_lowering(op, [x], config, max_tile_rows=5, lowering_class=lowering_class)
     x_q, y_q = op.operands[0].type.quant, op.result.type.quant
     return got, ort_ref.qlinear_softmax(x, (x_q.scale[0], 0), (y_q.scale[0], y_zero))
 
 
-def test_lowering_refuses_and_names_the_missing_quant_mode():
-    op = single_op("qsoftmax", [q8("u8", (4, 17), 0.1, 0)], q8("u8", (4, 17), 1 / 255, 0), axis=1)
-    with pytest.raises(VitcError, match=r"op 'qsoftmax' %y.*float64 quotient.*`quant` mode"):
-        run_lowering(op, [np.zeros((4, 17), np.uint8)])
+def _rows(rng, dtype, rows, length):
+    info = np.iinfo(NP[dtype])
+    x = rng.integers(info.min, info.max + 1, (rows, length)).astype(NP[dtype])
+    x[0] = info.min                                          # a constant row
+    x[1] = info.min
+    x[1, length // 2] = info.max                             # one dominant code: int8 saturates at 127
+    x[2] = rng.integers(info.max - 3, info.max + 1, length)  # near-ties at the top
+    x[3, ::2] = info.max                                     # many equal maxima
+    return x
 
 
 @pytest.mark.parametrize("dtype", ["u8", "i8"])
-@pytest.mark.parametrize("length", [197, 17])
-@pytest.mark.parametrize("y_scale", [1 / 256, 1 / 255])
-def test_float32_sequence_is_exact_on_ordinary_rows(dtype, length, y_scale):
-    rng = np.random.default_rng(length + (dtype == "i8"))
-    info = np.iinfo(NP[dtype])
-    x = rng.integers(info.min, info.max + 1, (24, length)).astype(NP[dtype])
-    x[0] = info.min
-    x[1] = info.min
-    x[1, length // 2] = info.max  # one dominant element: int8 saturates at 127
-    got, expected = _run(x, 0.05, y_scale, int(info.min))
-    assert_exact(f"float32-quotient qsoftmax {dtype} D={length}", got, expected)
+@pytest.mark.parametrize("length", [197, 17, 18, 3])
+@pytest.mark.parametrize("y_scale, y_zero_offset, x_scale", [(1 / 256, 0, 0.05), (1 / 255, 0, 0.0009),
+                                                             (1 / 255, 3, 0.2), (1 / 300, 0, 0.013)])
+def test_against_onnxruntime(dtype, length, y_scale, y_zero_offset, x_scale):
+    rng = np.random.default_rng(length * 7 + (dtype == "i8"))
+    x = _rows(rng, dtype, 24, length)
+    got, expected = _run(x, x_scale, y_scale, int(np.iinfo(NP[dtype]).min) + y_zero_offset)
+    assert_exact(f"qsoftmax {dtype} D={length} ys={y_scale:.6f}", got, expected)
+
+
+def test_attention_shaped_input_on_the_large_configuration():
+    x = np.random.default_rng(3).integers(0, 256, (1, 3, 17, 17)).astype(np.uint8)
+    got, expected = _run(x, 0.001, 1 / 255, 0, config="large")
+    assert_exact("qsoftmax 1x3x17x17 on large", got, expected)
 
 
 # (row length, x scale, y scale, dtype, seed, row): a row of 2000 random ones (found by search)
-# whose exact quotient lies within a float32 step of a half integer for one element.
+# whose exact quotient lies within a float32 step of a half integer for some element.
 NEAR_HALF_INTEGER = [(17, 0.05, 1 / 255, "u8", 87, 1203), (197, 0.05, 1 / 256, "u8", 155, 1680),
                      (17, 0.05, 1 / 256, "i8", 50, 1919), (197, 0.02, 1 / 255, "i8", 3, 33)]
 
 
 @pytest.mark.parametrize("length, x_scale, y_scale, dtype, seed, row", NEAR_HALF_INTEGER, ids=str)
-def test_float32_sequence_is_wrong_near_half_integers(length, x_scale, y_scale, dtype, seed, row):
+def test_near_half_integers(length, x_scale, y_scale, dtype, seed, row):
     info = np.iinfo(NP[dtype])
     rows = np.random.default_rng(seed).integers(info.min, info.max + 1, (2000, length)).astype(NP[dtype])
-    got, expected = _run(rows[row:row + 1], x_scale, y_scale, int(info.min))
-    assert (got != expected).any(), "the float32 quotient should miss a code of this row"
+    x = rows[row:row + 1]
+    got, expected = _run(x, x_scale, y_scale, int(info.min))
+    assert_exact(f"qsoftmax near a half integer D={length}", got, expected)
+    short, _ = _run(x, x_scale, y_scale, int(info.min), Float32QuotientSoftmax)
+    assert (short != expected).any(), "the short float32 sequence should miss a code of this row"
+
+
+def test_refusals():
+    op = single_op("qsoftmax", [q8("u8", (4, 8), 0.1, 128)], q8("u8", (4, 8), 1 / 256, 0), axis=0)
+    with pytest.raises(VitcError, match=r"op 'qsoftmax' %y.*axis 0 is not the last axis"):
+        run_lowering(op, [np.zeros((4, 8), np.uint8)])
+    op = single_op("qsoftmax", [q8("u8", (4, 1), 0.1, 128)], q8("u8", (4, 1), 1 / 256, 0), axis=1)
+    with pytest.raises(VitcError, match=r"op 'qsoftmax' %y.*softmax over one element"):
+        run_lowering(op, [np.zeros((4, 1), np.uint8)])
