@@ -4,7 +4,7 @@ against onnxruntime's kernels (docs/architecture.md, ../shared/NUMERICS.md).
 Interface with the backend driver (see `lowering.py` for the full contract):
 
     lowering = vector_lowering(op, config, constant_operands=None)  # VitcError naming the op if unsupported
-    lowering.operand_kinds    # per IR operand: "tile" | "row" | "column" | "scalar" (OPERAND_KINDS)
+    lowering.operand_kinds    # per IR operand: "tile" | "row" | "column" | "scalar" | "reduced"
     lowering.constants()      # [ConstantBlock(name, mem, rows, cols, data)]: load each once per op
     lowering.row_tile(max_spad_rows, max_acc_rows) -> int
     lowering.scratch_rows(rows) -> (spad_rows, acc_rows)
@@ -13,7 +13,8 @@ Interface with the backend driver (see `lowering.py` for the full contract):
 - `inputs[i]` is the `Region` of IR operand i placed as `operand_kinds[i]` says: a "tile"
   (rows x cols) and a "column" (rows x 1) have the output tile's rows; a "row" (1 x cols,
   bs = 1, e.g. a bias) and a "scalar" (1 x 1) are the same region for every tile; 8-bit values
-  in SPAD, float32 values in ACC. Inputs are only read, never written.
+  in SPAD, float32 values in ACC. A "reduced" operand (reduce_mean's input) is rows x N, N its
+  own last axis, with the output tile's rows. Inputs are only read, never written.
 - `output` is the tile's result region (SPAD for 8-bit results, ACC for float32).
 - `scratch` is (SPAD region, ACC region) of at least `scratch_rows(rows)` rows each (either may
   be None when zero rows are needed); only their first rows are used.
@@ -24,7 +25,8 @@ Interface with the backend driver (see `lowering.py` for the full contract):
 Ops: quantize, dequantize (per tensor), table, qadd, qmul (both modes, row-vector and scalar
 broadcast on either side), qsoftmax (last axis), layernorm (last axis, rows of 8 or more), float
 add/sub/mul/div (tile, row, column or scalar b), sqrt, pow (constant exponent 2 or 3, given in
-`constant_operands`). `reduce_mean`, `erf`, `tanh`, `exp` have no lowering.
+`constant_operands`), reduce_mean (last axis, N a multiple of 8; operand kind "reduced").
+`erf`, `tanh`, `exp` have no lowering.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from compiler.codegen.vector.layernorm import LayerNormLowering
 from compiler.codegen.vector.lowering import OPERAND_KINDS, ConstantBlock, ScratchPlan, VectorLowering
 from compiler.codegen.vector.qbinary import QBinaryLowering
 from compiler.codegen.vector.qsoftmax import QSoftmaxLowering
+from compiler.codegen.vector.reduce_mean import ReduceMeanLowering
 from compiler.codegen.vector.table import TableLowering
 from compiler.ir.graph import Op
 from isa.config import HardwareConfig
@@ -52,6 +55,7 @@ LOWERINGS = {
     "qmul": QBinaryLowering,
     "qsoftmax": QSoftmaxLowering,
     "layernorm": LayerNormLowering,
+    "reduce_mean": ReduceMeanLowering,
     **{kind: FloatElementwiseLowering for kind in FloatElementwiseLowering.KINDS},
 }
 

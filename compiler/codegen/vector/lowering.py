@@ -38,6 +38,7 @@ OPERAND_KINDS = {
     "row": "1 x cols row vector (bs = 1), the same region for every tile",
     "column": "rows x 1 column vector, the same rows as the output tile",
     "scalar": "1 x 1, the same region for every tile",
+    "reduced": "rows x N, the same rows as the output tile, N the operand's own last axis (reductions)",
 }
 
 # Row and column counts are 16-bit instruction fields.
@@ -164,13 +165,15 @@ class VectorLowering:
 
     # ---- checks ----------------------------------------------------------------------------
 
-    def _expected_shape(self, kind: str, rows: int) -> tuple[int, int]:
+    def _expected_shape(self, kind: str, rows: int, operand: int) -> tuple[int, int]:
+        if kind == "reduced":
+            return rows, self.op.operands[operand].type.shape[-1]
         return {"tile": (rows, self.cols), "row": (1, self.cols), "column": (rows, 1), "scalar": (1, 1)}[kind]
 
     def _check_regions(self, rows, inputs, output, scratch) -> None:
         if len(inputs) != len(self.operand_kinds):
             raise self.error(f"expects {len(self.operand_kinds)} input region(s), got {len(inputs)}")
-        placed = [(f"input {i} ({kind})", region, self._expected_shape(kind, rows),
+        placed = [(f"input {i} ({kind})", region, self._expected_shape(kind, rows, i),
                    memory_of(self.op.operands[i].type.dtype))
                   for i, (kind, region) in enumerate(zip(self.operand_kinds, inputs))]
         placed.append(("output", output, (rows, self.cols), memory_of(self.op.result.type.dtype)))

@@ -41,7 +41,8 @@ class _Bump:
 
 
 def _arranged(kind: str, array: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    shape = {"tile": (rows, cols), "row": (1, cols), "column": (rows, 1), "scalar": (1, 1)}[kind]
+    shape = {"tile": (rows, cols), "row": (1, cols), "column": (rows, 1), "scalar": (1, 1),
+             "reduced": (rows, array.shape[-1] if array.ndim else 1)}[kind]
     return np.ascontiguousarray(array.reshape(shape))
 
 
@@ -98,7 +99,7 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
 
     shared = {}  # operand index -> the region of a broadcast operand, loaded once
     for i, entry in enumerate(placed):
-        if entry[0] not in ("tile", "column"):
+        if entry[0] not in ("tile", "column", "reduced"):
             kind, shape, mem, addr = entry
             shared[i] = program.onchip[mem].region(*shape, bs=1)
             loads.append((shared[i], addr, 0, False))

@@ -1,9 +1,8 @@
-"""reduce_mean has no vector lowering yet. onnxruntime 1.32 sums a row with Eigen's vectorized
-reduction (SSE packets of 4 lanes, two packet accumulators), checked here against onnxruntime
-bit for bit: for N a multiple of 8 that is exactly `rowsum order=lanes8` (lane l takes columns
-l, l+8, ...; halving tree), so one `rowsum order=lanes8, div=N` computes it. What is missing is
-an operand kind for a reduced input (rows x N in, rows x 1 out) in the lowering interface and
-the backend driver. Other N peel a prologue that depends on each row's memory alignment."""
+"""reduce_mean: onnxruntime 1.32 sums a row with Eigen's vectorized reduction (SSE packets of 4
+lanes, two packet accumulators); that recipe is checked here against onnxruntime bit for bit
+(for N a multiple of 8 it is `rowsum order=lanes8`; other N peel a prologue that depends on each
+row's memory alignment), and the lowering (one `rowsum order=lanes8, div=N`) is run on the
+emulator against onnxruntime's ReduceMean, both opsets' forms, keepdims 1 and 0."""
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from compiler.codegen.vector import vector_lowering
 from isa.config import load_config
 from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
-from tests.compiler.codegen.vector.harness import assert_exact
+from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
 from tests.compiler.codegen.vector.ir_ops import f32, single_op
 
 F32 = np.float32
@@ -59,7 +58,36 @@ def test_recipe_matches_onnxruntime(n):
     assert_exact(f"reduce_mean recipe N={n}", (sums / F32(n)).astype(F32), expected)
 
 
-def test_reduce_mean_has_no_vector_lowering():
-    op = single_op("reduce_mean", [f32((17, 64))], axes=(1,), keepdims=1)
-    with pytest.raises(VitcError, match=r"op 'reduce_mean' %y.*no vector-unit lowering for 'reduce_mean'"):
-        vector_lowering(op, load_config("default"))
+def _rows(rng, rows, n):
+    x = (rng.standard_normal((rows, n)) * 3 + 1).astype(F32)
+    x[0] = F32(-0.0)                  # Eigen's accumulators start from -0.0: the mean is -0.0
+    x[1] = F32(0.0)
+    x[2, ::2], x[2, 1::2] = F32(1e30), F32(-1e30)  # cancellation: the order decides
+    x[3] = F32(1e-40)                 # subnormals
+    return x
+
+
+@pytest.mark.parametrize("n", [64, 192, 768, 8])
+@pytest.mark.parametrize("opset, keepdims", [(13, 1), (18, 1), (18, 0)])
+def test_lowering_against_onnxruntime(n, opset, keepdims):
+    rows = 24 if n < 256 else 8
+    x = _rows(np.random.default_rng(n), rows, n).reshape(2, rows // 2, n)
+    op = single_op("reduce_mean", [f32(x.shape)], axes=(2,), keepdims=keepdims)
+    got, instructions = run_lowering(op, [x], max_tile_rows=5)
+    if opset >= 18:
+        node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims)
+        initializers = {"axes": np.array([-1], np.int64)}
+    else:
+        node = helper.make_node("ReduceMean", ["x"], ["y"], keepdims=keepdims, axes=[-1])
+        initializers = {}
+    expected = ort_ref.run_nodes([node], {"x": x}, initializers, "y", np.float32, opset=opset)
+    assert_exact(f"reduce_mean N={n} opset {opset} keepdims {keepdims}", got, expected)
+    assert [i.mnemonic for i in instructions] == ["rowsum"] * -(-rows // 5)
+
+
+def test_refusals():
+    config = load_config("default")
+    with pytest.raises(VitcError, match=r"op 'reduce_mean' %y.*rows of 12 elements: only multiples of 8"):
+        vector_lowering(single_op("reduce_mean", [f32((4, 12))], axes=(1,), keepdims=1), config)
+    with pytest.raises(VitcError, match=r"op 'reduce_mean' %y.*axes \[0\]: only the last axis"):
+        vector_lowering(single_op("reduce_mean", [f32((4, 16))], axes=(0,), keepdims=1), config)
