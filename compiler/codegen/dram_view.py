@@ -121,6 +121,13 @@ class DramView:
             index //= extent
         return DramView(self.addr + offset * self.esize, self.esize, self.axes[:axis] + self.axes[axis + 1:])
 
+    def at(self, index) -> DramView:
+        """The sub-tensor at `index` of the leading axes (one entry per leading axis)."""
+        view = self
+        for i in index:
+            view = view.select(0, i)
+        return view
+
     def narrow(self, axis: int, start: int, length: int, step: int = 1) -> DramView | None:
         """Elements `start, start+step, ...` (`length` of them) of `axis`; None when the axis is
         made of several sub-axes and the range crosses them."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
+from compiler.codegen.float_matmul import lower_float_matmul
 from compiler.codegen.fusion import plan_chains
 from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
 from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
@@ -122,6 +123,10 @@ def _lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: Cons
             return StageInput(o, [view(plan[v]) for v in o.operands], index, constants)
 
         last = chain[-1] if chain else op
+        if op.kind == "matmul":
+            a, b = (view(plan[v]) for v in op.operands)
+            lower_float_matmul(op, a, b, view(plan[op.result]), builder, acc, config)
+            return
         if op.kind != "qmatmul":
             stages = [stage(o, previous) for previous, o in zip([None, op, *chain], [op, *chain])]
             VectorChain(stages, view(plan[last.result]), config).emit(builder, spad, acc, pool)

@@ -145,7 +145,7 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm)
     for batch_number, batch_index in enumerate(np.ndindex(*batch)):
-        emitter.matrix(batch_number, *(_select(v, batch_index) for v in (a, b, operands.out)))
+        emitter.matrix(batch_number, *(v.at(batch_index) for v in (a, b, operands.out)))
 
 
 class _MatmulEmitter:
@@ -267,12 +267,6 @@ def needs_transpose(b: DramView) -> bool:
     if rows[-1][1] != 1:
         raise VitcError(f"B operand has neither contiguous rows nor columns in DRAM ({b})")
     return True
-
-
-def _select(view: DramView, batch_index) -> DramView:
-    for index in batch_index:
-        view = view.select(0, index)
-    return view
 
 
 def _load_a(builder, a2: DramView, region: Region, chunk, m0: int) -> Region:

@@ -2,10 +2,10 @@
 on) and compared element by element with onnxruntime (CPU, default session options); compiling
 twice gives the same bytes; a binary disassembles and re-assembles to the same bytes; the CLI.
 
-Known not exact or not compilable yet (xfail):
-- QDQ int8 per-tensor/per-channel without quant_pre_process: onnxruntime leaves 6 MatMuls as
-  float32 MLAS SGEMM (docs/ir-requests.md); no exact lowering for float `matmul` yet (needs a
-  vector fused multiply-add; strict, so a fix is noticed).
+QDQ int8 without quant_pre_process keeps some MatMuls in float32 (MLAS SGEMM); they are
+lowered to `fmm` with MLAS's blocking for this machine's thread count (float_matmul.py).
+
+Known not compilable yet (xfail):
 - Every model with an op the vector unit refuses because the ISA cannot reproduce onnxruntime's
   kernel bit for bit (LayerNormalization, QLinearSoftmax at the time of writing; see
   compiler/codegen/vector/): those cases xfail with the refusal as the reason. vit-micro
@@ -37,20 +37,13 @@ from runtime_emulator import run_binary
 from tests.e2e.reduced_models import reduced_vit_micro
 
 FIXTURES = Path(__file__).resolve().parents[2] / "models" / "fixtures"
-FLOAT_MATMUL = "onnxruntime runs float MatMul (MLAS SGEMM) here; no exact float matmul lowering yet"
 
 
 def _variant_id(v) -> str:
     return f"{v.fmt}-{v.activations}-{'pc' if v.per_channel else 'pt'}{'-pp' if v.preprocess else ''}"
 
 
-def _marks(v):
-    if v.fmt == "qdq" and v.activations == "int8" and not v.preprocess:
-        return [pytest.mark.xfail(reason=FLOAT_MATMUL, strict=True)]
-    return []
-
-
-VARIANT_PARAMS = [pytest.param(v, id=_variant_id(v), marks=_marks(v)) for v in zoo.VARIANTS]
+VARIANT_PARAMS = [pytest.param(v, id=_variant_id(v)) for v in zoo.VARIANTS]
 VECTOR_REFUSAL = re.compile(r"vector lowering of op .*needs")
 
 
