@@ -34,7 +34,7 @@ from compiler.ir.types import TensorType
 from isa.errors import VitcError
 
 ESIZE = {"spad": 1, "acc": 4}
-PER_TILE_KINDS = ("tile", "column")
+PER_TILE_KINDS = ("tile", "column", "reduced")
 
 
 @dataclass
@@ -76,6 +76,12 @@ class VectorChain:
         return [(i, kind, memory_of(v.type.dtype)) for i, (kind, v) in enumerate(zip(lowering.operand_kinds, stage.op.operands))
                 if i != stage.chained]
 
+    def _width(self, index: int, operand: int, kind: str) -> int:
+        """Columns of a per-tile operand: the output's, one, or (reduced) the operand's own."""
+        if kind == "reduced":
+            return self.stages[index].op.operands[operand].type.shape[-1]
+        return self.cols if kind == "tile" else 1
+
     def tile_rows_needed(self, rows: int) -> dict[str, int]:
         """On-chip rows a row tile of `rows` needs beyond the producer's own buffers: two copies
         of every per-tile operand and stage output, plus the largest stage scratch."""
@@ -87,9 +93,9 @@ class VectorChain:
         need = {"spad": 0, "acc": 0}
         scratch = {"spad": 0, "acc": 0}
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
-            for _, kind, mem in self._kinds(index):
+            for i, kind, mem in self._kinds(index):
                 if kind in PER_TILE_KINDS:
-                    need[mem] += 2 * rows * ceil_div(self.cols if kind == "tile" else 1, self.dim)
+                    need[mem] += 2 * rows * ceil_div(self._width(index, i, kind), self.dim)
             need[memory_of(stage.op.result.type.dtype)] += 2 * rows * ceil_div(self.cols, self.dim)
             spad_scratch, acc_scratch = lowering.scratch_rows(rows)
             scratch["spad"] = max(scratch["spad"], spad_scratch)
@@ -146,7 +152,7 @@ class VectorChain:
                     shared[i] = region
             slots = []
             for _ in range(2):
-                inputs = {i: arenas[mem].region(tile, self.cols if kind == "tile" else 1, dim, f"operand {i}")
+                inputs = {i: arenas[mem].region(tile, self._width(index, i, kind), dim, f"operand {i}")
                           for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS}
                 output = arenas[memory_of(stage.op.result.type.dtype)].region(tile, self.cols, dim, "output tile")
                 slots.append((inputs, output))
@@ -255,6 +261,8 @@ def _as_operand(view: DramView, kind: str, out_shape) -> DramView:
         shaped = view.reshape(out_shape) if size == math.prod(out_shape) else view.broadcast_to(out_shape)
     elif kind == "column":
         shaped = view.reshape(out_shape[:-1] + (1,))
+    elif kind == "reduced":
+        shaped = view.reshape(out_shape[:-1] + (view.shape[-1],))
     elif kind == "row":
         shaped = view.reshape((1, out_shape[-1]))
     else:

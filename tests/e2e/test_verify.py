@@ -95,18 +95,14 @@ def test_vit_micro_verifies_exactly(variant, config_name):
     _assert_exact(verification, f"vit-micro {_variant_id(variant)} on {config_name}")
 
 
-EXACT_FIXTURES = [
-    "deit-style-dynamo-opset18-qdq-s8-pc.onnx",
-    "deit-style-dynamo-opset18-qop-u8-pt.onnx",
-    "deit-style-torchscript-opset17-qdq-u8-pt.onnx",
-    "deit-style-torchscript-opset17-qop-s8-pc.onnx",
-    "hf-vit-dynamo-opset18-qop-u8-pt.onnx",
-    "hf-vit-torchscript-opset17-qdq-u8-pc-pp.onnx",
-    "hf-vit-torchscript-opset17-qop-u8-pt.onnx",
+FLOAT_SOFTMAX = "the frontend does not lower a float Softmax (onnxruntime leaves it unfused here)"
+FIXTURES_PARAMS = [
+    pytest.param(path.name, marks=[pytest.mark.xfail(reason=FLOAT_SOFTMAX, strict=True)] if path.name == "hf-vit-dynamo-opset18-qdq-s8-pt.onnx" else [])
+    for path in sorted(FIXTURES.glob("*.onnx"))
 ]
 
 
-@pytest.mark.parametrize("name", EXACT_FIXTURES)
+@pytest.mark.parametrize("name", FIXTURES_PARAMS)
 def test_real_export_fixtures_verify_exactly(name):
     path = FIXTURES / name
     inputs = _fixture_input(path)
