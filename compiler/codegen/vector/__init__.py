@@ -5,6 +5,7 @@ Interface with the backend driver (see `lowering.py` for the full contract):
 
     lowering = vector_lowering(op, config, constant_operands=None)  # VitcError naming the op if unsupported
     lowering.operand_kinds    # per IR operand: "tile" | "row" | "column" | "scalar" | "reduced"
+    lowering.total_rows, lowering.cols  # the op's rows and the output's columns (reduce_mean: 1)
     lowering.constants()      # [ConstantBlock(name, mem, rows, cols, data)]: load each once per op
     lowering.row_tile(max_spad_rows, max_acc_rows) -> int
     lowering.scratch_rows(rows) -> (spad_rows, acc_rows)
