@@ -5,18 +5,17 @@ twice gives the same bytes; a binary disassembles and re-assembles to the same b
 QDQ int8 without quant_pre_process keeps some MatMuls in float32 (MLAS SGEMM); they are
 lowered to `fmm` with MLAS's blocking for this machine's thread count (float_matmul.py).
 
-Known not compilable yet (xfail):
-- Every model with an op the vector unit refuses because the ISA cannot reproduce onnxruntime's
-  kernel bit for bit (LayerNormalization, QLinearSoftmax at the time of writing; see
-  compiler/codegen/vector/): those cases xfail with the refusal as the reason. vit-micro
-  without LayerNorm, and without LayerNorm and attention (`reduced_models.py`), run every
-  variant on both configurations; the latter compiles with today's vector unit.
+If the vector unit refuses an op because the ISA cannot reproduce onnxruntime's kernel bit for
+bit (it did for LayerNormalization and QLinearSoftmax until the ISA grew vfma and rowsum
+orders), the case xfails with the refusal as the reason instead of failing the backend's tests.
+vit-micro without LayerNorm, and without LayerNorm and attention (`reduced_models.py`), check
+the backend on smaller op mixes. The fixture with a float Softmax xfails in the frontend.
 """
 
 import json
 import re
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
