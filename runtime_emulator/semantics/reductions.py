@@ -2,9 +2,9 @@
 
 - `rowsum`: float32 rows of `(src, rows, cols, src_bs)` summed in the order `order` names
   (`sq=1`: sums of squares), then divided by the float32 immediate `div` (default 1.0, exact
-  identity). Every order is one numpy operation over all rows per sequential step:
-  Accumulators start from +0.0, except `lanes8`'s, which start from -0.0 (the exact additive
-  identity; onnxruntime's ReduceMean of an all -0.0 row is -0.0, its LayerNorm mean +0.0).
+  identity). Accumulators start from +0.0, except `lanes8`'s, which start from -0.0 (the exact
+  additive identity; onnxruntime's ReduceMean of an all -0.0 row is -0.0, its LayerNorm mean
+  +0.0). Every order does one numpy operation over all rows per sequential step:
   - `seq`: sequential float32 from +0.0. `np.add.accumulate` is sequential by definition (each
     partial sum depends on the previous one); adding +0.0 to its last column gives the sum that
     starts from +0.0 (it differs only in the sign of an all-negative-zero row). `sq=1` sums
