@@ -22,7 +22,7 @@ IMPLEMENTED: dict[str, dict[str, tuple[str, ...] | None]] = {
     "copy": {"mem": ("spad", "acc"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
     "requant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zy": None, "lo": None, "hi": None, "pc": None, "mult": None, "mult_addr": None},
     "dequant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "scale": None},
-    "quant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "pr": None, "scale": None, "s_addr": None},
+    "quant": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None, "u": ("i8", "u8"), "zp": None, "pr": None, "scale": None, "s_addr": None, "wide": None, "mul": None},
     "valu": {"op": ("add", "sub", "mul", "div", "max", "min"), "ty": ("f32", "i32"), "bmode": ("full", "row", "col", "scalar"), "dst": None, "a": None, "b": None, "rows": None, "cols": None, "dst_bs": None, "a_bs": None, "b_bs": None, "imm": None},
     "vunary": {"fn": ("sqrt", "exp", "neg", "abs", "recip"), "src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "dst_bs": None},
     "rowsum": {"src": None, "dst": None, "rows": None, "cols": None, "src_bs": None, "sq": None, "order": ("seq", "lanes8", "f64x4"), "div": None},

@@ -49,6 +49,18 @@ def quantize_linear(x: np.ndarray, scale, zero_point: int, unsigned: int) -> np.
     return round_to_code(v, unsigned, zero_point)
 
 
+def quantize_wide_quotient(x: np.ndarray, multiplier, scale, zero_point: int, unsigned: int) -> np.ndarray:
+    """`quant wide=1`: `v = (x * multiplier) / scale` in float64 (the float32 product is exact
+    there, the division rounds once), then QuantizeLinear's clamp, RNE and `+ zp` on that float64
+    value. With x = t, multiplier = Ys, scale = the row sum S this is onnxruntime's QLinearSoftmax
+    output `min(qmax, RNE(t * Ys / S) + zy)` (q >= 0 there, so the lower clamp never acts)."""
+    lo, hi = code_range(unsigned)
+    product = np.multiply(x, multiplier, dtype=np.float64)
+    v = np.divide(product, np.asarray(scale, np.float64))
+    v = np.clip(v, lo - zero_point, hi - zero_point)
+    return round_to_code(v, unsigned, zero_point)
+
+
 def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
     """`f32(float(q - zp) * s)`; q - zp is at most 9 bits, so its float32 value is exact."""
     return np.multiply((q.astype(np.int32) - zero_point).astype(F32), scale, dtype=F32)

@@ -4,15 +4,16 @@
   immediate `mult` (`pc=0`) or, per column, the ACC row vector at `mult_addr` (`pc=1`).
 - `dequant`: `f32(float(q - zp) * scale)` into ACC as float32 bits.
 - `quant`: onnxruntime QuantizeLinear of ACC float32 values; the scale is the immediate `scale`
-  (`pr=0`) or, per row, the ACC column vector at `s_addr` (`pr=1`).
-Each step is one float32 numpy operation (see `numerics.py`).
+  (`pr=0`) or, per row, the ACC column vector at `s_addr` (`pr=1`). `wide=1`: the quotient is
+  `(x * mul) / s` in float64 (QLinearSoftmax's output step), rounded to an integer from float64.
+Each step is one float32 numpy operation (see `numerics.py`), except `wide`'s float64 quotient.
 """
 
 import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
-    F32, dequantize_linear, int32_to_f32, quantize_linear, round_to_code,
+    F32, dequantize_linear, int32_to_f32, quantize_linear, quantize_wide_quotient, round_to_code,
 )
 from runtime_emulator.regions import (
     Region, read_column_vector, read_region, read_row_vector, write_region,
@@ -51,4 +52,8 @@ def quant(m: Machine, f) -> None:
         scale = read_column_vector(m.acc_f32, f["s_addr"], f["rows"])[:, None]
     else:
         scale = F32(f["scale"])
-    write_region(m.spad_as(f["u"]), _dst(f), quantize_linear(x, scale, f["zp"], f["u"]))
+    if f["wide"]:
+        codes = quantize_wide_quotient(x, F32(f["mul"]), scale, f["zp"], f["u"])
+    else:
+        codes = quantize_linear(x, scale, f["zp"], f["u"])
+    write_region(m.spad_as(f["u"]), _dst(f), codes)
