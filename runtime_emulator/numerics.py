@@ -4,7 +4,9 @@ Every float operation here is one IEEE float32 operation rounded to nearest even
 on float32 arrays step by step (never fused or reordered), so a result equals what a float32 C
 kernel computes. The one fused operation, `fma_f32`, is computed exactly: the product of two
 float32 values is exact in float64, and the sum is rounded to odd in float64 before the final
-rounding to float32, which gives the correctly rounded fma (53 >= 2 * 24 + 2 bits).
+rounding to float32, which gives the correctly rounded fma (53 >= 2 * 24 + 2 bits); rounding to
+odd changes the result only at float32 halfway points and subnormals, so only those elements
+pay for it.
 
 Conventions kept by all callers:
 - 8-bit codes travel as int32 arrays; `code_range(u)` gives the type's range (`u=1` uint8,
@@ -66,19 +68,41 @@ def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
     return np.multiply((q.astype(np.int32) - zero_point).astype(F32), scale, dtype=F32)
 
 
+F64_BELOW_F32_ULP = 29  # float64 mantissa bits below a normal float32's last bit
+F32_HALFWAY_PATTERN = 1 << (F64_BELOW_F32_ULP - 1)
+F32_SMALLEST_NORMAL = float(np.finfo(F32).tiny)
+
+
 def fma_f32(x, y, z) -> np.ndarray:
-    """Correctly rounded float32 `x * y + z` (one rounding), elementwise."""
+    """Correctly rounded float32 `x * y + z` (one rounding), elementwise.
+
+    The float64 sum `product + z` is rounded once; rounding it again to float32 is already the
+    correctly rounded fma except where that float64 sum sits exactly halfway between two normal
+    float32 values (a double-rounding tie), or is a float32 subnormal (fewer bits). Only those
+    elements, rare, get the exact treatment (round to odd)."""
     product = np.asarray(x, np.float64) * np.asarray(y, np.float64)  # exact: 24 + 24 bits
     addend = np.asarray(z, np.float64)
     total = np.asarray(product + addend)
+    halfway = (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
+    suspect = halfway | (np.abs(total) < F32_SMALLEST_NORMAL)
+    if suspect.any():
+        product, addend = np.broadcast_arrays(product, addend)
+        total = total.copy()
+        total[suspect] = _round_sum_to_odd(product[suspect], addend[suspect])
+    return total.astype(F32)
+
+
+def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:
+    """`product + addend` rounded to odd in float64, which then rounds to float32 correctly
+    (53 >= 2 * 24 + 2 bits)."""
+    total = product + addend
     # TwoSum: the exact error of the float64 addition.
     addend_part = total - product
     error = (product - (total - addend_part)) + (addend - addend_part)
     # Round to odd: an inexact sum with an even last bit moves one ulp towards the error.
     even = (total.view(np.int64) & 1) == 0
     inexact = np.isfinite(total) & (error != 0) & even
-    total = np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
-    return total.astype(F32)
+    return np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
 
 
 def int32_to_f32(acc: np.ndarray) -> np.ndarray:

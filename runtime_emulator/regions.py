@@ -7,13 +7,15 @@ the only place that layout is spelled out; every instruction reads and writes th
 Invariants:
 - reads return a `(rows, cols)` array and writes touch only the logical elements: lanes past
   `cols` in the last column block keep their contents;
-- no Python loop over rows or blocks: whole blocks move with one fancy-indexing operation;
+- no Python loop over rows or blocks: whole blocks move through one strided view of the memory
+  (a fancy-indexed gather only where `depth` copies share rows);
 - the caller has checked the region against the memory's size (see `footprint.py`).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ def stacked_row_index(region: Region, dim: int, depth: int = 1, depth_stride: in
     return copies + blocks + np.arange(region.rows, dtype=np.int64)[None, None, :]
 
 
+def _stacked_blocks(mem: np.ndarray, region: Region, depth: int, depth_stride: int) -> np.ndarray:
+    """`(depth, blocks, rows, dim)` strided view of the region's rows: no gather, no copy."""
+    row_bytes, lane_bytes = mem.strides
+    shape = (depth, region.blocks(mem.shape[1]), region.rows, mem.shape[1])
+    strides = (depth_stride * row_bytes, region.bs * row_bytes, row_bytes, lane_bytes)
+    return as_strided(mem[region.addr:], shape=shape, strides=strides)
+
+
+def _copies_overlap(region: Region, dim: int, depth: int, depth_stride: int) -> bool:
+    """Whether two of the `depth` copies share a row (a strided write would then be ill-defined)."""
+    span = (region.blocks(dim) - 1) * region.bs + region.rows
+    return depth > 1 and depth_stride < span
+
+
 def _is_one_slice(region: Region, dim: int, depth: int) -> bool:
     return depth == 1 and region.cols <= dim
 
@@ -52,20 +68,33 @@ def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: 
     rows, cols = region.rows, region.cols
     if _is_one_slice(region, dim, depth):
         return mem[None, region.addr:region.addr + rows, :cols]
-    blocks = mem[stacked_row_index(region, dim, depth, depth_stride)]  # (depth, blocks, rows, dim)
+    blocks = _stacked_blocks(mem, region, depth, depth_stride)  # (depth, blocks, rows, dim)
     return blocks.transpose(0, 2, 1, 3).reshape(depth, rows, -1)[:, :, :cols]
 
 
 def write_regions(mem: np.ndarray, region: Region, values: np.ndarray, depth_stride: int = 0) -> None:
     """Store a `(depth, rows, cols)` array into `depth` copies of the region, `depth_stride` rows
-    apart, leaving lanes outside the logical columns untouched."""
+    apart, leaving lanes outside the logical columns untouched. Where copies share rows, every
+    copy's full blocks are written in order, then every copy's last partial block."""
     dim = mem.shape[1]
     depth, rows, cols = values.shape
     if _is_one_slice(region, dim, depth):
         mem[region.addr:region.addr + rows, :cols] = values[0]
         return
     full_blocks, tail = divmod(cols, dim)
-    row_index = stacked_row_index(region, dim, depth, depth_stride)
+    if _copies_overlap(region, dim, depth, depth_stride):
+        _write_through_index(mem, stacked_row_index(region, dim, depth, depth_stride), values, full_blocks, tail)
+        return
+    target = _stacked_blocks(mem, region, depth, depth_stride)
+    if full_blocks:
+        target[:, :full_blocks] = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim).transpose(0, 2, 1, 3)
+    if tail:
+        target[:, full_blocks, :, :tail] = values[:, :, full_blocks * dim:]
+
+
+def _write_through_index(mem, row_index, values, full_blocks: int, tail: int) -> None:
+    depth, rows, _ = values.shape
+    dim = mem.shape[1]
     if full_blocks:
         full = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim)
         mem[row_index[:, :full_blocks]] = full.transpose(0, 2, 1, 3)

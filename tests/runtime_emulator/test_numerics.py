@@ -41,3 +41,18 @@ def test_exact_ties_broken_by_tiny_addends():
     z = (rng.choice([-1, 1], 2000) * F32(2.0**-70) * scale).astype(F32)
     check(x, y, z)
     check(x, y, -(x * y).astype(F32))  # cancellation: the exact rounding error of the product
+
+
+def test_subnormal_results():
+    """Sums below float32's smallest normal round at a coarser bit than a normal float32's, so the
+    halfway test of the fast path does not apply there: those take the exact path."""
+    rng = np.random.default_rng(2)
+    x = (rng.random(3000) + 1).astype(F32) * F32(2.0**-100)
+    y = (rng.random(3000) + 1).astype(F32) * F32(2.0**-33)
+    z = (rng.standard_normal(3000) * 2.0**-127).astype(F32)
+    assert (np.abs(x.astype(np.float64) * y + z) < np.finfo(F32).tiny).mean() > 0.5
+    check(x, y, z)
+    odd = np.arange(1, 3000, 2, dtype=F32) * F32(2.0**-126)
+    quarter = np.full(odd.shape, F32(2.0**-24))  # odd * 2^-150: halfway between two subnormals
+    check(odd, quarter, np.zeros_like(odd))
+    check(odd, quarter, np.full(odd.shape, F32(2.0**-149)))
