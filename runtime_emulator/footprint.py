@@ -257,6 +257,10 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
 def _check_disjoint(src: Access, dst: Access) -> None:
     if src.mem != dst.mem or src.last_row() < dst.first or dst.last_row() < src.first:
         return
-    shared = np.intersect1d(np.arange(src.last_row() + 1)[src.rows()], np.arange(dst.last_row() + 1)[dst.rows()])
+    size = max(src.last_row(), dst.last_row()) + 1
+    in_src, in_dst = np.zeros(size, bool), np.zeros(size, bool)
+    in_src[src.rows()] = True
+    in_dst[dst.rows()] = True
+    shared = np.flatnonzero(in_src & in_dst)
     if len(shared):
         raise VitcError(f"source ({src.field}) and destination ({dst.field}) overlap at {src.mem} row {int(shared[0])}")

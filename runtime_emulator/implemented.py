@@ -39,10 +39,11 @@ def check_implemented(spec: InstructionSpec, instr: Instruction) -> None:
     known = IMPLEMENTED.get(spec.mnemonic)
     if known is None:
         raise VitcError(f"the emulator does not implement {spec.mnemonic!r} yet (it is in the ISA table)")
+    fields = spec.field_by_name  # built on each access: once per instruction
     for name, value in instr.fields.items():
         if name in COMMON_FIELDS:
             continue
-        field = spec.field_by_name[name]
+        field = fields[name]
         if name not in known:
             if value != field.default:
                 raise VitcError(f"the emulator does not implement field {name}={value} of {spec.mnemonic} yet")

@@ -29,26 +29,18 @@ def code_dtype(unsigned: int) -> type:
     return np.uint8 if unsigned else np.int8
 
 
-def saturate(values: np.ndarray, unsigned: int) -> np.ndarray:
-    """Clamp integers (or integral floats) to the 8-bit type's range, as int32."""
-    lo, hi = code_range(unsigned)
-    return np.clip(values, lo, hi).astype(np.int32)
-
-
 def round_to_code(values: np.ndarray, unsigned: int, zero_point: int = 0) -> np.ndarray:
-    """`sat(RNE(v) + zero_point)` for float32 `v` (NaN -> smallest code), as int32."""
-    rounded = np.rint(np.where(np.isnan(values), F32(-np.inf), values))
+    """`sat(RNE(v) + zero_point)` for float `v` (NaN -> smallest code), as int32."""
     lo, hi = code_range(unsigned)
-    bounded = np.clip(rounded, F32(lo - zero_point - 1), F32(hi - zero_point + 1))
-    return saturate(bounded.astype(np.int32) + zero_point, unsigned)
+    # fmax/fmin return the bound where v is NaN; the bounds are integers, so clamping before or
+    # after the rounding and the zero point gives the same codes.
+    bounded = np.fmin(np.fmax(np.rint(values), lo - zero_point), hi - zero_point)
+    return bounded.astype(np.int32) + zero_point
 
 
 def quantize_linear(x: np.ndarray, scale, zero_point: int, unsigned: int) -> np.ndarray:
     """onnxruntime QuantizeLinear: `f32(x / s)`, clamp to [qmin - zp, qmax - zp], RNE, `+ zp`."""
-    lo, hi = code_range(unsigned)
-    v = np.divide(x, scale, dtype=F32)
-    v = np.clip(v, F32(lo - zero_point), F32(hi - zero_point))
-    return round_to_code(v, unsigned, zero_point)
+    return round_to_code(np.divide(x, scale, dtype=F32), unsigned, zero_point)  # clamps too
 
 
 def quantize_wide_quotient(x: np.ndarray, multiplier, scale, zero_point: int, unsigned: int) -> np.ndarray:
@@ -56,11 +48,8 @@ def quantize_wide_quotient(x: np.ndarray, multiplier, scale, zero_point: int, un
     there, the division rounds once), then QuantizeLinear's clamp, RNE and `+ zp` on that float64
     value. With x = t, multiplier = Ys, scale = the row sum S this is onnxruntime's QLinearSoftmax
     output `min(qmax, RNE(t * Ys / S) + zy)` (q >= 0 there, so the lower clamp never acts)."""
-    lo, hi = code_range(unsigned)
     product = np.multiply(x, multiplier, dtype=np.float64)
-    v = np.divide(product, np.asarray(scale, np.float64))
-    v = np.clip(v, lo - zero_point, hi - zero_point)
-    return round_to_code(v, unsigned, zero_point)
+    return round_to_code(np.divide(product, np.asarray(scale, np.float64)), unsigned, zero_point)  # clamps too
 
 
 def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
@@ -84,7 +73,8 @@ def fma_f32(x, y, z) -> np.ndarray:
     addend = np.asarray(z, np.float64)
     total = np.asarray(product + addend)
     halfway = (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
-    suspect = halfway | (np.abs(total) < F32_SMALLEST_NORMAL)
+    subnormal = (np.abs(total) < F32_SMALLEST_NORMAL) & (total != 0)  # a float64 sum of 0 is exact
+    suspect = halfway | subnormal
     if suspect.any():
         product, addend = np.broadcast_arrays(product, addend)
         total = total.copy()
@@ -107,4 +97,4 @@ def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:
 
 def int32_to_f32(acc: np.ndarray) -> np.ndarray:
     """The int32 -> float32 conversion (rounds to nearest even above 2^24)."""
-    return acc.astype(np.int32).astype(F32)
+    return np.asarray(acc, np.int32).astype(F32)

@@ -67,18 +67,26 @@ class Scheduler:
         return Timeline(self.start, self.end, self.passed_tokens)
 
     def _issue_all(self) -> None:
+        # (start, pc) of each unit's next instruction, None while it cannot start. Issuing on
+        # unit u changes only u's own head, the token fronts of the units it signals, and the
+        # queue space of the units it popped from: only those entries are recomputed.
+        ready = [self._head_ready(unit) for unit in range(len(UNITS))]
         while True:
-            best = None
-            for unit in range(len(UNITS)):
-                op = self._head(unit)
-                if op is None:
-                    continue
-                start = self._ready_at(op)
-                if start is not None and (best is None or (start, op.pc) < (best[0], best[1].pc)):
-                    best = (start, op)
-            if best is None:
+            candidates = [entry for entry in ready if entry is not None]
+            if not candidates:
                 return
-            self._issue(best[1], best[0])
+            start, pc = min(candidates)
+            op = self.ops[pc]
+            self._issue(op, start)
+            for unit in {op.unit, *op.waits, *op.signals}:
+                ready[unit] = self._head_ready(unit)
+
+    def _head_ready(self, unit: int) -> tuple[int, int] | None:
+        op = self._head(unit)
+        if op is None:
+            return None
+        start = self._ready_at(op)
+        return None if start is None else (start, op.pc)
 
     def _head(self, unit: int) -> Op | None:
         queue = self.queues[unit]

@@ -15,11 +15,12 @@ import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
-    F32, dequantize_linear, fma_f32, quantize_linear, round_to_code,
+    F32, code_range, dequantize_linear, fma_f32, quantize_linear, round_to_code,
 )
 from runtime_emulator.regions import Region, read_region, read_row_vector, write_region
 
 KERNEL_MODE = 0  # the table's `mode` enum: kernel, float
+CODE_SPAN = {unsigned: (lo, hi + 1) for unsigned in (0, 1) for lo, hi in [code_range(unsigned)]}
 
 
 def _operands(m: Machine, f) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +46,9 @@ def _write(m: Machine, f, codes: np.ndarray) -> None:
 def qadd(m: Machine, f) -> None:
     a, b = _operands(m, f)
     if f["mode"] == KERNEL_MODE:
-        inner = fma_f32(b.astype(F32), F32(f["rb"]), F32(f["fixed"]))
+        # The inner fma takes one of 256 values, one per b code: computed once per code, gathered.
+        b_codes = np.arange(*CODE_SPAN[f["bu"]], dtype=np.int32)
+        inner = fma_f32(b_codes.astype(F32), F32(f["rb"]), F32(f["fixed"]))[b - b_codes[0]]
         codes = round_to_code(fma_f32(a.astype(F32), F32(f["ra"]), inner), f["cu"])
     else:
         codes = _float_path(a, b, f, np.add)
