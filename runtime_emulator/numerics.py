@@ -72,14 +72,41 @@ def fma_f32(x, y, z) -> np.ndarray:
     product = np.asarray(x, np.float64) * np.asarray(y, np.float64)  # exact: 24 + 24 bits
     addend = np.asarray(z, np.float64)
     total = np.asarray(product + addend)
-    halfway = (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
-    subnormal = (np.abs(total) < F32_SMALLEST_NORMAL) & (total != 0)  # a float64 sum of 0 is exact
-    suspect = halfway | subnormal
+    suspect = _double_rounding_suspects(total)
     if suspect.any():
         product, addend = np.broadcast_arrays(product, addend)
         total = total.copy()
         total[suspect] = _round_sum_to_odd(product[suspect], addend[suspect])
     return total.astype(F32)
+
+
+def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
+    """`acc = fma(s, s, acc)` for s = steps[:, 0], steps[:, 1], ... in turn, from `start`
+    (float32): each step rounds once to float32. Shape `(rows, n, lanes)` -> `(rows, lanes)`.
+
+    The chain runs on float64 sums rounded to float32 (cheap); that is the fma at every step
+    unless some step's sum is a double-rounding suspect (see `fma_f32`), and then the whole
+    chain is redone with `fma_f32`."""
+    squares = np.square(steps.astype(np.float64))  # exact: 24 + 24 bits
+    acc = np.full(squares.shape[::2], F32(start))
+    sums = np.empty_like(squares)
+    for j in range(squares.shape[1]):
+        np.add(squares[:, j], acc, out=sums[:, j])
+        acc = sums[:, j].astype(F32)
+    if not _double_rounding_suspects(sums).any():
+        return acc
+    acc = np.full(squares.shape[::2], F32(start))
+    for j in range(steps.shape[1]):
+        acc = fma_f32(steps[:, j], steps[:, j], acc)
+    return acc
+
+
+def _double_rounding_suspects(total: np.ndarray) -> np.ndarray:
+    """Float64 sums whose rounding to float32 may differ from the exact sum's: exactly halfway
+    between two normal float32 values, or nonzero below the smallest normal float32."""
+    halfway = (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
+    subnormal = (np.abs(total) < F32_SMALLEST_NORMAL) & (total != 0)  # a float64 sum of 0 is exact
+    return halfway | subnormal
 
 
 def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:

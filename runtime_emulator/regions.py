@@ -15,7 +15,6 @@ Invariants:
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
 @dataclass(frozen=True)
@@ -44,11 +43,12 @@ def stacked_row_index(region: Region, dim: int, depth: int = 1, depth_stride: in
 
 
 def _stacked_blocks(mem: np.ndarray, region: Region, depth: int, depth_stride: int) -> np.ndarray:
-    """`(depth, blocks, rows, dim)` strided view of the region's rows: no gather, no copy."""
+    """`(depth, blocks, rows, dim)` strided view of the region's rows: no gather, no copy.
+    `mem` is a whole (C-contiguous) memory; the caller has checked the rows are inside it."""
     row_bytes, lane_bytes = mem.strides
     shape = (depth, region.blocks(mem.shape[1]), region.rows, mem.shape[1])
     strides = (depth_stride * row_bytes, region.bs * row_bytes, row_bytes, lane_bytes)
-    return as_strided(mem[region.addr:], shape=shape, strides=strides)
+    return np.ndarray(shape, mem.dtype, mem, region.addr * row_bytes, strides)
 
 
 def _copies_overlap(region: Region, dim: int, depth: int, depth_stride: int) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from isa.table import load_table
 from runtime_emulator.machine import Machine
-from runtime_emulator.numerics import F32, fma_f32
+from runtime_emulator.numerics import F32, fma_f32, fma_square_chain
 from runtime_emulator.regions import Region, read_region
 
 ORDER_NAMES = load_table().by_mnemonic["rowsum"].field_by_name["order"].values
@@ -57,11 +57,8 @@ def _sequential(x: np.ndarray, square: bool) -> np.ndarray:
 def _lanes8(x: np.ndarray, square: bool) -> np.ndarray:
     rows, cols = x.shape
     full = cols // 8 * 8
-    if square:
-        acc = np.full((rows, 8), LANES8_START)
-        for start in range(0, full, 8):  # sequential along the row: one fma per chunk of 8 columns
-            chunk = x[:, start:start + 8]
-            acc = fma_f32(chunk, chunk, acc)
+    if square:  # sequential along the row: one fma per chunk of 8 columns
+        acc = fma_square_chain(x[:, :full].reshape(rows, -1, 8), LANES8_START)
     else:
         acc = _lane_sums(x, 8, LANES8_START)
     while acc.shape[1] > 1:  # halving tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then one

@@ -4,8 +4,9 @@ the hard case: exact float32 ties broken by an addend far smaller than the produ
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
-from runtime_emulator.numerics import fma_f32
+from runtime_emulator.numerics import fma_f32, fma_square_chain
 from tests.runtime_emulator.test_qlinear import round_f32
 
 F32 = np.float32
@@ -56,3 +57,18 @@ def test_subnormal_results():
     quarter = np.full(odd.shape, F32(2.0**-24))  # odd * 2^-150: halfway between two subnormals
     check(odd, quarter, np.zeros_like(odd))
     check(odd, quarter, np.full(odd.shape, F32(2.0**-149)))
+
+
+@pytest.mark.parametrize("magnitude", [1.0, 2.0**-70], ids=["normal", "subnormal-sums"])
+def test_square_chain_rounds_every_step_once(magnitude):
+    """The chain's fast float64 path and its exact fallback (taken where a sum is a float32
+    subnormal) both equal one correctly rounded fma per step."""
+    rng = np.random.default_rng(3)
+    steps = (rng.standard_normal((5, 24, 8)) * magnitude).astype(F32)
+    got = fma_square_chain(steps, F32(-0.0))
+    expected = np.full((5, 8), F32(-0.0))
+    for j in range(steps.shape[1]):
+        x = steps[:, j].ravel()
+        expected = np.array([exact_fma(a, a, c) for a, c in zip(x, expected.ravel())], F32).reshape(5, 8)
+    differs = got.view(np.uint32) != expected.view(np.uint32)
+    assert not differs.any(), f"lane {np.argwhere(differs)[0]}: got {got[differs][0]}, exact {expected[differs][0]}"
