@@ -257,10 +257,17 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
 def _check_disjoint(src: Access, dst: Access) -> None:
     if src.mem != dst.mem or src.last_row() < dst.first or dst.last_row() < src.first:
         return
+    src_rows, dst_rows = src.rows(), dst.rows()
+    if isinstance(src_rows, slice) and isinstance(dst_rows, slice):  # contiguous: the hulls are the rows
+        raise _overlap_error(src, dst, max(src.first, dst.first))
     size = max(src.last_row(), dst.last_row()) + 1
     in_src, in_dst = np.zeros(size, bool), np.zeros(size, bool)
-    in_src[src.rows()] = True
-    in_dst[dst.rows()] = True
+    in_src[src_rows] = True
+    in_dst[dst_rows] = True
     shared = np.flatnonzero(in_src & in_dst)
     if len(shared):
-        raise VitcError(f"source ({src.field}) and destination ({dst.field}) overlap at {src.mem} row {int(shared[0])}")
+        raise _overlap_error(src, dst, int(shared[0]))
+
+
+def _overlap_error(src: Access, dst: Access, row: int) -> VitcError:
+    return VitcError(f"source ({src.field}) and destination ({dst.field}) overlap at {src.mem} row {row}")
