@@ -208,6 +208,8 @@ OPS: tuple[OpDef, ...] = (
     _float_unary("erf", "Float32 error function as onnxruntime computes it."),
     _float_unary("tanh", "Float32 hyperbolic tangent as onnxruntime computes it."),
     _float_unary("exp", "Float32 exponential as onnxruntime computes it."),
+    OpDef("softmax", "Float32 Softmax along `axis` as onnxruntime's MLAS computes it (MlasComputeSoftmax).",
+          (_one("x", ("f32",)),), ResultSpec(("f32",)), (AttrSpec("axis", "int"),), infer=rules.infer_softmax),
     OpDef("reduce_mean", "ReduceMean over `axes` as onnxruntime computes it.",
           (_one("x", ("f32",)),), ResultSpec(("f32",)),
           (AttrSpec("axes", "ints"), AttrSpec("keepdims", "int", choices=(0, 1))),

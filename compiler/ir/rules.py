@@ -191,6 +191,11 @@ def infer_float_elementwise(operands: list[TensorType], attrs: Attrs) -> TensorT
     return TensorType("f32", broadcast_shapes(*(t.shape for t in operands)))
 
 
+def infer_softmax(operands: list[TensorType], attrs: Attrs) -> TensorType:
+    _check_axis(attrs["axis"], operands[0].rank)
+    return operands[0]
+
+
 def infer_layernorm(operands: list[TensorType], attrs: Attrs) -> TensorType:
     x = operands[0]
     axis = attrs["axis"]
