@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from isa.errors import VitcError
+from runtime_emulator.blas import single_threaded_blas
 from runtime_emulator.hazards import HazardChecker
 from runtime_emulator.machine import Machine
 from runtime_emulator.program import Op, describe
@@ -58,7 +59,7 @@ class Scheduler:
 
     def run(self) -> Timeline:
         # IEEE float32 results (inf, NaN) are the semantics, not something to warn about.
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), single_threaded_blas():
             self._issue_all()
         if any(self._head(unit) is not None for unit in range(len(UNITS))):
             raise VitcError(self._blocked_message())
