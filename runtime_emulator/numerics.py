@@ -87,15 +87,15 @@ def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
     The chain runs on float64 sums rounded to float32 (cheap); that is the fma at every step
     unless some step's sum is a double-rounding suspect (see `fma_f32`), and then the whole
     chain is redone with `fma_f32`."""
-    squares = np.square(steps.astype(np.float64))  # exact: 24 + 24 bits
-    acc = np.full(squares.shape[::2], F32(start))
+    squares = np.square(steps.astype(np.float64)).transpose(1, 0, 2).copy()  # exact: 24 + 24 bits
+    acc = np.full(squares.shape[1:], F32(start))
     sums = np.empty_like(squares)
-    for j in range(squares.shape[1]):
-        np.add(squares[:, j], acc, out=sums[:, j])
-        acc = sums[:, j].astype(F32)
+    for square, total in zip(squares, sums):  # step-major: each step is one contiguous block
+        np.add(square, acc, out=total)
+        acc = total.astype(F32)
     if not _double_rounding_suspects(sums).any():
         return acc
-    acc = np.full(squares.shape[::2], F32(start))
+    acc = np.full(squares.shape[1:], F32(start))
     for j in range(steps.shape[1]):
         acc = fma_f32(steps[:, j], steps[:, j], acc)
     return acc
