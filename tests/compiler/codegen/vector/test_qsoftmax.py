@@ -3,7 +3,8 @@ uint8, output scales 1/256, 1/255 and 1/300, nonzero output zero points, random 
 rows (constant rows, one dominant code, near-ties at the top, many equal maxima); rows whose
 exact quotient lies within a float32 step of a half integer (found by search), where the short
 float32 sequence (rowmax, lut, rowsum, valu mul by Ys, quant by the row sums; also run here)
-misses a code and the lowering must not; and the refusals."""
+misses a code and the lowering (its `quant wide=1`) must not; the four-instruction tile; and
+the refusals."""
 
 import numpy as np
 import pytest
@@ -101,3 +102,13 @@ def test_refusals():
     op = single_op("qsoftmax", [q8("u8", (4, 1), 0.1, 128)], q8("u8", (4, 1), 1 / 256, 0), axis=1)
     with pytest.raises(VitcError, match=r"op 'qsoftmax' %y.*softmax over one element"):
         run_lowering(op, [np.zeros((4, 1), np.uint8)])
+
+
+def test_a_tile_is_four_instructions_with_the_float64_quotient():
+    x = np.random.default_rng(5).integers(0, 256, (6, 197)).astype(np.uint8)
+    _, instructions = run_lowering(single_op("qsoftmax", [q8("u8", x.shape, 0.05, 0)], q8("u8", x.shape, 1 / 255, 0), axis=1),
+                                   [x], max_tile_rows=6)
+    vector = [i for i in instructions if i.mnemonic not in ("dma.load", "dma.store", "halt")]
+    assert [i.mnemonic for i in vector] == ["rowmax", "lut", "rowsum", "quant"]
+    quant = vector[-1].fields
+    assert (quant["wide"], quant["mul"], quant["pr"], quant["s_addr"]) == (1, 254.0, 1, vector[2].fields["dst"])
