@@ -1,8 +1,11 @@
 """Lowering of the float32 ops onnxruntime leaves between DequantizeLinear and QuantizeLinear.
 
 Elementwise ops map one to one (`add sub mul div pow sqrt erf tanh exp`), as do MatMul (a float
-MatMul that onnxruntime did not fuse, see `compiler.frontend.ort_optimizer`), ReduceMean and
-LayerNormalization; Identity is an alias. Every operand must be float32: an integer tensor
+MatMul that onnxruntime did not fuse, see `compiler.frontend.ort_optimizer`), ReduceMean,
+LayerNormalization and Softmax (onnxruntime leaves it float, DQ -> Softmax -> Q, when it does not
+fuse it to QLinearSoftmax, e.g. behind the dynamo exporter's IsNaN/Where guard); Identity is an
+alias. Softmax always has opset-13 semantics here (one axis, default -1): `loading` refuses
+opsets below 13. Every operand must be float32: an integer tensor
 reaching a float op means a pattern the frontend does not know, and it stops there.
 """
 
@@ -47,6 +50,12 @@ def lower_reduce_mean(lw: Lowering, node: onnx.NodeProto) -> None:
         axes = list(range(x.type.rank))
     axes = tuple(sorted(normalized_axis(node, int(a), x.type.rank) for a in axes))
     lw.emit("reduce_mean", [x], node, node.output[0], attrs={"axes": axes, "keepdims": int(attribute(node, "keepdims", 1))})
+
+
+def lower_softmax(lw: Lowering, node: onnx.NodeProto) -> None:
+    (x,) = _float_operands(lw, node, [node.input[0]])
+    axis = normalized_axis(node, attribute(node, "axis", -1), x.type.rank)
+    lw.emit("softmax", [x], node, node.output[0], attrs={"axis": axis})
 
 
 def lower_layer_normalization(lw: Lowering, node: onnx.NodeProto) -> None:

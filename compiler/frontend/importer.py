@@ -41,6 +41,7 @@ HANDLERS = {
     (MS, "QLinearConcat"): quantized_ops.lower_qlinear_concat,
     ("", "LayerNormalization"): float_ops.lower_layer_normalization,
     ("", "ReduceMean"): float_ops.lower_reduce_mean,
+    ("", "Softmax"): float_ops.lower_softmax,
     ("", "Identity"): float_ops.lower_identity,
     **{("", op): float_ops.lower_elementwise for op in float_ops.ELEMENTWISE},
     ("", "Reshape"): layout_ops.lower_reshape,

@@ -37,7 +37,7 @@ read from the optimised graphs of every vit-micro variant (tests/compiler/fronte
   float ops prevent it. (At opset >= 20, quant_pre_process itself writes an ONNX `Gelu` op into
   the model; it sits between DQ and Q and becomes a table like any elementwise chain.)
 - Models from the PyTorch dynamo exporter guard Softmax with IsNaN/Where; onnxruntime then keeps
-  a float Softmax (QDQ) or an IsNaN node (QOperator), which the frontend refuses by name.
+  a float Softmax (QDQ int8: lowered to the float `softmax` op) or an IsNaN node (QOperator).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import numpy as np
 from compiler.ir.graph import Graph, Op
 from compiler.ir.layout_eval import LAYOUT_EVALUATORS, evaluate_layout
 from compiler.ir.types import Quant, TensorType
-from compiler.reference.kernels import float_ops, layernorm, qadd, qmatmul, qmul, qsoftmax, quantize, reduce, sgemm, table
+from compiler.reference.kernels import float_ops, layernorm, qadd, qmatmul, qmul, qsoftmax, quantize, reduce, sgemm, softmax, table
 from isa.errors import VitcError
 
 
@@ -151,6 +151,7 @@ KERNELS: dict[str, Kernel] = {
     "table": lambda op, args, facts: table.lookup(args[0], op.attrs["table"]),
     "layernorm": _layernorm,
     "reduce_mean": _reduce_mean,
+    "softmax": lambda op, args, facts: softmax.softmax(args[0], op.attrs["axis"]),
     "pow": lambda op, args, facts: float_ops.power(args[0], args[1]),
     "sqrt": lambda op, args, facts: float_ops.sqrt(args[0]),
     **{kind: _float_binary(kind) for kind in float_ops.BINARY},

@@ -3,7 +3,6 @@
 import pytest
 
 from compiler.frontend import import_model, import_model_with_tensors
-from compiler.frontend.errors import FrontendError
 from compiler.ir.equality import graph_difference
 from compiler.ir.printer import print_graph
 from compiler.ir.roundtrip import assert_roundtrip
@@ -11,10 +10,8 @@ from models import fixtures, zoo
 
 # The dynamo exporter guards Softmax with Where(IsNaN(p), 0, p). In this int8 QDQ model the Softmax
 # output feeds two DQs, so onnxruntime neither rewrites it to uint8 nor fuses QLinearSoftmax: a float
-# Softmax runs, which the IR has no op for. (The QOperator twin imports: its guard is a table.)
-UNSUPPORTED_FIXTURES = {
-    "hf-vit-dynamo-opset18-qdq-s8-pt": ("node_Softmax_74", "Softmax"),
-}
+# Softmax runs, lowered to the `softmax` op. (The QOperator twin's guard is a table.)
+FLOAT_SOFTMAX_FIXTURE = "hf-vit-dynamo-opset18-qdq-s8-pt"
 
 
 @pytest.mark.parametrize("tag", [v.tag for v in zoo.VARIANTS])
@@ -38,13 +35,14 @@ def test_build_options_import_and_round_trip(tag, options):
 
 @pytest.mark.parametrize("name", fixtures.FIXTURES)
 def test_committed_fixtures(name):
-    path = fixtures.fixture_path(name)
-    if name in UNSUPPORTED_FIXTURES:
-        node, op_type = UNSUPPORTED_FIXTURES[name]
-        with pytest.raises(FrontendError, match=f"node '{node}' \\({op_type}\\): op type not supported"):
-            import_model(path)
-        return
-    assert_roundtrip(import_model(path))
+    graph = import_model(fixtures.fixture_path(name))
+    assert_roundtrip(graph)
+    softmaxes = [op for op in graph.ops if op.kind == "softmax"]
+    if name == FLOAT_SOFTMAX_FIXTURE:
+        assert softmaxes and all(op.attrs["axis"] == op.result.type.rank - 1 for op in softmaxes)
+        assert "node_Softmax_74" in softmaxes[0].loc
+    else:
+        assert not softmaxes, "onnxruntime fuses these Softmaxes (qsoftmax)"
 
 
 def test_import_is_deterministic():

@@ -63,7 +63,7 @@ def test_vit_micro_build_options_match_onnxruntime(tag, options):
     assert checked.get("qmatmul", 0) >= 11, checked
 
 
-@pytest.mark.parametrize("name", [n for n in fixtures.FIXTURES if n != "hf-vit-dynamo-opset18-qdq-s8-pt"])
+@pytest.mark.parametrize("name", fixtures.FIXTURES)
 def test_fixture_ops_match_onnxruntime(name):
     checked = _check_ops_against_onnxruntime(fixtures.fixture_path(name), fixtures.sample_input(name, seed=1))
     assert checked.get("qmatmul", 0) >= 11 and checked.get("table", 0) >= 2, checked

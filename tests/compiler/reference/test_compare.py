@@ -8,14 +8,11 @@ import onnxruntime as ort
 import pytest
 
 from compiler.reference.compare import _with_outputs, compare_arrays, compare_model, summarize
-from isa.errors import VitcError
 from models import digits, fixtures, zoo
 
 VIT_MICRO_VARIANTS = [v.tag for v in zoo.VARIANTS]
 DEIT_TINY_VARIANTS = ["qdq-s8-pt", "qdq-u8-pc-pp", "qop-s8-pc", "qop-u8-pt"]
 DIGITS_VARIANTS = sorted(digits.metadata()["int8_top1"])
-# Fixtures the frontend refuses (not a reference-interpreter matter): the op it names.
-REFUSED_BY_FRONTEND = {"hf-vit-dynamo-opset18-qdq-s8-pt": "Softmax"}
 
 
 def _assert_all_exact(report):
@@ -50,10 +47,6 @@ def test_vit_micro(tag):
 def test_fixtures(name):
     path = fixtures.fixture_path(name)
     inputs = fixtures.sample_input(name, seed=1)
-    if name in REFUSED_BY_FRONTEND:
-        with pytest.raises(VitcError, match=rf"\({REFUSED_BY_FRONTEND[name]}\): op type not supported"):
-            compare_model(path, inputs)
-        return
     _assert_all_exact(compare_model(path, inputs, exposure="model"))
     _assert_all_exact(compare_model(path, inputs, exposure="optimized"))
 
