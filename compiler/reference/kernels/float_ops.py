@@ -5,7 +5,8 @@ Established by tests against onnxruntime 1.32 (tests/compiler/reference/test_flo
 - Pow with exponent 2 is `f32(x * x)`. Other exponents differ from both float32 and float64
   `pow` on many elements; they are refused.
 - Erf, Tanh and Exp run MLAS polynomial approximations (not correctly rounded: 15%, 58% and 5%
-  of random elements differ from the correctly rounded value); they are refused. Quantized
+  of random elements differ from the correctly rounded value); they are refused. (Softmax's own
+  exponential, MLAS's sum-exp kernel, is reproduced in `softmax.py`.) Quantized
   models never need them here: the frontend turns DQ -> Erf/Tanh/... -> Q chains into `table` ops.
 """
 
