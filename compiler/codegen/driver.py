@@ -1,6 +1,9 @@
 """The compiler driver: IR graph -> `.vitb` binary.
 
-Stages, each in its own file:
+First the backend pipeline (`backend_pipeline(config)`, or the caller's pass manager, e.g.
+from `vitc compile -p`) runs over the graph through the pass manager; its passes rewrite the graph
+in place.
+Then the stages, each in its own file:
 1. layout folding (`layout_plan.py`): every value becomes a DRAM view; layout ops vanish;
 2. DRAM memory plan (`memory_plan.py`): activation buffers reuse space by liveness; the
    constant section follows them;
@@ -33,6 +36,8 @@ from compiler.codegen.tokens import schedule_tokens
 from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.frontend import import_model
 from compiler.ir.graph import Graph, Op
+from compiler.ir.pass_manager import PassManager
+from compiler.ir.pipeline import parse_pipeline
 from isa.container import Binary, IOEntry
 from isa.encoding import Instruction, encode_program
 from isa.errors import VitcError
@@ -56,10 +61,20 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
     return compile_graph_full(graph, config, progress).binary
 
 
-def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False) -> Compiled:
+def backend_pipeline(config) -> str:
+    """The passes run before code generation for `config` (none depends on it yet).
+    `canonicalize` is left out: the binaries it leads to differ from the ones verified against
+    onnxruntime (why was not investigated)."""
+    return "dce"
+
+
+def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False,
+                       passes: PassManager | None = None) -> Compiled:
     """`compile_graph` keeping the instruction list and plans (for `--emit asm` and tests).
+    `passes` (default: `backend_pipeline(config)`) rewrites `graph` in place first.
     `progress(done, total, what)` is called after each op. A `debug_build` fuses nothing and
     gives every buffer its own DRAM bytes, so every IR tensor is in DRAM after a run."""
+    (passes or PassManager(parse_pipeline(backend_pipeline(config)))).run(graph)
     plan = plan_layout(graph)
     chains = {} if debug_build else plan_chains(graph, plan, config)
     arena = plan_activations(plan, reuse=not debug_build)

@@ -1,9 +1,12 @@
 """`vitc compile`: an ONNX model (or a .vir graph) -> a `.vitb` binary for a hardware configuration.
 
-  vitc compile MODEL.onnx -o OUT.vitb [--hw CONFIG] [--emit ir|asm|bin]
+  vitc compile MODEL.onnx -o OUT.vitb [--hw CONFIG] [--emit ir|asm|bin] [-p PIPELINE] [pass flags]
 
-`--emit bin` (default) writes the binary, `asm` its disassembly (which `vitc asm` assembles
-back to the same bytes), `ir` the imported IR text. The output is written atomically. Progress
+The backend pipeline (`-p`, default `compiler.codegen.driver.backend_pipeline(config)`) runs first under
+the pass manager's flags (`--print-ir-after-all`, `--dump-dir`, `--time-passes`, ... shared
+with `vitc opt` through `compiler.ir.pass_cli`). `--emit bin` (default) writes the binary, `asm`
+its disassembly (which `vitc asm` assembles back to the same bytes), `ir` the IR text after the
+pipeline. The output is written atomically. Progress
 goes to stderr on long compiles; a summary (instructions, constant bytes, DRAM footprint) ends
 the run.
 """
@@ -11,7 +14,8 @@ the run.
 import sys
 import time
 
-from compiler.codegen.driver import compile_graph_full
+from compiler.codegen.driver import backend_pipeline, compile_graph_full
+from compiler.ir.pass_cli import add_pass_arguments, pass_manager_from_args
 from compiler.ir.printer import print_graph
 from compiler.ir.vir_io import read_vir, write_text_atomic
 from isa.config import load_config
@@ -27,6 +31,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.vitb, or text for --emit ir|asm)")
     parser.add_argument("--hw", default="default", metavar="CONFIG", help="hardware configuration (name or .toml path)")
     parser.add_argument("--emit", default="bin", choices=["ir", "asm", "bin"], help="what to write (default: bin)")
+    add_pass_arguments(parser, None)  # None: the configuration's backend pipeline
 
 
 def load_graph(path: str):
@@ -65,12 +70,16 @@ def summary(compiled, config, seconds: float) -> str:
 
 def run(args) -> int:
     config = load_config(args.hw)
+    if args.pipeline is None:
+        args.pipeline = backend_pipeline(config)
+    passes = pass_manager_from_args(args)  # bad flags fail before any work
     graph = load_graph(args.model)
     if args.emit == "ir":
+        passes.run(graph)
         write_text_atomic(args.output, print_graph(graph))
         return 0
     start = time.perf_counter()
-    compiled = compile_graph_full(graph, config, progress_printer())
+    compiled = compile_graph_full(graph, config, progress_printer(), passes=passes)
     if args.emit == "asm":
         write_text_atomic(args.output, disassemble_binary(compiled.binary))
     else:
