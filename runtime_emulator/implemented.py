@@ -39,13 +39,29 @@ def check_implemented(spec: InstructionSpec, instr: Instruction) -> None:
     known = IMPLEMENTED.get(spec.mnemonic)
     if known is None:
         raise VitcError(f"the emulator does not implement {spec.mnemonic!r} yet (it is in the ISA table)")
-    fields = spec.field_by_name  # built on each access: once per instruction
-    for name, value in instr.fields.items():
-        if name in COMMON_FIELDS:
-            continue
-        field = fields[name]
-        if name not in known:
-            if value != field.default:
-                raise VitcError(f"the emulator does not implement field {name}={value} of {spec.mnemonic} yet")
-        elif known[name] is not None and field.values[value] not in known[name]:
-            raise VitcError(f"the emulator does not implement {name}={field.values[value]} of {spec.mnemonic} yet")
+    unknown, enums = _checks(spec, known)
+    fields = instr.fields
+    for field in unknown:
+        if fields.get(field.name, field.default) != field.default:
+            raise VitcError(f"the emulator does not implement field {field.name}={fields[field.name]} of {spec.mnemonic} yet")
+    for field, codes in enums:
+        if field.name in fields and fields[field.name] not in codes:
+            raise VitcError(f"the emulator does not implement {field.name}={field.values[fields[field.name]]} of {spec.mnemonic} yet")
+
+
+_CHECKS: dict[str, tuple[InstructionSpec, dict, tuple]] = {}
+
+
+def _checks(spec: InstructionSpec, known: dict) -> tuple[tuple, tuple]:
+    """The fields to check for `spec`: those the emulator does not know (must stay at their
+    default) and its enum fields with the codes it implements. Computed once per mnemonic and
+    recomputed when the spec or the `IMPLEMENTED` entry is another object (tests replace them)."""
+    cached = _CHECKS.get(spec.mnemonic)
+    if cached is not None and cached[0] is spec and cached[1] is known:
+        return cached[2]
+    own = [field for field in spec.fields if field.name not in COMMON_FIELDS]
+    unknown = tuple(field for field in own if field.name not in known)
+    enums = tuple((field, frozenset(field.values.index(value) for value in known[field.name]))
+                  for field in own if field.name in known and known[field.name] is not None)
+    _CHECKS[spec.mnemonic] = (spec, known, (unknown, enums))
+    return unknown, enums
