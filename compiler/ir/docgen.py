@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from compiler.ir.graph import Graph
-from compiler.ir.ops import ATTR_KINDS, OPS, OpDef
+from compiler.ir.ops import ANNOTATIONS, ATTR_KINDS, MATMUL_ANNOTATIONS, MATMUL_KINDS, OPS, AttrSpec, OpDef
 from compiler.ir.printer import print_graph
 from compiler.ir.types import DTYPES, Quant, TensorType
 from compiler.ir.vir_io import write_text_atomic
@@ -64,14 +64,28 @@ def _operand_line(op: OpDef) -> str:
     return "; ".join(parts)
 
 
+def _attr_constraints(a: AttrSpec) -> str:
+    parts = [a.kind, "required" if a.required else "optional"]
+    if a.choices:
+        parts.append(f"one of {', '.join(f'`{c}`' for c in a.choices)}")
+    if a.minimum is not None:
+        parts.append(f">= {a.minimum}")
+    return ", ".join(parts)
+
+
+def _annotation_line(a: AttrSpec) -> str:
+    return f"- `{a.name}` ({_attr_constraints(a)}): {a.doc}"
+
+
 def _op_section(op: OpDef) -> list[str]:
     lines = [f"### `{op.name}`", "", op.summary, "", f"- operands: {_operand_line(op)}"]
     quant = {True: ", quantized", False: ", not quantized", None: ""}[op.result.quantized]
     lines.append(f"- result: {_dtypes(op.result.dtypes)}{quant}")
     for a in op.attrs:
-        extra = f", one of {', '.join(f'`{c}`' for c in a.choices)}" if a.choices else ""
+        if a in ANNOTATIONS or a in MATMUL_ANNOTATIONS:
+            continue  # documented once, in their own section
         doc = f": {a.doc}" if a.doc else ""
-        lines.append(f"- attribute `{a.name}` ({a.kind}, {'required' if a.required else 'optional'}{extra}){doc}")
+        lines.append(f"- attribute `{a.name}` ({_attr_constraints(a)}){doc}")
     rules = []
     if op.infer is not None:
         rules.append(f"result type inferred by `rules.{op.infer.__name__}`")
@@ -130,6 +144,13 @@ def generate() -> str:
               "quantization axis moves with the data; rearranging that axis itself is an error).", ""]
     for op in OPS:
         lines += _op_section(op)
+    lines += ["### Backend annotations", "",
+              "Optional attributes in which backend passes record their decisions for the code generator.",
+              "They never change what an op computes. Every op accepts:", ""]
+    lines += [_annotation_line(a) for a in ANNOTATIONS]
+    lines += ["", f"and {', '.join(f'`{k}`' for k in MATMUL_KINDS)} also accept:", ""]
+    lines += [_annotation_line(a) for a in MATMUL_ANNOTATIONS]
+    lines += [""]
     lines += ["## Passes", "",
               "Run with `vitc opt FILE.vir -p PIPELINE` (or `vitc import MODEL.onnx -p PIPELINE`). A pipeline is",
               "`pass,pass{option=value option=value},...`. Instrumentation flags: `--print-ir-after-all`,",

@@ -19,6 +19,7 @@ To add an op: append one `OpDef` to `OPS` below (and its rule to `compiler.ir.ru
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -52,6 +53,7 @@ class AttrSpec:
     required: bool = True
     choices: tuple = ()
     doc: str = ""
+    minimum: int | None = None  # for "int" attributes: the smallest allowed value
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,30 @@ OPS: tuple[OpDef, ...] = (
             (AttrSpec("axis", "int"),), infer=rules.infer_flatten),
 )
 
+# Backend annotations: optional attributes in which backend passes record their decisions for the
+# code generator. They never change what an op computes (the interpreter ignores them).
+ANNOTATIONS: tuple[AttrSpec, ...] = (
+    AttrSpec("chain", "int", required=False, minimum=0,
+             doc="ops with the same number form one on-chip chain, in graph order; the first is its head"),
+    AttrSpec("dram_offset", "int", required=False, minimum=0,
+             doc="DRAM byte offset of the result buffer (activations)"),
+)
+MATMUL_ANNOTATIONS: tuple[AttrSpec, ...] = (
+    AttrSpec("tile_m", "int", required=False, minimum=1, doc="output tile rows"),
+    AttrSpec("tile_n", "int", required=False, minimum=1, doc="output tile columns"),
+    AttrSpec("tile_k", "int", required=False, minimum=1, doc="K step of the tile loop"),
+    AttrSpec("resident", "str", required=False, choices=("none", "a", "b", "ab"),
+             doc="which operands stay on chip across tiles"),
+)
+MATMUL_KINDS = ("qmatmul", "matmul", "matmul_int")
+
+
+def _annotated(op: OpDef) -> OpDef:
+    extra = ANNOTATIONS + (MATMUL_ANNOTATIONS if op.name in MATMUL_KINDS else ())
+    return dataclasses.replace(op, attrs=op.attrs + extra)
+
+
+OPS = tuple(_annotated(op) for op in OPS)
 OP_TABLE: dict[str, OpDef] = {op.name: op for op in OPS}
 
 
@@ -296,6 +322,8 @@ def check_signature(kind: str, operand_types: list[TensorType], attrs: dict[str,
         if spec.choices and value not in spec.choices:
             raise IRError(f"attribute '{spec.name}' is {value!r}, expected one of "
                           f"{', '.join(repr(c) for c in spec.choices)}")
+        if spec.minimum is not None and value < spec.minimum:
+            raise IRError(f"attribute '{spec.name}' is {value}, must be at least {spec.minimum}")
     return definition
 
 

@@ -149,6 +149,19 @@ graph @g(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (%x, %y) {
     assert print_graph(graph) == text
 
 
+def test_backend_annotations_round_trip():
+    text = """\
+graph @g(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (%x, %y) {
+  %x = matmul %a, %b {b_prepacked = 1, chain = 0, dram_offset = 64, tile_m = 2, tile_n = 4, tile_k = 3, resident = "b"} : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x4xf32>
+  %c = const dense<[1.5]> {dram_offset = 0} : tensor<1xf32>
+  %y = add %x, %c {chain = 0} : tensor<2x4xf32>, tensor<1xf32> -> tensor<2x4xf32>
+}
+"""
+    graph = parse_graph(text)
+    assert graph.ops[0].attrs["resident"] == "b" and graph.ops[2].attrs == {"chain": 0}
+    assert print_graph(graph) == text
+
+
 def test_scalar_and_empty_shapes():
     g = Graph("g")
     x = g.add_input("x", TensorType("f32", ()))
