@@ -1,13 +1,15 @@
 """The compiler driver: IR graph -> `.vitb` binary.
 
 First the backend pipeline (`backend_pipeline(config)`, or the caller's pass manager, e.g.
-from `vitc compile -p`) runs over the graph through the pass manager; its passes rewrite the graph
-in place.
+from `vitc compile -p`) runs over the graph through the pass manager; its passes record their
+decisions as op attributes (`fuse-elementwise`: `chain`; `tile-matmul`: `tile_m`, `tile_n`,
+`tile_k`, `resident`), which the stages below read.
 Then the stages, each in its own file:
 1. layout folding (`layout_plan.py`): every value becomes a DRAM view; layout ops vanish;
 2. DRAM memory plan (`memory_plan.py`): activation buffers reuse space by liveness; the
    constant section follows them;
-3. fusion (`fusion.py`): chains of ops that run tile by tile on chip;
+3. fusion: the chains the `chain` attributes name (`fusion.recorded_chains`, decided by
+   `fusion.plan_chains` in the `fuse-elementwise` pass);
 4. per op (or chain), in graph order, instruction selection and emission with tiling
    (`matmul.py` for qmatmul, `vector_ops.py` for the vector unit, `copies.py` for copies), on
    alternating halves of the on-chip memories (`onchip.py`); each op or chain is one layer;
@@ -26,12 +28,13 @@ from dataclasses import dataclass
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.float_matmul import lower_float_matmul
-from compiler.codegen.fusion import plan_chains
+from compiler.codegen.fusion import recorded_chains
 from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
 from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
 from compiler.codegen.memory_plan import ConstantPool, plan_activations
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
+from compiler.codegen.target import target_option
 from compiler.codegen.tokens import schedule_tokens
 from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.frontend import import_model
@@ -62,10 +65,11 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
 
 
 def backend_pipeline(config) -> str:
-    """The passes run before code generation for `config` (none depends on it yet).
+    """The passes run before code generation for `config`.
     `canonicalize` is left out: the binaries it leads to differ from the ones verified against
     onnxruntime (why was not investigated)."""
-    return "dce"
+    hw = target_option(config)
+    return f"dce,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}}"
 
 
 def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False,
@@ -76,7 +80,7 @@ def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = 
     gives every buffer its own DRAM bytes, so every IR tensor is in DRAM after a run."""
     (passes or PassManager(parse_pipeline(backend_pipeline(config)))).run(graph)
     plan = plan_layout(graph)
-    chains = {} if debug_build else plan_chains(graph, plan, config)
+    chains = {} if debug_build else recorded_chains(graph, plan)
     arena = plan_activations(plan, reuse=not debug_build)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
@@ -160,8 +164,9 @@ def _lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: Cons
         try:
             lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config))
         except TilingError:
-            # Whole-row output tiles plus the chain do not fit: store the matmul's result and
-            # run the chain on its own (its first op then reads that result from DRAM).
+            # The recorded tiling is not of whole rows (tile-matmul ran before fuse-elementwise):
+            # store the matmul's result and run the chain on its own (its first op then reads
+            # that result from DRAM).
             lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
             stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
             VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)

@@ -12,6 +12,10 @@ consumer is only added while the matmul can still be tiled that way in the on-ch
 op gets. The chain's last result is the only one stored; its buffer is written at the chain's
 start, so its live range is widened before the memory plan places it.
 
+`plan_chains` decides (the `fuse-elementwise` pass records its decision as `chain` attributes);
+`recorded_chains` reads the attributes back for the driver. A `chain` attribute numbers a chain:
+the ops carrying the same number, in graph order, are its head and the ops fused after it.
+
 Invariant: fusing changes where results live, never what is computed: every op still runs its
 own lowering on the same values.
 """
@@ -19,8 +23,7 @@ own lowering on the same values.
 from __future__ import annotations
 
 from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan
-from compiler.codegen.matmul import choose_tiling, epilogue_rows, k_chunks, needs_transpose
-from compiler.codegen.onchip import OnChipPlan
+from compiler.codegen.matmul import MatmulShape, plan_tiling
 from compiler.codegen.vector import LOWERINGS
 from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.ir.graph import Graph, Op
@@ -48,25 +51,45 @@ def plan_chains(graph: Graph, plan: LayoutPlan, config) -> dict[Op, list[Op]]:
         if chain:
             chains[head] = chain
             fused.update(chain)
-            plan[chain[-1].result].buffer.first = min(plan[chain[-1].result].buffer.first, index[head])
     return chains
 
 
-def _matmul_tiles_with(head: Op, chain: list[Op], plan: LayoutPlan, config) -> bool:
-    """Whether `head` (a qmatmul) can be tiled with `chain` as its epilogue (views are only
-    needed for their shapes here)."""
+def recorded_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
+    """Chain head -> the ops fused after it, from the `chain` attributes; widens each chain's
+    stored buffer to live from the head on."""
+    members: dict[int, list[Op]] = {}
+    for op in graph.ops:
+        if "chain" in op.attrs:
+            members.setdefault(op.attrs["chain"], []).append(op)
+    index = {op: i for i, op in enumerate(graph.ops)}
+    chains = {}
+    for number, (head, *chain) in sorted(members.items()):
+        if not chain:
+            raise VitcError(f"{head.describe()}: chain {number} has no op fused after its head")
+        for previous, op in zip([head, *chain], chain):
+            if op.operands.count(previous.result) != 1:
+                raise VitcError(f"{op.describe()}: in chain {number} but does not use %{previous.result.name} "
+                                f"(the op before it in the chain) exactly once")
+        buffer = plan[chain[-1].result].buffer
+        buffer.first = min(buffer.first, index[head])
+        chains[head] = chain
+    return chains
+
+
+def chain_epilogue(head: Op, chain: list[Op], plan: LayoutPlan, config) -> VectorChain:
+    """`chain` as the epilogue of the qmatmul `head` (DRAM views needed for shapes only)."""
     stages, previous = [], head
     for op in chain:
         stages.append(StageInput(op, [plan[v].view for v in op.operands], op.operands.index(previous.result), {}))
         previous = op
+    return VectorChain(stages, plan[chain[-1].result].view, config)
+
+
+def _matmul_tiles_with(head: Op, chain: list[Op], plan: LayoutPlan, config) -> bool:
+    """Whether `head` (a qmatmul) can be tiled with `chain` as its epilogue."""
     try:
-        epilogue = VectorChain(stages, plan[chain[-1].result].view, config)
-        a, b = head.operands[0].type, head.operands[1].type
-        k, m, n = a.shape[-1], head.result.type.shape[-2], head.result.type.shape[-1]
-        chunks = k_chunks(plan[head.operands[0]].view.broadcast_to(a.shape).as_matrix().axes[1], k, config.dim)
-        b_transposed = needs_transpose(plan[head.operands[1]].view.broadcast_to(b.shape))
-        spad, acc = OnChipPlan(config).for_op(0, head.describe())
-        choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows(epilogue))
+        shape = MatmulShape.of(head, plan[head.operands[0]].view, plan[head.operands[1]].view, config.dim)
+        plan_tiling(head, shape, config, chain_epilogue(head, chain, plan, config))
     except VitcError:
         return False
     return True

@@ -17,6 +17,10 @@ resident (loaded once, reused across the other operand's tiles) or streamed per 
 the feasible combination that moves the fewest DRAM bytes (plus a cost per transfer). Every
 buffer has two copies used alternately, so the next loads run while the current tile computes.
 Partial edge tiles (e.g. 197 tokens) are simply smaller.
+
+The choice is made once, by `plan_tiling` in the `tile-matmul` pass, and recorded as the op's
+attributes `tile_m`, `tile_n`, `tile_k`, `resident` (`tiling_attrs`); the lowering rebuilds the
+`Tiling` from them (`recorded_tiling`) and never chooses itself.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.codegen.dram_view import DramView
-from compiler.codegen.onchip import Arena
+from compiler.codegen.onchip import Arena, OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.region import Region, ceil_div
 from compiler.codegen.transfer import transfer
@@ -83,18 +87,25 @@ def _candidates(total: int, dim: int) -> list[int]:
     return sorted((s for s in sizes if 0 < s <= total), reverse=True)
 
 
+def _forced(options: list[int], size: int, total: int) -> list[int]:
+    """`options`, or only `size` (capped at the extent) when one is forced (non-zero)."""
+    return [min(size, total)] if size else options
+
+
 def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config,
-                  epilogue_rows=None) -> Tiling:
+                  epilogue_rows=None, forced: tuple[int, int, int] = (0, 0, 0)) -> Tiling:
     """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer).
     With `epilogue_rows(tm) -> {"spad": rows, "acc": rows}` (a fused chain after the matmul)
-    output tiles span whole rows (tn = n) and leave the epilogue its rows."""
+    output tiles span whole rows (tn = n) and leave the epilogue its rows. `forced` (tm, tn,
+    tk), each non-zero one fixed, is for experiments."""
     dim = config.dim
     per_transfer = config.dma_latency * config.dma_bytes_per_cycle
     k = sum(length for _, length in chunks)
     longest = max(length for _, length in chunks)
-    tn_options = [n] if epilogue_rows else _candidates(n, dim)
-    tm_options = _candidates(m, dim)
-    tk_options = _candidates(longest, dim)
+    force_m, force_n, force_k = forced
+    tn_options = [n] if epilogue_rows else _forced(_candidates(n, dim), force_n, n)
+    tm_options = _forced(_candidates(m, dim), force_m, m)
+    tk_options = _forced(_candidates(longest, dim), force_k, longest)
     best = None
     for tn, tm, tk in itertools.product(tn_options, tm_options, tk_options):
         steps = _split(chunks, tk)
@@ -122,14 +133,65 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
             if best is None or cost < best[0]:
                 best = (cost, Tiling(tm, tn, steps, a_resident, b_resident, b_transposed))
     if best is None:
-        raise TilingError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available")
+        raise TilingError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available"
+                          + (f", tile sizes forced to (m, n, k) = {forced}" if any(forced) else ""))
     return best[1]
+
+
+@dataclass(frozen=True)
+class MatmulShape:
+    """What a qmatmul's tiling depends on besides the on-chip space: output rows and columns of
+    one matrix, A's K chunks, and whether B is loaded transposed."""
+
+    m: int
+    n: int
+    chunks: tuple[tuple[int, int], ...]
+    b_transposed: bool
+
+    @classmethod
+    def of(cls, op: Op, a: DramView, b: DramView, dim: int) -> "MatmulShape":
+        """From the op and its operands' DRAM views (any base address)."""
+        batch = op.result.type.shape[:-2]
+        m, n = op.result.type.shape[-2:]
+        k = op.operands[0].type.shape[-1]
+        a = a.broadcast_to(batch + (m, k))
+        b = b.broadcast_to(batch + (k, n))
+        return cls(m, n, k_chunks(a.as_matrix().axes[1], k, dim), needs_transpose(b))
+
+
+RESIDENT = {(False, False): "none", (True, False): "a", (False, True): "b", (True, True): "ab"}
+
+
+def plan_tiling(op: Op, shape: MatmulShape, config, epilogue=None, forced: tuple[int, int, int] = (0, 0, 0)) -> Tiling:
+    """The tiling of `op` in the on-chip memory one op gets (`OnChipPlan`), with `epilogue` (a
+    `VectorChain`, views needed for shapes only) fused after it; `TilingError` if none fits."""
+    spad, acc = OnChipPlan(config).for_op(0, op.describe())
+    return choose_tiling(shape.m, shape.n, shape.chunks, shape.b_transposed, spad.free, acc.free, config,
+                         epilogue_rows(epilogue), forced)
+
+
+def tiling_attrs(tiling: Tiling) -> dict:
+    """The op attributes recording `tiling` (its K steps follow from `tile_k` and the chunks)."""
+    return {"tile_m": tiling.tm, "tile_n": tiling.tn, "tile_k": max(length for _, length in tiling.steps),
+            "resident": RESIDENT[tiling.a_resident, tiling.b_resident]}
+
+
+def recorded_tiling(op: Op, shape: MatmulShape) -> Tiling:
+    """The `Tiling` the `tile-matmul` pass recorded on `op`."""
+    missing = [name for name in ("tile_m", "tile_n", "tile_k", "resident") if name not in op.attrs]
+    if missing:
+        raise VitcError(f"{op.describe()}: no tiling recorded (attribute '{missing[0]}' missing): "
+                        f"run the tile-matmul pass before code generation")
+    resident = op.attrs["resident"]
+    a_resident, b_resident = next(key for key, name in RESIDENT.items() if name == resident)
+    return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(shape.chunks, op.attrs["tile_k"]),
+                  a_resident, b_resident, shape.b_transposed)
 
 
 def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spad: Arena, acc: Arena, config,
                   pool=None, epilogue=None) -> None:
-    """Emit `op`; with `epilogue` (a `VectorChain` fused after it) each requantised output tile
-    goes through the chain on chip instead of to DRAM."""
+    """Emit `op` with its recorded tiling; with `epilogue` (a `VectorChain` fused after it)
+    each requantised output tile goes through the chain on chip instead of to DRAM."""
     a_type = op.operands[0].type
     out_shape = op.result.type.shape
     batch = out_shape[:-2]
@@ -137,9 +199,10 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     k = a_type.shape[-1]
     a = operands.a.broadcast_to(batch + (m, k))
     b = operands.b.broadcast_to(batch + (k, n))
-    b_transposed = needs_transpose(b)
-    chunks = k_chunks(a.as_matrix().axes[1], k, config.dim)
-    tiling = choose_tiling(m, n, chunks, b_transposed, spad.free, acc.free, config, epilogue_rows(epilogue))
+    tiling = recorded_tiling(op, MatmulShape.of(op, operands.a, operands.b, config.dim))
+    if epilogue is not None and tiling.tn != n:
+        raise TilingError(f"{op.describe()}: a fused chain needs whole-row output tiles, the recorded tile_n is "
+                          f"{tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
     emitter = _MatmulEmitter(op, operands, tiling, builder, _Slots(tiling, spad, acc, config.dim), epilogue)
     if epilogue is not None:

@@ -6,7 +6,8 @@ pass must not change a byte. The pin applies to one IR: when the frontend change
 IR (its own pinned hash differs), the case is skipped with that reason, and both pins need to
 be recorded again from a commit whose driver is trusted.
 
-The CLI: `vitc compile` takes `-p` and the pass manager's flags as `vitc opt` does.
+The CLI: `vitc compile` takes `-p` and the pass manager's flags as `vitc opt` does; the code
+generator needs the tiling `tile-matmul` records.
 """
 
 import hashlib
@@ -14,7 +15,7 @@ import hashlib
 import pytest
 
 from compiler.cli.main import main as vitc_main
-from compiler.codegen.driver import compile_graph
+from compiler.codegen.driver import backend_pipeline, compile_graph
 from compiler.frontend import import_model
 from compiler.ir.pass_manager import PassManager
 from compiler.ir.pipeline import parse_pipeline
@@ -55,13 +56,14 @@ def _model():
 
 def test_compile_takes_the_pass_manager_flags(tmp_path, capsys):
     out, dumps = tmp_path / "m.vitb", tmp_path / "dumps"
-    code = vitc_main(["compile", _model(), "-o", str(out), "-p", "dce", "--print-ir-after=dce", "--time-passes",
-                      "--dump-dir", str(dumps), "--verify-each"])
+    code = vitc_main(["compile", _model(), "-o", str(out), "-p", "dce,fuse-elementwise,tile-matmul",
+                      "--print-ir-after=tile-matmul", "--time-passes", "--dump-dir", str(dumps), "--verify-each"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert "// ----- IR dump after dce ----- //" in printed.err
+    assert "// ----- IR dump after tile-matmul ----- //" in printed.err and "tile_m = " in printed.err
     assert "// ----- pass execution timing report ----- //" in printed.err
-    assert sorted(p.name for p in dumps.iterdir()) == ["00-input.vir", "01-dce.vir"]
+    assert sorted(p.name for p in dumps.iterdir()) == ["00-input.vir", "01-dce.vir", "02-fuse-elementwise.vir",
+                                                       "03-tile-matmul.vir"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 
@@ -74,10 +76,19 @@ def test_compile_with_an_unknown_pass_is_a_clear_error(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_emit_ir_writes_the_ir_after_the_pipeline(tmp_path, capsys):
+def test_a_pipeline_without_tile_matmul_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "m.vitb"
+    assert vitc_main(["compile", _model(), "-o", str(out), "-p", "dce"]) == 1
+    err = capsys.readouterr().err
+    assert "no tiling recorded" in err and "tile-matmul" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_emit_ir_writes_the_annotated_ir_after_the_pipeline(tmp_path, capsys):
     out = tmp_path / "m.vir"
-    assert vitc_main(["compile", _model(), "-o", str(out), "--emit", "ir", "-p", "dce"]) == 0
+    assert vitc_main(["compile", _model(), "-o", str(out), "--emit", "ir", "--hw", "large"]) == 0
     capsys.readouterr()
     graph = import_model(_model())
-    PassManager(parse_pipeline("dce")).run(graph)
+    PassManager(parse_pipeline(backend_pipeline(load_config("large")))).run(graph)
     assert out.read_text() == print_graph(graph)
+    assert "chain = 0" in out.read_text()
