@@ -37,16 +37,20 @@ class TileMatmul(Pass):
     k: int = 0
 
     def apply(self, graph: Graph) -> None:
+        forced = {"m": self.m, "n": self.n, "k": self.k}
+        negative = [f"{name}={size}" for name, size in forced.items() if size < 0]
+        if negative:
+            raise VitcError(f"tile sizes must be positive, or 0 to let the cost model choose: {', '.join(negative)}")
         config = resolve_target(self.hw)
         plan = plan_layout(graph)
         chains = recorded_chains(graph, plan)
         for op in graph.ops:
             if op.kind != "qmatmul":
                 continue
-            shape = MatmulShape.of(op, plan[op.operands[0]].view, plan[op.operands[1]].view, config.dim)
             chain = chains.get(op)
-            epilogue = chain_epilogue(op, chain, plan, config) if chain else None
             try:
+                shape = MatmulShape.of(op, plan[op.operands[0]].view, plan[op.operands[1]].view, config.dim)
+                epilogue = chain_epilogue(op, chain, plan, config) if chain else None
                 tiling = plan_tiling(op, shape, config, epilogue, (self.m, self.n, self.k))
             except VitcError as err:
                 raise VitcError(f"{op.describe()}: {err}") from None

@@ -78,3 +78,11 @@ def test_a_tiling_chosen_before_fusion_still_compiles_exactly():
     assert mm.attrs["tile_n"] == 16 and mm.attrs["chain"] == 0
     result = run_binary(write_vitb(compiled.binary), {"x": x}, config, check_hazards=True)
     assert_equal_tensors("t1", result.outputs["t1"], want)
+
+
+def test_a_negative_forced_size_is_a_clear_error(tmp_path, capsys):
+    source = tmp_path / "in.vir"
+    source.write_text(matmul_then_tables(17, 32, 64, tables=0))
+    assert vitc_main(["opt", str(source), "-p", "tile-matmul{k=-16}"]) == 1
+    err = capsys.readouterr().err
+    assert "tile-matmul" in err and "k=-16" in err and "Traceback" not in err
