@@ -19,7 +19,8 @@ from tests.compiler.passes.test_passes_on_models import first_mismatch
 
 
 @pytest.mark.parametrize("config_name", ["default", "large"])
-@pytest.mark.parametrize("variant", [zoo.VARIANTS[0], zoo.VARIANTS[14]], ids=str)
+@pytest.mark.parametrize("variant", [zoo.VARIANTS[0], zoo.VARIANTS[14]],
+                         ids=lambda v: f"{v.fmt}-{v.activations}-{'pc' if v.per_channel else 'pt'}")
 def test_backend_pipeline_keeps_every_value_and_annotates(variant, config_name):
     text = print_graph(import_model(zoo.quantized_model_path("vit-micro", variant)))
     before, after = parse_graph(text), parse_graph(text)
