@@ -146,7 +146,8 @@ def generate() -> str:
         lines += _op_section(op)
     lines += ["### Backend annotations", "",
               "Optional attributes in which backend passes record their decisions for the code generator.",
-              "They never change what an op computes. Every op accepts:", ""]
+              "They never change what an op computes. Every op, and every graph input",
+              "(`graph @g(%x: tensor<1x4xf32> {dram_offset = 0}) -> ...`), accepts:", ""]
     lines += [_annotation_line(a) for a in ANNOTATIONS]
     lines += ["", f"and {', '.join(f'`{k}`' for k in MATMUL_KINDS)} also accept:", ""]
     lines += [_annotation_line(a) for a in MATMUL_ANNOTATIONS]

@@ -1,6 +1,6 @@
 """Structural equality of graphs: `graph_difference(a, b)` names the first difference.
 
-Two graphs are equal when they have the same name, the same inputs (names and types), the same
+Two graphs are equal when they have the same name, the same inputs (names, types, annotations), the same
 ops in the same order (kind, operand names, result name and type, attributes, loc) and the same
 outputs. Values are matched by name, so the two graphs may be separate objects (e.g. one parsed
 from the other's text). Floats compare bit for bit (so -0.0 differs from 0.0 and NaN equals
@@ -54,6 +54,10 @@ def graph_difference(a: Graph, b: Graph) -> str | None:
     ins_b = [(v.name, v.type) for v in b.inputs]
     if ins_a != ins_b:
         return f"graph inputs {ins_a} vs {ins_b}"
+    for va, vb in zip(a.inputs, b.inputs):
+        attrs_a, attrs_b = a.input_attrs.get(va, {}), b.input_attrs.get(vb, {})
+        if sorted(attrs_a) != sorted(attrs_b) or not all(_same_attr(attrs_a[k], attrs_b[k]) for k in attrs_a):
+            return f"graph input %{va.name} annotations {attrs_a} vs {attrs_b}"
     for index, (op_a, op_b) in enumerate(zip(a.ops, b.ops)):
         difference = _op_difference(op_a, op_b)
         if difference:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from compiler.ir.errors import IRError
-from compiler.ir.ops import infer_result_type, normalize_attrs
+from compiler.ir.ops import infer_result_type, normalize_attrs, normalize_input_attrs
 from compiler.ir.types import Quant, TensorType
 
 
@@ -81,6 +81,8 @@ class Graph:
         self.inputs: list[Value] = []
         self.ops: list[Op] = []
         self.outputs: list[Value] = []
+        # backend annotations of graph inputs (ops.ANNOTATIONS), only for inputs that have any
+        self.input_attrs: dict[Value, dict[str, Any]] = {}
         self._taken_names: set[str] = set()
 
     # ---- names -------------------------------------------------------------------------------
@@ -106,12 +108,14 @@ class Graph:
 
     # ---- building ----------------------------------------------------------------------------
 
-    def add_input(self, name: str, type: TensorType) -> Value:
-        """A new graph input; its name is kept exactly (a taken name is an error)."""
+    def add_input(self, name: str, type: TensorType, attrs: dict[str, Any] | None = None) -> Value:
+        """A new graph input, optionally annotated; its name is kept exactly (a taken name is an error)."""
         if name in self._taken_names:
             raise IRError(f"graph input %{name}: the name is already used in graph @{self.name}")
         value = self._new_value(name, type)
         self.inputs.append(value)
+        if attrs:
+            self.input_attrs[value] = normalize_input_attrs(attrs)
         return value
 
     def make_op(self, kind: str, operands: Sequence[Value], result_type: TensorType | None = None,

@@ -237,6 +237,7 @@ OPS: tuple[OpDef, ...] = (
 
 # Backend annotations: optional attributes in which backend passes record their decisions for the
 # code generator. They never change what an op computes (the interpreter ignores them).
+# Graph inputs accept ANNOTATIONS too (their buffers are planned like any op result's).
 ANNOTATIONS: tuple[AttrSpec, ...] = (
     AttrSpec("chain", "int", required=False, minimum=0,
              doc="ops with the same number form one on-chip chain, in graph order; the first is its head"),
@@ -297,20 +298,13 @@ def _describe_arity(low: int, high: int | None) -> str:
     return str(low) if low == high else f"{low} to {high}"
 
 
-def check_signature(kind: str, operand_types: list[TensorType], attrs: dict[str, Any]) -> OpDef:
-    """Check operand count and dtypes and the attributes against the table; returns the entry."""
-    definition = op_def(kind)
-    low, high = definition.arity_range()
-    if len(operand_types) < low or (high is not None and len(operand_types) > high):
-        raise IRError(f"takes {_describe_arity(low, high)} operand(s), got {len(operand_types)}")
-    for i, t in enumerate(operand_types):
-        spec = definition.operand_spec(i)
-        _check_dtype(f"operand {i} ({spec.name})", t, spec.dtypes, spec.quantized)
-    unknown = sorted(name for name in attrs if definition.attr(name) is None)
+def check_attrs(specs: tuple[AttrSpec, ...], attrs: dict[str, Any]) -> None:
+    """Attributes against their specs: none unknown, required ones present, kinds and values."""
+    unknown = sorted(name for name in attrs if all(spec.name != name for spec in specs))
     if unknown:
         raise IRError(f"unknown attribute '{unknown[0]}' (it takes: "
-                      f"{', '.join(a.name for a in definition.attrs) or 'none'})")
-    for spec in definition.attrs:
+                      f"{', '.join(a.name for a in specs) or 'none'})")
+    for spec in specs:
         if spec.name not in attrs:
             if spec.required:
                 raise IRError(f"missing required attribute '{spec.name}'")
@@ -324,6 +318,24 @@ def check_signature(kind: str, operand_types: list[TensorType], attrs: dict[str,
                           f"{', '.join(repr(c) for c in spec.choices)}")
         if spec.minimum is not None and value < spec.minimum:
             raise IRError(f"attribute '{spec.name}' is {value}, must be at least {spec.minimum}")
+
+
+def normalize_input_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Graph-input annotations (`ANNOTATIONS`) in normalized form; unknown names pass through."""
+    specs = {spec.name: spec for spec in ANNOTATIONS}
+    return {name: _normalize_attr_value(specs[name].kind, v) if name in specs else v for name, v in attrs.items()}
+
+
+def check_signature(kind: str, operand_types: list[TensorType], attrs: dict[str, Any]) -> OpDef:
+    """Check operand count and dtypes and the attributes against the table; returns the entry."""
+    definition = op_def(kind)
+    low, high = definition.arity_range()
+    if len(operand_types) < low or (high is not None and len(operand_types) > high):
+        raise IRError(f"takes {_describe_arity(low, high)} operand(s), got {len(operand_types)}")
+    for i, t in enumerate(operand_types):
+        spec = definition.operand_spec(i)
+        _check_dtype(f"operand {i} ({spec.name})", t, spec.dtypes, spec.quantized)
+    check_attrs(definition.attrs, attrs)
     return definition
 
 

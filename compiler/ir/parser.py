@@ -20,7 +20,7 @@ import numpy as np
 
 from compiler.ir.errors import IRError, IRParseError
 from compiler.ir.graph import Graph, Op, Value
-from compiler.ir.ops import OP_TABLE, normalize_attrs
+from compiler.ir.ops import ANNOTATIONS, OP_TABLE, AttrSpec, normalize_attrs, normalize_input_attrs
 from compiler.ir.type_syntax import format_type
 from compiler.ir.types import Quant, TensorType
 from compiler.ir.verifier import verify
@@ -183,14 +183,15 @@ class _GraphBuilder:
             return self.f32_list(node)
         return self.dense(first, self.type(rest[0]))
 
-    def attrs(self, kind: str, tree: lark.Tree | None) -> dict[str, Any]:
+    def attrs(self, specs: tuple[AttrSpec, ...], owner: str, tree: lark.Tree | None) -> dict[str, Any]:
+        """An attribute dict converted by the kinds of `specs` (`owner` names its op or input)."""
         result: dict[str, Any] = {}
         for attr in tree.children if tree is not None else ():
             name_token, value = attr.children
             name = str(name_token)
-            spec = OP_TABLE[kind].attr(name)
+            spec = next((s for s in specs if s.name == name), None)
             if spec is None:
-                raise self.fail(name_token, f"op '{kind}' has no attribute '{name}'")
+                raise self.fail(name_token, f"{owner} has no attribute '{name}'")
             if name in result:
                 raise self.fail(name_token, f"attribute '{name}' is given twice")
             result[name] = self.attr(spec.kind, value)
@@ -230,7 +231,7 @@ class _GraphBuilder:
             if value.type != t:
                 raise self.fail(signature, f"operand {i} %{value.name} has type {format_type(value.type)}, "
                                            f"the signature says {format_type(t)}")
-        attrs = self.attrs(kind, attr_dict)
+        attrs = self.attrs(OP_TABLE[kind].attrs, f"op '{kind}'", attr_dict)
         if (dense is not None) != (kind == "const"):
             raise self.fail(kind_token, "only const takes a dense value before its type"
                             if dense is not None else "const needs a dense<...> value")
@@ -247,9 +248,12 @@ class _GraphBuilder:
         args = [c for c in rest if isinstance(c, lark.Tree) and c.data == "arg"]
         outputs = [c for c in rest if isinstance(c, lark.Tree) and c.data == "value_ref"]
         for arg in args:
-            ref, t = arg.children
+            ref, t, attr_dict = arg.children
             value = self.define(graph, ref, lambda name: Value(name, self.type(t)))
             graph.inputs.append(value)
+            if attr_dict is not None:
+                graph.input_attrs[value] = normalize_input_attrs(
+                    self.attrs(ANNOTATIONS, f"graph input %{value.name}", attr_dict))
         for op in ops:
             self.op(graph, op)
         graph.set_outputs(self.use(ref) for ref in outputs)

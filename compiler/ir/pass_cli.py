@@ -25,7 +25,8 @@ def _names(values: list[str] | None) -> list[str]:
     return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
 
 
-def add_pass_arguments(parser: argparse.ArgumentParser, pipeline_default: str = "") -> None:
+def add_pass_arguments(parser: argparse.ArgumentParser, pipeline_default: str | None = "") -> None:
+    """Declare the pass flags; `pipeline_default` None lets the caller fill the pipeline in after parsing."""
     group = parser.add_argument_group("passes")
     group.add_argument("-p", "--pipeline", default=pipeline_default, metavar="PIPELINE",
                        help='passes to run, e.g. "dce,fold-constants{max-elements=1024}" '

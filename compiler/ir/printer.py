@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from compiler.ir.graph import Graph, Op, Value
-from compiler.ir.ops import op_def
+from compiler.ir.ops import ANNOTATIONS, op_def
 from compiler.ir.type_syntax import format_f32, format_type
 from compiler.ir.types import TensorType
 
@@ -76,6 +76,14 @@ def _ref(value: Value) -> str:
     return "%" + format_name(value.name)
 
 
+def _format_attr_dict(specs, attrs: dict[str, Any], elide_constants: bool) -> str:
+    """`{name = value, ...}` in declaration order, or "" when there is nothing to print."""
+    shown = [a for a in specs if a.name in attrs]
+    if not shown:
+        return ""
+    return "{" + ", ".join(f"{a.name} = {format_attr(a.kind, attrs[a.name], elide_constants)}" for a in shown) + "}"
+
+
 def format_op(op: Op, elide_constants: bool = False) -> str:
     """One op on one line (without indentation)."""
     definition = op_def(op.kind)
@@ -84,10 +92,10 @@ def format_op(op: Op, elide_constants: bool = False) -> str:
         parts.append(format_dense(op.attrs["value"], elide_constants))
     if op.operands:
         parts.append(", ".join(_ref(v) for v in op.operands))
-    shown = [a for a in definition.attrs if a.name in op.attrs and not (op.kind == "const" and a.name == "value")]
-    if shown:
-        parts.append("{" + ", ".join(f"{a.name} = {format_attr(a.kind, op.attrs[a.name], elide_constants)}"
-                                     for a in shown) + "}")
+    specs = [a for a in definition.attrs if not (op.kind == "const" and a.name == "value")]
+    attr_dict = _format_attr_dict(specs, op.attrs, elide_constants)
+    if attr_dict:
+        parts.append(attr_dict)
     signature = ", ".join(format_type(v.type) for v in op.operands)
     parts.append(f": {signature} -> {format_type(op.result.type)}" if signature
                  else f": {format_type(op.result.type)}")
@@ -98,7 +106,9 @@ def format_op(op: Op, elide_constants: bool = False) -> str:
 
 def print_graph(graph: Graph, elide_constants: bool = False) -> str:
     """The whole graph as `.vir` text, ending with a newline."""
-    args = ", ".join(f"{_ref(v)}: {format_type(v.type)}" for v in graph.inputs)
+    args = ", ".join(" ".join(filter(None, [f"{_ref(v)}: {format_type(v.type)}",
+                                            _format_attr_dict(ANNOTATIONS, graph.input_attrs.get(v, {}), False)]))
+                     for v in graph.inputs)
     outs = ", ".join(_ref(v) for v in graph.outputs)
     lines = [f"graph @{format_name(graph.name)}({args}) -> ({outs}) {{"]
     lines.extend("  " + format_op(op, elide_constants) for op in graph.ops)

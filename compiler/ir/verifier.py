@@ -2,6 +2,7 @@
 
 Rules, in the order they are checked:
 - every value name (graph inputs and op results) is unique and non-empty;
+- graph-input annotations are backend annotations (`ops.ANNOTATIONS`) with valid values;
 - ops are in topological order: each operand is a graph input or the result of an earlier op
   of the same graph (SSA: defined once, before every use);
 - every op satisfies its op table entry (`compiler.ir.ops.check_op`): operand count and dtypes,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from compiler.ir.errors import IRError
 from compiler.ir.graph import Graph, Op, Value
-from compiler.ir.ops import check_op
+from compiler.ir.ops import ANNOTATIONS, check_attrs, check_op
 
 
 def _check_names(graph: Graph) -> None:
@@ -46,9 +47,20 @@ def verify_op(op: Op) -> None:
         raise IRError(f"{op.describe()}: {err}") from None
 
 
+def _check_input_attrs(graph: Graph) -> None:
+    for value, attrs in graph.input_attrs.items():
+        if value not in graph.inputs:
+            raise IRError(f"graph @{graph.name}: annotations for %{value.name}, which is not a graph input")
+        try:
+            check_attrs(ANNOTATIONS, attrs)
+        except IRError as err:
+            raise IRError(f"graph input %{value.name}: {err}") from None
+
+
 def verify(graph: Graph) -> None:
     """Check every rule above; raises `IRError` at the first broken one."""
     _check_names(graph)
+    _check_input_attrs(graph)
     all_results = {op.result for op in graph.ops}
     defined: set[Value] = set(graph.inputs)
     for op in graph.ops:

@@ -162,6 +162,24 @@ graph @g(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> (%x, %y) {
     assert print_graph(graph) == text
 
 
+def test_graph_input_annotations_round_trip_and_are_checked():
+    text = """\
+graph @g(%a: tensor<2x3xf32> {chain = 1, dram_offset = 128}, %b: tensor<2x3xf32>) -> (%y) {
+  %y = add %a, %b : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+}
+"""
+    graph = parse_graph(text)
+    assert graph.input_attrs == {graph.inputs[0]: {"chain": 1, "dram_offset": 128}}
+    assert print_graph(graph) == text
+    other = parse_graph(text.replace("dram_offset = 128", "dram_offset = 256"))
+    assert graph_difference(graph, other) == ("graph input %a annotations {'chain': 1, 'dram_offset': 128} vs "
+                                              "{'chain': 1, 'dram_offset': 256}")
+    with pytest.raises(IRParseError, match=r"^f.vir:1:31: graph input %a has no attribute 'tile_m'$"):
+        parse_graph(text.replace("chain = 1", "tile_m = 1"), "f.vir")
+    with pytest.raises(IRError, match=r"^f.vir: graph input %a: attribute 'dram_offset' is -1, must be at least 0$"):
+        parse_graph(text.replace("dram_offset = 128", "dram_offset = -1"), "f.vir")
+
+
 def test_scalar_and_empty_shapes():
     g = Graph("g")
     x = g.add_input("x", TensorType("f32", ()))
