@@ -3,11 +3,11 @@
 First the backend pipeline (`backend_pipeline(config)`, or the caller's pass manager, e.g.
 from `vitc compile -p`) runs over the graph through the pass manager; its passes record their
 decisions as op attributes (`fuse-elementwise`: `chain`; `tile-matmul`: `tile_m`, `tile_n`,
-`tile_k`, `resident`), which the stages below read.
+`tile_k`, `resident`; `plan-memory`: `dram_offset`), which the stages below read.
 Then the stages, each in its own file:
 1. layout folding (`layout_plan.py`): every value becomes a DRAM view; layout ops vanish;
-2. DRAM memory plan (`memory_plan.py`): activation buffers reuse space by liveness; the
-   constant section follows them;
+2. DRAM memory plan: the `dram_offset` attributes (`memory_plan.recorded_addresses`, decided
+   by `memory_plan.plan_activations` in the `plan-memory` pass); the constant section follows;
 3. fusion: the chains the `chain` attributes name (`fusion.recorded_chains`, decided by
    `fusion.plan_chains` in the `fuse-elementwise` pass);
 4. per op (or chain), in graph order, instruction selection and emission with tiling
@@ -31,7 +31,7 @@ from compiler.codegen.float_matmul import lower_float_matmul
 from compiler.codegen.fusion import recorded_chains
 from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
 from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
-from compiler.codegen.memory_plan import ConstantPool, plan_activations
+from compiler.codegen.memory_plan import ConstantPool, recorded_addresses
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.target import target_option
@@ -64,24 +64,27 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
     return compile_graph_full(graph, config, progress).binary
 
 
-def backend_pipeline(config) -> str:
-    """The passes run before code generation for `config`.
-    `canonicalize` is left out: the binaries it leads to differ from the ones verified against
-    onnxruntime (why was not investigated)."""
+def backend_pipeline(config, debug_build: bool = False) -> str:
+    """The passes run before code generation for `config`; a debug build fuses nothing and
+    gives every buffer its own DRAM bytes. `canonicalize` is left out: the binaries it leads to
+    differ from the ones verified against onnxruntime (why was not investigated)."""
     hw = target_option(config)
-    return f"dce,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}}"
+    if debug_build:
+        return f"dce,tile-matmul{{hw={hw}}},plan-memory{{reuse=false}}"
+    return f"dce,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory"
 
 
 def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False,
                        passes: PassManager | None = None) -> Compiled:
     """`compile_graph` keeping the instruction list and plans (for `--emit asm` and tests).
     `passes` (default: `backend_pipeline(config)`) rewrites `graph` in place first.
-    `progress(done, total, what)` is called after each op. A `debug_build` fuses nothing and
-    gives every buffer its own DRAM bytes, so every IR tensor is in DRAM after a run."""
-    (passes or PassManager(parse_pipeline(backend_pipeline(config)))).run(graph)
+    `progress(done, total, what)` is called after each op. A `debug_build` (its own default
+    pipeline; `chain` attributes ignored) fuses nothing and gives every buffer its own DRAM
+    bytes, so every IR tensor is in DRAM after a run."""
+    (passes or PassManager(parse_pipeline(backend_pipeline(config, debug_build)))).run(graph)
     plan = plan_layout(graph)
     chains = {} if debug_build else recorded_chains(graph, plan)
-    arena = plan_activations(plan, reuse=not debug_build)
+    arena = recorded_addresses(graph, plan)
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)

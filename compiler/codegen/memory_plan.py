@@ -4,12 +4,18 @@ DRAM layout of a binary: `[0, arena)` holds inputs, outputs and activations; `[a
 the constant section (loaded by the emulator before the run), which `ConstantPool` grows while
 code is emitted (weights, biases, multiplier vectors, tables).
 
+`plan_activations` places the buffers (the `plan-memory` pass records each address as the
+`dram_offset` attribute of the op, or graph input, whose value owns the buffer);
+`recorded_addresses` reads them back for the driver.
+
 Invariants: two buffers share bytes only if their live ranges (first write .. last read, in op
 indices) do not overlap; every buffer starts at a multiple of `ALIGN`; placement is first-fit in
 a fixed order, so the same graph always gets the same addresses.
 """
 
 from compiler.codegen.layout_plan import Buffer, LayoutPlan
+from compiler.ir.graph import Graph
+from isa.errors import VitcError
 
 ALIGN = 64
 
@@ -33,6 +39,35 @@ def plan_activations(plan: LayoutPlan, reuse: bool = True) -> int:
         buffer.addr = addr
         placed.append(buffer)
         arena = max(arena, align(addr + buffer.nbytes))
+    return arena
+
+
+def annotations_of(graph: Graph, producers: dict, buffer: Buffer, create: bool = False) -> dict:
+    """The attribute dict that records `buffer`'s offset: that of the op producing the value
+    the buffer was made for, or that graph input's annotations (added to the graph if `create`)."""
+    producer = producers.get(buffer.value)
+    if producer is not None:
+        return producer.attrs
+    if create:
+        return graph.input_attrs.setdefault(buffer.value, {})
+    return graph.input_attrs.get(buffer.value, {})
+
+
+def recorded_addresses(graph: Graph, plan: LayoutPlan) -> int:
+    """Set every non-constant buffer's address from its `dram_offset`; returns the arena size."""
+    producers = graph.producers()
+    arena = 0
+    for buffer in plan.buffers:
+        if buffer.kind == "const":
+            continue
+        attrs = annotations_of(graph, producers, buffer)
+        if "dram_offset" not in attrs:
+            raise VitcError(f"buffer of %{buffer.value.name}: no DRAM offset recorded (attribute 'dram_offset' "
+                            f"missing): run the plan-memory pass before code generation")
+        buffer.addr = attrs["dram_offset"]
+        if buffer.addr % ALIGN:
+            raise VitcError(f"buffer of %{buffer.value.name}: dram_offset {buffer.addr} is not a multiple of {ALIGN}")
+        arena = max(arena, align(buffer.addr + buffer.nbytes))
     return arena
 
 

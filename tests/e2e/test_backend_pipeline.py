@@ -56,14 +56,14 @@ def _model():
 
 def test_compile_takes_the_pass_manager_flags(tmp_path, capsys):
     out, dumps = tmp_path / "m.vitb", tmp_path / "dumps"
-    code = vitc_main(["compile", _model(), "-o", str(out), "-p", "dce,fuse-elementwise,tile-matmul",
+    code = vitc_main(["compile", _model(), "-o", str(out), "-p", "dce,fuse-elementwise,tile-matmul,plan-memory",
                       "--print-ir-after=tile-matmul", "--time-passes", "--dump-dir", str(dumps), "--verify-each"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "// ----- IR dump after tile-matmul ----- //" in printed.err and "tile_m = " in printed.err
     assert "// ----- pass execution timing report ----- //" in printed.err
     assert sorted(p.name for p in dumps.iterdir()) == ["00-input.vir", "01-dce.vir", "02-fuse-elementwise.vir",
-                                                       "03-tile-matmul.vir"]
+                                                       "03-tile-matmul.vir", "04-plan-memory.vir"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 
@@ -76,9 +76,17 @@ def test_compile_with_an_unknown_pass_is_a_clear_error(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_pipeline_without_plan_memory_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "m.vitb"
+    assert vitc_main(["compile", _model(), "-o", str(out), "-p", "dce,tile-matmul"]) == 1
+    err = capsys.readouterr().err
+    assert "no DRAM offset recorded" in err and "plan-memory" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_a_pipeline_without_tile_matmul_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "m.vitb"
-    assert vitc_main(["compile", _model(), "-o", str(out), "-p", "dce"]) == 1
+    assert vitc_main(["compile", _model(), "-o", str(out), "-p", "dce,plan-memory"]) == 1
     err = capsys.readouterr().err
     assert "no tiling recorded" in err and "tile-matmul" in err and "Traceback" not in err
     assert not out.exists()
@@ -91,4 +99,4 @@ def test_emit_ir_writes_the_annotated_ir_after_the_pipeline(tmp_path, capsys):
     graph = import_model(_model())
     PassManager(parse_pipeline(backend_pipeline(load_config("large")))).run(graph)
     assert out.read_text() == print_graph(graph)
-    assert "chain = 0" in out.read_text()
+    assert "chain = 0" in out.read_text() and "{dram_offset = 0}) -> (" in out.read_text()

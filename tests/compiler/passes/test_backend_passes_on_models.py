@@ -34,3 +34,4 @@ def test_backend_pipeline_keeps_every_value_and_annotates(variant, config_name):
     qmatmuls = [op for op in after.ops if op.kind == "qmatmul"]
     assert qmatmuls and all("tile_m" in op.attrs and "resident" in op.attrs for op in qmatmuls)
     assert any("chain" in op.attrs for op in after.ops)
+    assert all("dram_offset" in after.input_attrs[value] for value in after.inputs)

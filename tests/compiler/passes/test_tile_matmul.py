@@ -73,7 +73,7 @@ def test_a_tiling_chosen_before_fusion_still_compiles_exactly():
     x = np.random.default_rng(1).integers(0, 256, (1, 17, 32), dtype=np.uint8)
     want = run_graph(graph, {"x": x})["t1"]
     config = load_config("default")
-    compiled = compile_graph_full(graph, config, passes=PassManager(parse_pipeline("tile-matmul{n=16},fuse-elementwise")))
+    compiled = compile_graph_full(graph, config, passes=PassManager(parse_pipeline("tile-matmul{n=16},fuse-elementwise,plan-memory")))
     (mm,) = [op for op in graph.ops if op.kind == "qmatmul"]
     assert mm.attrs["tile_n"] == 16 and mm.attrs["chain"] == 0
     result = run_binary(write_vitb(compiled.binary), {"x": x}, config, check_hazards=True)
