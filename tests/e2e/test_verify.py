@@ -9,7 +9,8 @@ If the vector unit refuses an op because the ISA cannot reproduce onnxruntime's 
 bit (it did for LayerNormalization and QLinearSoftmax until the ISA grew vfma and rowsum
 orders), the case xfails with the refusal as the reason instead of failing the backend's tests.
 vit-micro without LayerNorm, and without LayerNorm and attention (`reduced_models.py`), check
-the backend on smaller op mixes. The fixture with a float Softmax xfails in the frontend.
+the backend on smaller op mixes. The fixture whose Softmax onnxruntime keeps in float verifies
+exactly too.
 """
 
 import json
@@ -94,14 +95,7 @@ def test_vit_micro_verifies_exactly(variant, config_name):
     _assert_exact(verification, f"vit-micro {_variant_id(variant)} on {config_name}")
 
 
-FLOAT_SOFTMAX = "the frontend does not lower a float Softmax (onnxruntime leaves it unfused here)"
-FIXTURES_PARAMS = [
-    pytest.param(path.name, marks=[pytest.mark.xfail(reason=FLOAT_SOFTMAX, strict=True)] if path.name == "hf-vit-dynamo-opset18-qdq-s8-pt.onnx" else [])
-    for path in sorted(FIXTURES.glob("*.onnx"))
-]
-
-
-@pytest.mark.parametrize("name", FIXTURES_PARAMS)
+@pytest.mark.parametrize("name", [path.name for path in sorted(FIXTURES.glob("*.onnx"))])
 def test_real_export_fixtures_verify_exactly(name):
     path = FIXTURES / name
     inputs = _fixture_input(path)
