@@ -10,7 +10,7 @@ cannot change onnxruntime's fusions). Exit status 0 only when every compared ele
 
 import json
 
-from compiler.cli.commands.verify import model_inputs
+from compiler.cli.commands.verify import add_model_input_arguments, model_inputs
 
 NAME = "compare"
 HELP = "compare every IR tensor of the reference interpreter with onnxruntime's, element by element"
@@ -18,10 +18,7 @@ EXIT_MISMATCH = 2
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL.onnx", help="quantized ONNX model")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--input", metavar="x.npy", help="the input tensor (.npy) for the model's one input")
-    source.add_argument("--seed", type=int, default=0, help="seed of a random normalised image (default 0)")
+    add_model_input_arguments(parser)
     parser.add_argument("--exposure", choices=("optimized", "model"), default="optimized",
                         help="which onnxruntime tensors to compare (default: optimized)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

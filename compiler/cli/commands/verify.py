@@ -26,11 +26,17 @@ HELP = "compile, emulate and compare every output element with onnxruntime"
 EXIT_MISMATCH = 2
 
 
-def add_arguments(parser) -> None:
+def add_model_input_arguments(parser) -> None:
+    """MODEL.onnx and where its one input comes from (`--input x.npy` or `--seed N`); read them
+    back with `model_inputs(args.model, args.input, args.seed)`."""
     parser.add_argument("model", metavar="MODEL.onnx", help="quantized ONNX model")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--input", metavar="x.npy", help="the input tensor (.npy) for the model's one input")
     source.add_argument("--seed", type=int, default=0, help="seed of a random normalised image (default 0)")
+
+
+def add_arguments(parser) -> None:
+    add_model_input_arguments(parser)
     parser.add_argument("--hw", default="default", metavar="CONFIG", help="hardware configuration (name or .toml path)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
