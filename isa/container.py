@@ -32,11 +32,11 @@ import dataclasses
 import math
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 from isa.errors import VitcError
+from isa.files import write_file_atomically
 from isa.table import load_table
 
 MAGIC = b"VITB"
@@ -150,22 +150,6 @@ def load_vitb(path: str | os.PathLike) -> Binary:
         return read_vitb(data)
     except VitcError as err:
         raise VitcError(f"{path}: {err}") from None
-
-
-def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
-    """Replace `path` by `data` in one rename; on any failure the old file (if any) is intact."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise VitcError(f"{path}: cannot write: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        os.unlink(tmp)
-        raise VitcError(f"{path}: cannot write: {err.strerror}") from None
 
 
 def _align(n: int) -> int:

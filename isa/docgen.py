@@ -16,7 +16,7 @@ from pathlib import Path
 
 from isa import assembler, container
 from isa.config import builtin_config_names, load_config
-from isa.container import write_file_atomically
+from isa.files import write_file_atomically
 from isa.table import COMMON_FIELDS, Field, InstructionSpec, InstructionTable, load_table
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "isa.md"

@@ -11,10 +11,9 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
 from collections.abc import Callable
 
-from isa.errors import VitcError
+from isa.files import write_file_atomically
 
 
 def cache_dir() -> pathlib.Path:
@@ -27,22 +26,8 @@ def key_digest(key: dict) -> str:
 
 
 def write_atomically(path: pathlib.Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise VitcError(f"cannot write {path}: {err.strerror}") from err
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)  # mkstemp makes it private; the result is an ordinary readable file
-        os.replace(temp, path)
-    except BaseException as err:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise VitcError(f"cannot write {path}: {err.strerror}") from err
-        raise
+    """Write `data` to `path` atomically, creating the cache folders it needs."""
+    write_file_atomically(path, data, make_parents=True)
 
 
 def cached(stem: str, key: dict, produce: Callable[[], bytes], suffix: str = ".onnx") -> pathlib.Path:

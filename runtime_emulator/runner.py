@@ -18,7 +18,7 @@ from isa.container import Binary, IOEntry, read_vitb
 from isa.encoding import decode_program
 from isa.errors import VitcError
 from runtime_emulator import footprint, program, stats, trace
-from runtime_emulator.files import write_atomically
+from isa.files import write_file_atomically
 from runtime_emulator.hazards import HazardChecker, dram_hull
 from runtime_emulator.machine import Machine
 from runtime_emulator.scheduler import Scheduler, Timeline
@@ -43,7 +43,7 @@ class RunResult:
 
     def write_trace(self, path) -> None:
         data = json.dumps(self.trace_events()).encode()
-        write_atomically(path, lambda handle: handle.write(data))
+        write_file_atomically(path, data)
 
 
 def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True, check_hazards: bool = False) -> RunResult:

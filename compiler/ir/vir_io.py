@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from compiler.ir.errors import IRError
+from isa.files import write_file_atomically
 from compiler.ir.graph import Graph
 from compiler.ir.parser import parse_graph
 from compiler.ir.printer import print_graph
@@ -31,19 +31,8 @@ def read_vir(path: str | os.PathLike) -> Graph:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise IRError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except OSError as err:
-        os.unlink(tmp)
-        raise IRError(f"cannot write {path}: {err.strerror}") from None
+    """Write `text` (UTF-8) to `path` through a temporary file and a rename."""
+    write_file_atomically(path, text.encode("utf-8"))
 
 
 def write_vir(graph: Graph, path: str | os.PathLike, elide_constants: bool = False) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from isa.errors import VitcError
 from runtime_emulator import run_binary
-from runtime_emulator.files import write_atomically
+from isa.files import write_file_atomically
 
 NAME = "run"
 HELP = "run a .vitb binary on the instruction-level emulator"
@@ -62,7 +62,9 @@ def run(args) -> int:
     result = run_binary(binary, _load_inputs(args.input), args.hw,
                         timing=not args.functional_only, check_hazards=args.check_hazards)
     if args.output:
-        write_atomically(args.output, lambda handle: np.savez(handle, **result.outputs))
+        archive = io.BytesIO()
+        np.savez(archive, **result.outputs)
+        write_file_atomically(args.output, archive.getvalue())
     if args.trace:
         result.write_trace(args.trace)
     if args.stats:
