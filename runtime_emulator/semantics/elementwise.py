@@ -6,6 +6,10 @@ add/sub/mul; div truncates towards zero, `INT_MIN / -1` wraps to `INT_MIN`, and 
 is an error naming the element). `bmode` places b: 0 a full region `(b, rows, cols, b_bs)`,
 1 a column vector (one value per row), 2 a row vector (one value per column), 3 the 32-bit
 immediate `imm` (its bit pattern read as `ty`).
+`scalef` (f32 only): `a * 2^floor(b)` rounded once, as AVX-512's `vscalefps`: `np.ldexp` on
+float32 is exact scaling with one rounding (subnormals included); the exponent is clipped to
++-400, beyond which every float32 result is already 0 or infinity; infinite b gives `a * inf`
+or `a * 0` (NaN for `0 * 2^inf` and `inf * 2^-inf`, as the instruction does).
 `vfma`: float32 `dst = fma(a, b, c)` with one rounding (`numerics.fma_f32`, exact); b and c are
 each placed by a broadcast mode (`bmode`, `cmode`) with the same codes as `valu`'s `bmode`, the
 scalar mode taking the float32 immediates `b_imm`, `c_imm`. `broadcast_operand` is the one
@@ -72,14 +76,32 @@ def broadcast_operand(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int,
     return np.asarray(scalar, mem.dtype).reshape(1, 1)
 
 
+# Beyond this power of two every float32 product is 0 or infinity (float32 spans 2^-149 .. 2^128).
+SCALEF_EXPONENT_LIMIT = 400
+
+
+def _scalef(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(a, b)
+    finite = np.isfinite(b)
+    exponent = np.clip(np.floor(np.where(finite, b, 0)), -SCALEF_EXPONENT_LIMIT, SCALEF_EXPONENT_LIMIT)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        scaled = np.ldexp(a, exponent.astype(np.int32)).astype(F32)
+        limit = np.where(b > 0, F32(np.inf), np.where(b < 0, F32(0), F32(np.nan))).astype(F32)
+        return np.where(finite, scaled, np.multiply(a, limit, dtype=F32))
+
+
 def valu(m: Machine, f) -> None:
     is_float = TY_NAMES[f["ty"]] == "f32"
+    op = OP_NAMES[f["op"]]
+    if op == "scalef" and not is_float:
+        raise VitcError("valu: op scalef needs ty=f32 (it scales float32 values by powers of two)")
     mem = m.acc_f32 if is_float else m.acc
     a = read_region(mem, Region(f["a"], f["rows"], f["cols"], f["a_bs"]))
     imm = np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(mem.dtype)[0]
     b = broadcast_operand(mem, f["bmode"], f["b"], f["b_bs"], f["rows"], f["cols"], imm)
-    op = OP_NAMES[f["op"]]
-    if is_float:
+    if op == "scalef":
+        result = _scalef(a, b)
+    elif is_float:
         result = F32_OPS[op](a, b, dtype=np.float32)
     else:
         wide_a, wide_b = a.astype(np.int64), b.astype(np.int64)

@@ -15,13 +15,17 @@
     of a tail of 4 or more add `f32(x*x)`, the others fma), as MLAS's AVX2 kernels do.
   - `f64x4`: 4 float64 lanes (squares are exact in float64), `(l0+l2)+(l1+l3)`, the tail in
     order, one float64 division by `div`, one rounding to float32.
-- `rowmax`: int32 maximum of each row, from SPAD codes (`mem=0`, read as `u`) or ACC int32
-  (`mem=1`).
+  - `lanes16`: 16 float32 lanes from +0.0 over every column (the row is padded with +0.0 to
+    a multiple of 16, which leaves each lane unchanged; `sq=1`: one exact fma per column), then
+    `a_i = l_{i+8} + l_i` and `((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7))`: MLAS's AVX-512F order.
+- `rowmax`: maximum of each row, from SPAD codes (`mem=0`, read as `u`) or ACC words (`mem=1`)
+  read as int32 (`ty=i32`) or float32 (`ty=f32`, numpy maximum: NaN propagates).
 The result goes to lane 0 of rows `dst .. dst + rows - 1`.
 """
 
 import numpy as np
 
+from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import F32, fma_f32, fma_square_chain
@@ -76,6 +80,23 @@ def _lanes8(x: np.ndarray, square: bool) -> np.ndarray:
     return total
 
 
+def _lanes16(x: np.ndarray, square: bool) -> np.ndarray:
+    rows, cols = x.shape
+    padded = np.zeros((rows, -(-cols // 16) * 16), F32)
+    padded[:, :cols] = x
+    if square:
+        acc = fma_square_chain(padded.reshape(rows, -1, 16), F32(0))
+    else:
+        acc = _lane_sums(padded, 16, F32(0))
+    a = np.add(acc[:, 8:], acc[:, :8], dtype=F32)
+    pairs = np.add(a[:, 0::2], a[:, 1::2], dtype=F32)  # a0+a1, a2+a3, a4+a5, a6+a7
+    return np.add(np.add(pairs[:, 0], pairs[:, 1], dtype=F32), np.add(pairs[:, 2], pairs[:, 3], dtype=F32),
+                  dtype=F32)
+
+
+FLOAT32_SUMS = {"seq": _sequential, "lanes8": _lanes8, "lanes16": _lanes16}
+
+
 def _f64x4(x: np.ndarray, square: bool) -> np.ndarray:
     wide = x.astype(np.float64)
     if square:
@@ -93,11 +114,15 @@ def rowsum(m: Machine, f) -> None:
     if order == "f64x4":
         result = (_f64x4(x, f["sq"]) / np.float64(F32(f["div"]))).astype(F32)
     else:
-        total = _lanes8(x, f["sq"]) if order == "lanes8" else _sequential(x, f["sq"])
+        total = FLOAT32_SUMS[order](x, f["sq"])
         result = np.divide(total, F32(f["div"]), dtype=F32)
     m.acc_f32[f["dst"]:f["dst"] + f["rows"], 0] = result
 
 
 def rowmax(m: Machine, f) -> None:
-    mem = m.acc if f["mem"] else m.spad_as(f["u"])
-    m.acc[f["dst"]:f["dst"] + f["rows"], 0] = read_region(mem, _src(f)).max(axis=1)
+    is_float = f["ty"] == 1
+    if is_float and not f["mem"]:
+        raise VitcError("rowmax: ty=f32 needs mem=acc (SPAD holds 8-bit codes)")
+    mem = (m.acc_f32 if is_float else m.acc) if f["mem"] else m.spad_as(f["u"])
+    result = m.acc_f32 if is_float else m.acc
+    result[f["dst"]:f["dst"] + f["rows"], 0] = read_region(mem, _src(f)).max(axis=1)

@@ -1,9 +1,13 @@
 """valu and vunary against numpy written from the ISA reference."""
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from isa.errors import VitcError
+from tests.runtime_emulator.exact_float import round_to_f32
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
 
 F32 = np.float32
@@ -94,3 +98,53 @@ def test_vunary(fn):
     expected = {"sqrt": np.sqrt, "exp": np.exp, "neg": np.negative, "abs": np.abs,
                 "recip": lambda v: F32(1) / v}[fn](x)
     assert_equal(fn, b.run().outputs["y"], expected.astype(F32))
+
+
+def scalef_oracle(a, b) -> F32:
+    """`a * 2^floor(b)` rounded once, from the table text (Fraction arithmetic; finite a and b)."""
+    if a == 0:
+        return F32(a)
+    exponent = math.floor(float(b))
+    if abs(exponent) > 400:  # the exact product is far beyond float32's range: infinity or a zero
+        return F32(math.copysign(math.inf if exponent > 0 else 0.0, float(a)))
+    return round_to_f32(Fraction(float(a)) * Fraction(2) ** exponent)
+
+
+def test_valu_scalef_matches_the_table_text():
+    """Finite operands over the whole range: normal, subnormal and overflowing results, ties
+    (p with low bits set scaled into the subnormals), fractional and huge exponents."""
+    rng = np.random.default_rng(77)
+    a = (rng.uniform(1, 2, (ROWS, COLS)) * rng.choice([-1, 1], (ROWS, COLS))).astype(F32)
+    a[0] = F32(1.5) + np.arange(COLS, dtype=F32) * F32(2.0 ** -23)   # low significand bits: rounding ties
+    a[1, :3] = (F32(0.0), F32(-0.0), F32(1e-45))
+    b = rng.integers(-170, 140, (ROWS, COLS)).astype(F32)
+    b[0] = F32(-140) - np.arange(COLS, dtype=F32) % 12               # results across the subnormal range
+    b[2] = rng.uniform(-20, 20, COLS).astype(F32)                     # fractional: floor
+    b[3, :4] = (F32(1e30), F32(-1e30), F32(127.0), F32(128.0))
+    got = run_valu(a, b, ROWS, COLS, op="scalef", ty="f32", bmode=0)
+    expected = np.vectorize(scalef_oracle, otypes=[F32])(a, b)
+    assert_equal("valu.scalef", got, expected)
+    assert np.count_nonzero((np.abs(expected) < F32(2.0 ** -126)) & (expected != 0)) > COLS // 2, "too few subnormals"
+
+
+def test_valu_scalef_non_finite():
+    a = np.array([[0.0, np.inf, 3.0, -3.0, np.nan, 2.0]], F32)
+    b = np.array([[np.inf, -np.inf, np.inf, -np.inf, 1.0, np.nan]], F32)
+    expected = np.array([[np.nan, np.nan, np.inf, -0.0, np.nan, np.nan]], F32)
+    rows, cols = a.shape
+    program = ProgramBuilder()
+    a_dram, b_dram = program.input("a", a), program.input("b", b)
+    out = program.output("y", "float32", a.shape)
+    program.sequence([load(a_dram, rows, cols, 0, mem=1), load(b_dram, rows, cols, 10, mem=1)],
+                     [("valu", dict(op="scalef", ty="f32", bmode=0, a=0, b=10, dst=20, rows=rows, cols=cols,
+                                    a_bs=1, b_bs=1, dst_bs=1))],
+                     [store(out, rows, cols, 20, mem=1)])
+    got = program.run().outputs["y"]
+    assert np.array_equal(np.isnan(got), np.isnan(expected)), f"valu.scalef NaNs: got {got}, expected {expected}"
+    assert_equal("valu.scalef non-finite", np.where(np.isnan(got), F32(0), got), np.where(np.isnan(expected), F32(0), expected))
+
+
+def test_valu_scalef_refuses_i32():
+    a = np.ones((ROWS, COLS), np.int32)
+    with pytest.raises(VitcError, match=r"valu.*scalef needs ty=f32"):
+        run_valu(a, a, ROWS, COLS, op="scalef", ty="i32", bmode=0)

@@ -1,8 +1,9 @@
-"""rowsum (sequential float32, checked against a Python loop) and rowmax."""
+"""rowsum (sequential float32, checked against a Python loop) and rowmax (int32 and float32)."""
 
 import numpy as np
 import pytest
 
+from isa.errors import VitcError
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
 
 F32 = np.float32
@@ -52,3 +53,43 @@ def test_rowmax(mem, u):
                [("rowmax", dict(mem=mem, u=u, src=0, dst=20, rows=rows, cols=cols, src_bs=rows))],
                [store(out, rows, 1, 20, mem=1)])
     assert_equal("rowmax", b.run().outputs["m"], x.max(axis=1).astype(np.int32)[:, None])
+
+
+def run_float_rowmax(x):
+    rows, cols = x.shape
+    b = ProgramBuilder()
+    src = b.input("x", x)
+    out = b.output("m", "float32", (rows, 1))
+    b.sequence([load(src, rows, cols, 0, mem=1, bs=rows)],
+               [("rowmax", dict(mem=1, ty="f32", src=0, dst=40, rows=rows, cols=cols, src_bs=rows))],
+               [store(out, rows, 1, 40, mem=1)])
+    return b.run().outputs["m"]
+
+
+def test_rowmax_float32():
+    """ty=f32 compares float32 values (not their int32 bit patterns, which order negatives backwards)."""
+    rng = np.random.default_rng(90)
+    x = (rng.standard_normal((6, 37)) * 10.0 ** rng.integers(-40, 38, (6, 37))).astype(F32)
+    x[0] = -np.abs(x[0])                      # all negative: the bit-pattern maximum is the smallest value
+    x[1, :] = F32(-3.4e38)
+    x[2, 5] = F32(1e-45)                      # a subnormal above a row of negatives
+    x[2, x[2] > 0] = -1
+    x[2, 5] = F32(1e-45)
+    x[3, 7] = np.nan                          # NaN propagates
+    expected = np.array([[max(row.tolist())] for row in x], F32)
+    expected[3] = np.nan
+    got = run_float_rowmax(x)
+    bit_pattern_max = x.view(np.int32).max(axis=1).view(F32)[:, None]
+    assert not np.array_equal(bit_pattern_max, expected, equal_nan=True), "data too easy"
+    assert_equal("rowmax ty=f32", got, expected)
+
+
+def test_rowmax_float32_needs_acc():
+    b = ProgramBuilder()
+    src = b.input("x", np.zeros((2, 4), np.int8))
+    out = b.output("m", "float32", (2, 1))
+    b.sequence([load(src, 2, 4, 0, mem=0, bs=2)],
+               [("rowmax", dict(mem=0, ty="f32", src=0, dst=40, rows=2, cols=4, src_bs=2))],
+               [store(out, 2, 1, 40, mem=1)])
+    with pytest.raises(VitcError, match=r"rowmax.*ty=f32 needs mem=acc"):
+        b.run()

@@ -24,7 +24,7 @@ Interface with the backend driver (see `lowering.py` for the full contract):
 - Instructions carry no tokens; the caller orders them against loads and stores.
 
 Ops: quantize, dequantize (per tensor), table, qadd, qmul (both modes, row-vector and scalar
-broadcast on either side), qsoftmax (last axis), layernorm (last axis, rows of 8 or more), float
+broadcast on either side), qsoftmax (last axis), softmax (float32, last axis, MLAS AVX-512F exp), layernorm (last axis, rows of 8 or more), float
 add/sub/mul/div (tile, row, column or scalar b), sqrt, pow (constant exponent 2 or 3, given in
 `constant_operands`), reduce_mean (last axis, N a multiple of 8; operand kind "reduced").
 `erf`, `tanh`, `exp` have no lowering.
@@ -43,6 +43,7 @@ from compiler.codegen.vector.lowering import OPERAND_KINDS, ConstantBlock, Scrat
 from compiler.codegen.vector.qbinary import QBinaryLowering
 from compiler.codegen.vector.qsoftmax import QSoftmaxLowering
 from compiler.codegen.vector.reduce_mean import ReduceMeanLowering
+from compiler.codegen.vector.softmax import SoftmaxLowering
 from compiler.codegen.vector.table import TableLowering
 from compiler.ir.graph import Op
 from isa.config import HardwareConfig
@@ -55,6 +56,7 @@ LOWERINGS = {
     "qadd": QBinaryLowering,
     "qmul": QBinaryLowering,
     "qsoftmax": QSoftmaxLowering,
+    "softmax": SoftmaxLowering,
     "layernorm": LayerNormLowering,
     "reduce_mean": ReduceMeanLowering,
     **{kind: FloatElementwiseLowering for kind in FloatElementwiseLowering.KINDS},

@@ -111,18 +111,24 @@ class Emitter:
     # ---- row reductions --------------------------------------------------------------------
 
     def rowsum(self, src: Region, dst: Region, squares: bool = False, order: str = "seq", divisor: float = 1.0) -> None:
-        """Row sums (of squares) in summation `order` (seq, lanes8, f64x4), each divided by `divisor`."""
+        """Row sums (of squares) in summation `order` (seq, lanes8, f64x4, lanes16), each divided by `divisor`."""
         self._in(src, "acc", "rowsum source")
         self._in(dst, "acc", "rowsum destination")
         self._emit("rowsum", dict(src=src.addr, dst=dst.addr, rows=src.rows, cols=src.cols, src_bs=src.bs,
                                   sq=int(squares), order=order, div=divisor))
 
     def rowmax(self, src: Region, dst: Region, dtype: str) -> None:
-        """Row maxima of 8-bit codes (`dtype` i8/u8) into an ACC int32 column vector."""
-        self._in(src, "spad", "rowmax source")
+        """Row maxima into an ACC column vector: of 8-bit SPAD codes (`dtype` i8/u8, int32 maxima)
+        or of ACC float32 words (`dtype` f32, float32 maxima)."""
         self._in(dst, "acc", "rowmax destination")
-        self._emit("rowmax", dict(mem="spad", u=_unsigned(dtype), src=src.addr, dst=dst.addr, rows=src.rows,
-                                  cols=src.cols, src_bs=src.bs))
+        if dtype == "f32":
+            self._in(src, "acc", "rowmax source")
+            element = dict(mem="acc", ty="f32")
+        else:
+            self._in(src, "spad", "rowmax source")
+            element = dict(mem="spad", u=_unsigned(dtype))
+        self._emit("rowmax", dict(src=src.addr, dst=dst.addr, rows=src.rows, cols=src.cols, src_bs=src.bs,
+                                  **element))
 
     def lut(self, src: Region, dst: Region, dtype: str, table: Region, offset: int = 0,
             row_offsets: Region | None = None) -> None:
