@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from compiler.codegen.driver import compile_graph_full
 from compiler.codegen.dram_view import DramView
 from compiler.frontend.importer import import_model_with_tensors
+from compiler.frontend.ort_optimizer import all_tensors
 from compiler.ir.graph import Graph, Value
 from compiler.reference.interpreter import run_graph
 from isa.container import write_vitb
@@ -112,7 +112,7 @@ def first_difference(imported, config, inputs: dict) -> str:
     graph = imported.graph
     compiled = compile_graph_full(graph, config, debug_build=True)
     result = run_binary(write_vitb(compiled.binary), inputs, config)
-    onnx_tensors = _intermediate_tensors(imported.optimized, inputs)
+    onnx_tensors = all_tensors(imported.optimized, inputs)
     interpreted = _interpreted_tensors(graph, inputs)
     first_float = None
     for op in graph.ops:
@@ -160,25 +160,6 @@ def read_view(dram: np.ndarray, view: DramView, dtype: str) -> np.ndarray:
     np_dtype = np.dtype(NUMPY_DTYPES[dtype]).newbyteorder("<")
     byte_index = view.addr + offsets[..., None] * view.esize + np.arange(view.esize)
     return dram[byte_index].view(np_dtype).reshape(view.shape).astype(NUMPY_DTYPES[dtype])
-
-
-def _intermediate_tensors(optimized: onnx.ModelProto, inputs: dict) -> dict[str, np.ndarray]:
-    """Every node output of onnxruntime's optimised graph, computed by its own kernels (the
-    graph runs with further optimisation disabled, so exposing outputs changes no fusion)."""
-    model = onnx.ModelProto()
-    model.CopyFrom(optimized)
-    existing = {o.name for o in model.graph.output}
-    for node in model.graph.node:
-        for name in node.output:
-            if name and name not in existing:
-                model.graph.output.append(onnx.ValueInfoProto(name=name))
-                existing.add(name)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, inputs)))
 
 
 def _step(graph: Graph, value: Value) -> float:
