@@ -10,7 +10,7 @@ Then the stages, each in its own file:
    by `memory_plan.plan_activations` in the `plan-memory` pass); the constant section follows;
 3. fusion: the chains the `chain` attributes name (`fusion.recorded_chains`, decided by
    `fusion.plan_chains` in the `fuse-elementwise` pass);
-4. per op (or chain), in graph order, instruction selection and emission with tiling
+4. per op (or chain), in graph order, instruction selection (`lowering.lower_op`) and emission with tiling
    (`matmul.py` for qmatmul, `vector_ops.py` for the vector unit, `copies.py` for copies), on
    alternating halves of the on-chip memories (`onchip.py`); each op or chain is one layer;
 5. scheduling (`tokens.py`): dependency tokens from the declared accesses; then `halt`;
@@ -25,25 +25,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from compiler.codegen.copies import emit_copy
-from compiler.codegen.dram_view import DramView
-from compiler.codegen.float_matmul import lower_float_matmul
 from compiler.codegen.fusion import recorded_chains
-from compiler.codegen.layout_plan import IO_DTYPES, LAYOUT_OPS, LayoutPlan, Placement, plan_layout
-from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
+from compiler.codegen.layout_plan import IO_DTYPES, LayoutPlan, plan_layout
+from compiler.codegen.lowering import lower_op
 from compiler.codegen.memory_plan import ConstantPool, recorded_addresses
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.target import target_option
 from compiler.codegen.tokens import schedule_tokens
-from compiler.codegen.vector_ops import StageInput, VectorChain
 from compiler.frontend import import_model
-from compiler.ir.graph import Graph, Op
+from compiler.ir.graph import Graph
 from compiler.ir.pass_manager import PassManager
 from compiler.ir.pipeline import parse_pipeline
 from isa.container import Binary, IOEntry
 from isa.encoding import Instruction, encode_program
-from isa.errors import VitcError
 
 log = logging.getLogger("vitc.codegen")
 
@@ -93,7 +88,7 @@ def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = 
     producers = graph.producers()
     for number, op in enumerate(ops):
         before = len(builder.items)
-        _lower_op(op, chains.get(op, []), number, plan, pool, builder, onchip, config, producers)
+        lower_op(op, chains.get(op, []), number, plan, pool, builder, onchip, config, producers)
         log.debug("%s: %d instructions", op.describe(), len(builder.items) - before)
         if progress is not None:
             progress(number + 1, len(ops), op.result.name)
@@ -116,72 +111,6 @@ def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = 
 def compile_model(path, config, progress=None) -> Binary:
     """Import an ONNX model with the frontend and compile it."""
     return compile_graph(import_model(path), config, progress)
-
-
-def _lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
-              onchip: OnChipPlan, config, producers: dict) -> None:
-    """Emit op (with the ops fused after it in `chain`) as one layer."""
-    copies = plan.copies.get(op, [])
-    if op.kind in LAYOUT_OPS and not copies:
-        return
-    builder.begin_layer(" + ".join(_layer_name(o) for o in [op, *chain]))
-    spad, acc = onchip.for_op(number, op.describe())
-
-    def view(placement: Placement) -> DramView:
-        if placement.buffer.kind == "const":
-            pool.place(placement.buffer)
-        return placement.absolute()
-
-    try:
-        for copy in copies:
-            emit_copy(builder, view(copy.src), view(copy.dst), spad, acc)
-        if op.kind in LAYOUT_OPS:
-            return
-
-        def stage(o: Op, chained: Op | None) -> StageInput:
-            constants = {i: producers[v].attrs["value"] for i, v in enumerate(o.operands)
-                         if v in producers and producers[v].kind == "const"}
-            index = o.operands.index(chained.result) if chained is not None else None
-            return StageInput(o, [view(plan[v]) for v in o.operands], index, constants)
-
-        last = chain[-1] if chain else op
-        if op.kind == "matmul":
-            a, b = (view(plan[v]) for v in op.operands)
-            lower_float_matmul(op, a, b, view(plan[op.result]), builder, acc, config)
-            return
-        if op.kind != "qmatmul":
-            stages = [stage(o, previous) for previous, o in zip([None, op, *chain], [op, *chain])]
-            VectorChain(stages, view(plan[last.result]), config).emit(builder, spad, acc, pool)
-            return
-        operands = [view(plan[v]) for v in op.operands]
-        multipliers = per_channel_multipliers(op)
-        mult_view = None
-        if multipliers is not None:
-            mult_view = DramView.contiguous(pool.add(multipliers.astype("<f4").tobytes()), multipliers.shape, 4)
-        bias = operands[2] if len(operands) > 2 else None
-        matmul = MatmulOperands(operands[0], operands[1], bias, view(plan[op.result]), mult_view)
-        if not chain:
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
-            return
-        stages = [stage(o, previous) for previous, o in zip([op, *chain], chain)]
-        try:
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config))
-        except TilingError:
-            # The recorded tiling is not of whole rows (tile-matmul ran before fuse-elementwise):
-            # store the matmul's result and run the chain on its own (its first op then reads
-            # that result from DRAM).
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
-            stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
-            VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)
-    except VitcError as err:
-        message = str(err)
-        if op.describe() in message:
-            raise
-        raise VitcError(f"{op.describe()}: {message}") from None
-
-
-def _layer_name(op: Op) -> str:
-    return op.loc[0] if op.loc else op.result.name
 
 
 def _io_table(graph: Graph, plan: LayoutPlan) -> list[IOEntry]:
