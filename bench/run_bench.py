@@ -7,10 +7,11 @@
 Per model and configuration (docs/performance.md explains every column):
 compile s (ONNX import + backend), emulate s (emulator with timing), onnxruntime s (one
 thread, default optimisation, median of --repeats runs after a warm-up), their ratio, cycles,
-roofline cycles and their ratio, matrix-engine utilisation, DRAM MB moved against the
-compulsory MB, exact (every output element equal to onnxruntime's), and the peak RSS of the
-compile and of the emulation. Each measured step runs in its own process (bench/steps.py), so
-its peak RSS is its own; the models are built (and cached) by the zoo beforehand, untimed.
+roofline cycles and their ratio, matrix-engine utilisation, each unit's busy time (load / store
+/ matrix / vector, as % of the cycles), DRAM MB moved against the compulsory MB, exact (every
+output element equal to onnxruntime's), and the peak RSS of the compile and of the emulation.
+Each measured step runs in its own process (bench/steps.py), so its peak RSS is its own; the
+models are built (and cached) by the zoo beforehand, untimed.
 
 A model that does not compile or run yet is a row saying so, with the reason under the table:
 the backend is in progress and the benchmark reports it rather than stopping.
@@ -49,6 +50,7 @@ class Row:
     exact: bool | None = None
     mismatched_elements: int | None = None
     instructions: int | None = None
+    busy_cycles: dict[str, int] | None = None  # per unit: load, store, matrix, vector
     compile_rss_mb: float | None = None
     run_rss_mb: float | None = None
 
@@ -121,7 +123,7 @@ def bench_model(name: str, model_path: Path, configs: list[str], seed: int, repe
             continue
         row.emulate_seconds, row.run_rss_mb = emulated["seconds"], emulated["peak_rss_mb"]
         for key in ("cycles", "roofline_cycles", "roofline_bound", "matrix_utilisation", "dram_bytes",
-                    "compulsory_bytes", "instructions"):
+                    "compulsory_bytes", "instructions", "busy_cycles"):
             setattr(row, key, emulated[key])
         row.exact, row.mismatched_elements = compare_outputs(emulated_npz, reference_npz)
     return rows
@@ -152,6 +154,16 @@ def _cell(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+BUSY_UNITS = ("load", "store", "matrix", "vector")
+
+
+def _busy_cell(row: Row) -> str:
+    """Each unit's busy cycles as a percentage of the run's cycles, load/store/matrix/vector."""
+    if row.busy_cycles is None or not row.cycles:
+        return "-"
+    return "/".join(f"{100 * row.busy_cycles[unit] / row.cycles:.0f}" for unit in BUSY_UNITS)
+
+
 COLUMNS = (  # header, width, how a row fills it
     ("model", 11, lambda r: r.model),
     ("config", 8, lambda r: r.config),
@@ -163,6 +175,7 @@ COLUMNS = (  # header, width, how a row fills it
     ("roofline", 13, lambda r: _cell(r.roofline_cycles, ",")),
     ("cyc/roof", 8, lambda r: _cell(r.roofline_ratio, ".2f")),
     ("matrix", 7, lambda r: _cell(r.matrix_utilisation, ".1%")),
+    ("busy % L/S/M/V", 14, lambda r: _busy_cell(r)),
     ("DRAM MB", 9, lambda r: _cell(None if r.dram_bytes is None else r.dram_bytes / MB, ".2f")),
     ("compul MB", 9, lambda r: _cell(None if r.compulsory_bytes is None else r.compulsory_bytes / MB, ".2f")),
     ("exact", 5, lambda r: "-" if r.exact is None else ("yes" if r.exact else "NO")),
