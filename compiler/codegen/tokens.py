@@ -13,6 +13,10 @@ instead: ordering is kept (S runs in order), only some overlap is lost.
 
 DRAM is tracked in 16-byte granules and only below `space_sizes["dram"]` (the activation
 arena): the constant section above it is never written, so reading it orders nothing.
+The bookkeeping (`_LastAccess`) is one int32 table over every tracked row and granule (the
+spaces laid end to end): per unit, the number of its last instruction that wrote each row, then
+per unit the number of its last instruction that read it; plus the maximum of every block of
+`BLOCK` rows, so an access spanning thousands of rows reduces a few blocks, not every row.
 
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential
@@ -31,90 +35,154 @@ from isa.table import load_table
 
 UNITS = load_table().units
 DRAM_GRANULE = 16
+BLOCK = 64  # rows per block of the bookkeeping table's block maxima
+_MAX = np.maximum.reduce  # without ndarray.max's Python wrapper: called for every access
 
 
 def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_depth: int) -> list[Instruction]:
     """The instructions with `wait`/`signal` set; `space_sizes` bounds each access space."""
+    waits, signals = token_masks(items, space_sizes, queue_depth)
+    return [item.instruction(wait, signal) for item, wait, signal in zip(items, waits, signals)]
+
+
+def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: int) -> tuple[list[int], list[int]]:
+    """Each instruction's `wait` and `signal` masks (see the module docstring)."""
     n_units = len(UNITS)
-    unit_of = {u: i for i, u in enumerate(UNITS)}
-    sizes = {space: _granules(space, size) for space, size in space_sizes.items()}
-    last_write = {space: np.zeros((n_units, size), np.int32) for space, size in sizes.items()}
-    last_read = {space: np.zeros((n_units, size), np.int32) for space, size in sizes.items()}
-    count = np.zeros(n_units, np.int64)  # instructions issued per unit so far
-    satisfied = np.zeros((n_units, n_units), np.int64)  # [dst, src]: src's number dst waited for
-    index_of = [dict() for _ in range(n_units)]  # unit -> {number: item index}
-    wait_positions = {}  # (src, dst) -> item indices of the waits, increasing
+    tracked = _TrackedSpaces(space_sizes)
+    last = _LastAccess(n_units, tracked.total)
+    count = [0] * n_units  # instructions issued per unit so far
+    satisfied = [[0] * n_units for _ in range(n_units)]  # [dst][src]: src's number dst waited for
+    position = [[-1] for _ in range(n_units)]  # unit -> item index of its instruction number k (from 1)
+    wait_positions = [[[] for _ in range(n_units)] for _ in range(n_units)]  # [src][dst]: item indices of the waits
     waits = [0] * len(items)
     signals = [0] * len(items)
+    unit_of = _unit_indices()
     for i, item in enumerate(items):
-        unit = item.unit
-        if unit not in unit_of:
+        d = unit_of[item.mnemonic]
+        if d is None:
             continue  # control (halt): runs after every queue drained
-        d = unit_of[unit]
         count[d] += 1
-        index_of[d][int(count[d])] = i
-        need = np.zeros(n_units, np.int64)
-        reads = _tracked(item.reads, space_sizes, item)
-        writes = _tracked(item.writes, space_sizes, item)
-        for space, lo, hi in reads:
-            need = np.maximum(need, last_write[space][:, lo:hi].max(axis=1, initial=0))
-        for space, lo, hi in writes:
-            need = np.maximum(need, last_write[space][:, lo:hi].max(axis=1, initial=0))
-            need = np.maximum(need, last_read[space][:, lo:hi].max(axis=1, initial=0))
+        position[d].append(i)
+        reads = tracked.rows(item.reads, item)
+        writes = tracked.rows(item.writes, item)
+        need = last.need(reads, writes)
         for s in range(n_units):
-            if s == d or need[s] <= satisfied[d, s]:
+            if s == d or need[s] <= satisfied[d][s]:
                 continue
-            number = int(need[s])
-            queue = wait_positions.setdefault((s, d), [])
-            overlapping = len(queue) - bisect.bisect_right(queue, index_of[s][number])
+            number = need[s]
+            queue = wait_positions[s][d]
+            overlapping = len(queue) - bisect.bisect_right(queue, position[s][number])
             if overlapping + 1 >= queue_depth:
-                number = int(count[s])
+                number = count[s]
             waits[i] |= 1 << s
-            signals[index_of[s][number]] |= 1 << d
-            satisfied[d, s] = number
+            signals[position[s][number]] |= 1 << d
+            satisfied[d][s] = number
             queue.append(i)
-        for space, lo, hi in reads:
-            last_read[space][d, lo:hi] = count[d]
-        for space, lo, hi in writes:
-            last_write[space][d, lo:hi] = count[d]
-    _check_queue_depth(items, waits, signals, queue_depth)
-    return [item.instruction(waits[i], signals[i]) for i, item in enumerate(items)]
+        last.record(d, count[d], reads, writes)
+    _check_queue_depth(items, waits, signals, queue_depth, unit_of)
+    return waits, signals
 
 
-def _granules(space: str, size: int) -> int:
-    return -(-size // DRAM_GRANULE) if space == "dram" else size
+class _LastAccess:
+    """Per tracked row: the number of the last instruction of each unit that wrote it (table
+    rows 0..n-1) and that read it (rows n..2n-1), and the same maxima per block of `BLOCK` rows.
+
+    A unit's instruction numbers only grow, so recording number v over a range makes v the
+    maximum of every block the range touches: the block maxima stay exact with one assignment.
+    """
+
+    def __init__(self, n_units: int, rows: int):
+        self.n = n_units
+        self.rows = np.zeros((2 * n_units, rows), np.int32)
+        self.blocks = np.zeros((2 * n_units, -(-rows // BLOCK)), np.int32)
+
+    def need(self, reads: list[tuple[int, int]], writes: list[tuple[int, int]]) -> list[int]:
+        """Per unit, the number of its last instruction that wrote what `reads` or `writes`
+        touch, or read what `writes` touch."""
+        n = self.n
+        found = [self._max(n, lo, hi) for lo, hi in reads]
+        for lo, hi in writes:
+            both = self._max(2 * n, lo, hi)
+            found += (both[:n], both[n:])
+        return list(map(max, *found)) if len(found) > 1 else found[0] if found else [0] * n
+
+    def _max(self, table_rows: int, lo: int, hi: int) -> list[int]:
+        """Maxima of table rows 0..table_rows-1 over columns [lo, hi): from the block maxima
+        where the range covers many whole blocks, else row by row."""
+        first, stop = -(-lo // BLOCK), hi // BLOCK  # the whole blocks inside [lo, hi)
+        if stop - first < 4:
+            return _MAX(self.rows[:table_rows, lo:hi], axis=1).tolist()
+        maxima = _MAX(self.blocks[:table_rows, first:stop], axis=1)
+        if lo < first * BLOCK:
+            maxima = np.maximum(maxima, _MAX(self.rows[:table_rows, lo:first * BLOCK], axis=1))
+        if stop * BLOCK < hi:
+            maxima = np.maximum(maxima, _MAX(self.rows[:table_rows, stop * BLOCK:hi], axis=1))
+        return maxima.tolist()
+
+    def record(self, unit: int, number: int, reads: list[tuple[int, int]], writes: list[tuple[int, int]]) -> None:
+        for table_row, ranges in ((self.n + unit, reads), (unit, writes)):
+            for lo, hi in ranges:
+                self.rows[table_row, lo:hi] = number
+                self.blocks[table_row, lo // BLOCK:-(-hi // BLOCK)] = number
 
 
-def _tracked(accesses, space_sizes: dict, item: Emitted) -> list[tuple[str, int, int]]:
-    """The accesses in tracking units; DRAM above the tracked size (constants) is dropped."""
-    tracked = []
-    for space, lo, hi in accesses:
-        if space == "dram":
-            if lo >= space_sizes["dram"]:
-                continue
-            lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
-        elif space not in space_sizes or lo < 0 or hi > space_sizes[space] or lo >= hi:
-            raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {space_sizes.get(space)})")
-        tracked.append((space, lo, hi))
-    return tracked
+class _TrackedSpaces:
+    """Maps declared accesses to row ranges of the one bookkeeping table."""
+
+    def __init__(self, space_sizes: dict[str, int]):
+        self.sizes = dict(space_sizes)
+        self.base: dict[str, int] = {}
+        total = 0
+        for space, size in space_sizes.items():
+            self.base[space] = total
+            total += -(-size // DRAM_GRANULE) if space == "dram" else size
+        self.total = total
+
+    def rows(self, accesses, item: Emitted) -> list[tuple[int, int]]:
+        """The accesses as table rows; DRAM above the tracked size (constants) is dropped."""
+        rows = []
+        for space, lo, hi in accesses:
+            if space == "dram":
+                if lo >= self.sizes["dram"]:
+                    continue
+                lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
+            elif space not in self.sizes or lo < 0 or hi > self.sizes[space] or lo >= hi:
+                raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {self.sizes.get(space)})")
+            base = self.base[space]
+            rows.append((base + lo, base + hi))
+        return rows
 
 
-def _check_queue_depth(items: list[Emitted], waits: list[int], signals: list[int], depth: int) -> None:
+def _unit_indices() -> dict[str, int | None]:
+    """Mnemonic -> its unit's token bit (None for the control unit)."""
+    table = load_table()
+    return {spec.mnemonic: table.unit_index(spec.unit) for spec in table.instructions}
+
+
+def _check_queue_depth(items: list[Emitted], waits: list[int], signals: list[int], depth: int, unit_of: dict) -> None:
+    """Raise if at any point more than `depth` tokens wait in one queue. An instruction pops its
+    waits before it pushes its signals, and a queue src->dst is pushed only by src and popped
+    only by dst, so each queue's fill level is a running sum over the program."""
+    if not items:
+        return
     n_units = len(UNITS)
-    in_flight = np.zeros((n_units, n_units), np.int64)  # [src, dst]
-    unit_of = {u: i for i, u in enumerate(UNITS)}
-    for i, item in enumerate(items):
-        if item.unit not in unit_of:
-            continue
-        d = unit_of[item.unit]
-        for s in range(n_units):
-            if waits[i] >> s & 1:
-                in_flight[s, d] -= 1
+    units = np.array([-1 if unit_of[item.mnemonic] is None else unit_of[item.mnemonic] for item in items])
+    wait_bits = np.array(waits, np.int64)
+    signal_bits = np.array(signals, np.int64)
+    first = None  # (instruction index, dst, tokens waiting)
+    for s in range(n_units):
         for t in range(n_units):
-            if signals[i] >> t & 1:
-                in_flight[d, t] += 1
-                if in_flight[d, t] > depth:
-                    raise VitcError(
-                        f"codegen: instruction {i} ({item.mnemonic}) would leave {in_flight[d, t]} tokens "
-                        f"waiting in queue {UNITS[d]}->{UNITS[t]} (depth {depth}): the schedule could deadlock"
-                    )
+            if s == t:
+                continue
+            pushed = (units == s) & ((signal_bits >> t) & 1 == 1)
+            popped = (units == t) & ((wait_bits >> s) & 1 == 1)
+            in_flight = np.cumsum(pushed.astype(np.int64) - popped.astype(np.int64))
+            over = np.flatnonzero(in_flight > depth)
+            if over.size and (first is None or (int(over[0]), t) < first[:2]):
+                first = (int(over[0]), t, int(in_flight[over[0]]))
+    if first is None:
+        return
+    i, t, tokens = first
+    d = int(units[i])
+    raise VitcError(f"codegen: instruction {i} ({items[i].mnemonic}) would leave {tokens} tokens "
+                    f"waiting in queue {UNITS[d]}->{UNITS[t]} (depth {depth}): the schedule could deadlock")
