@@ -10,7 +10,9 @@ Modules, in the order a run uses them:
 - `footprint`: what an instruction touches, bounds checks; `timing`: what it costs;
 - `machine`, `regions`: the memories and the on-chip block layout;
 - `semantics/`: what each instruction does, one module per family; `numerics`: float32 rules;
-- `scheduler`, `tokens`, `units`: the four in-order units and their dependency tokens;
+- `scheduler`, `units`: when each instruction runs on the four in-order units, given their
+  dependency tokens (pure integer timing), and the issue order;
+- `executor`: the semantics run in that issue order (with hazard checks when asked);
 - `hazards`: vector-clock race detection on SPAD, ACC and stored-to DRAM;
 - `stats`, `trace`, `files`: the reports and atomic file writes.
 """

@@ -11,6 +11,7 @@ Invariants:
   error names the instruction by `describe(op)`: pc, byte offset and disassembly.
 """
 
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,7 +19,7 @@ from isa.config import HardwareConfig
 from isa.disassembler import format_instruction
 from isa.encoding import Instruction
 from isa.errors import VitcError
-from isa.table import load_table
+from isa.table import InstructionSpec, load_table
 from runtime_emulator import footprint, timing
 from runtime_emulator.implemented import check_implemented
 from runtime_emulator.machine import Machine
@@ -89,28 +90,60 @@ def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: 
         pc = halts[0] + 1
         raise VitcError(f"{describe(pc, instructions[pc])}: code after halt (pc {halts[0]}) can never run")
     memory_rows = footprint.memory_rows(config)
-    return [_op(pc, instr, config, dram_size, memory_rows, layer_count) for pc, instr in enumerate(instructions)]
+    # A program repeats the same operands many times with other tokens and layers (every tile
+    # of every layer of a repeated block): what the operands determine is prepared once.
+    bodies: dict[tuple, _Body] = {}
+    operand_values = {spec.mnemonic: _values_getter(spec) for spec in load_table().instructions}
+    ops = []
+    for pc, instr in enumerate(instructions):
+        f = instr.fields
+        key = (instr.mnemonic, operand_values[instr.mnemonic](f))
+        body = bodies.get(key)
+        try:
+            if body is None:
+                check_implemented(load_table().by_mnemonic[instr.mnemonic], instr)
+            if f["layer"] >= max(layer_count, 1):
+                raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
+            if body is None:
+                body = bodies[key] = _body(instr, config, dram_size, memory_rows)
+        except VitcError as err:
+            raise VitcError(f"{describe(pc, instr)}: {err}") from None
+        ops.append(Op(pc, instr, body.unit, mask_units(f["wait"]), mask_units(f["signal"]), f["layer"], body.execute,
+                      body.accesses, body.cycles, body.macs, body.vector_elements, body.dram_read,
+                      body.dram_written, body.dram_span))
+    return ops
 
 
-def _op(pc: int, instr: Instruction, config: HardwareConfig, dram_size: int, memory_rows: dict, layer_count: int) -> Op:
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """Everything about an instruction that its operand fields (all but wait, signal, layer)
+    determine."""
+
+    unit: int
+    execute: Callable[[Machine, dict], None]
+    accesses: list
+    cycles: int
+    macs: int
+    vector_elements: int
+    dram_read: int
+    dram_written: int
+    dram_span: tuple[int, int] | None
+
+
+def _values_getter(spec: InstructionSpec) -> Callable[[dict], object]:
+    """A function of an instruction's fields giving the values of its operand fields."""
+    names = [field.name for field in spec.operands]
+    return operator.itemgetter(*names) if names else lambda fields: ()
+
+
+def _body(instr: Instruction, config: HardwareConfig, dram_size: int, memory_rows: dict) -> _Body:
+    """Check the instruction's operands (VitcError on a bad one) and compute its costs."""
     mnemonic, f = instr.mnemonic, instr.fields
-    spec = load_table().by_mnemonic[mnemonic]
-    unit_name = spec.unit
-    try:
-        check_implemented(spec, instr)
-        if f["layer"] >= max(layer_count, 1):
-            raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
-        accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)
-    except VitcError as err:
-        raise VitcError(f"{describe(pc, instr)}: {err}") from None
+    unit_name = load_table().by_mnemonic[mnemonic].unit
+    accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)
     moved = timing.dma_bytes(f) if mnemonic.startswith("dma.") and not f.get("zero") else 0
-    return Op(
-        pc=pc,
-        instruction=instr,
+    return _Body(
         unit=UNIT_INDEX.get(unit_name, CONTROL),
-        waits=mask_units(f["wait"]),
-        signals=mask_units(f["signal"]),
-        layer=f["layer"],
         execute=SEMANTICS[mnemonic],
         accesses=accesses,
         cycles=timing.cycles(mnemonic, f, config),

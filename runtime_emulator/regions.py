@@ -102,6 +102,14 @@ def _write_through_index(mem, row_index, values, full_blocks: int, tail: int) ->
         mem[row_index[:, full_blocks], :tail] = values[:, :, full_blocks * dim:]
 
 
+def read_region_as(mem: np.ndarray, region: Region, dtype) -> np.ndarray:
+    """The region's elements converted to `dtype`, as a `(rows, cols)` array whose rows are
+    C-contiguous up to the last column block: one strided pass over the memory, no other copy."""
+    blocks = _stacked_blocks(mem, region, 1, 0)[0]  # (blocks, rows, dim)
+    converted = blocks.transpose(1, 0, 2).astype(dtype, order="C")  # (rows, blocks, dim)
+    return converted.reshape(region.rows, -1)[:, :region.cols]
+
+
 def read_region(mem: np.ndarray, region: Region) -> np.ndarray:
     """The region's elements as a `(rows, cols)` array (a view when it is one block)."""
     return read_regions(mem, region)[0]

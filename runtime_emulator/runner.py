@@ -2,7 +2,7 @@
 
 Steps: parse the container, refuse a binary built for another configuration, decode the code
 section, prepare and bounds-check every instruction (`program.py`), load the constants and the
-inputs into DRAM per the I/O table, run the units (`scheduler.py`), read the outputs back from
+inputs into DRAM per the I/O table, schedule the units (`scheduler.py`), run the semantics in the issue order (`executor.py`), read the outputs back from
 DRAM. Nothing from the compiler is used but the bytes.
 
 Inputs must match their I/O entry exactly (name, dtype, shape); an error names the tensor.
@@ -17,11 +17,12 @@ from isa.config import HardwareConfig, load_config
 from isa.container import Binary, IOEntry, read_vitb
 from isa.encoding import decode_program
 from isa.errors import VitcError
-from runtime_emulator import footprint, program, stats, trace
 from isa.files import write_file_atomically
+from runtime_emulator import footprint, program, stats, trace
+from runtime_emulator.executor import execute
 from runtime_emulator.hazards import HazardChecker, dram_hull
 from runtime_emulator.machine import Machine
-from runtime_emulator.scheduler import Scheduler, Timeline
+from runtime_emulator.scheduler import Timeline, schedule
 from runtime_emulator.units import UNITS
 
 
@@ -66,7 +67,10 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
     if check_hazards:
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
         hazards = HazardChecker(footprint.memory_rows(config), lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
-    timeline = Scheduler(ops, machine, config.token_queue_depth, timing=timing, hazards=hazards).run()
+    timeline = schedule(ops, config.token_queue_depth, timing=timing)
+    execute(ops, timeline, machine, hazards)
+    if timeline.blocked is not None:
+        raise VitcError(timeline.blocked)
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
     run_stats = stats.collect(ops, timeline, binary, config) if timing else None
     return RunResult(outputs, run_stats, machine.dram, ops, timeline, binary.layers, config.clock_ghz)
