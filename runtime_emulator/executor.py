@@ -15,30 +15,30 @@ import numpy as np
 from isa.errors import VitcError
 from runtime_emulator.blas import single_threaded_blas
 from runtime_emulator.hazards import HazardChecker
-from runtime_emulator.machine import Machine
 from runtime_emulator.program import Op, describe
 from runtime_emulator.scheduler import Timeline
 
 
-def execute(ops: list[Op], timeline: Timeline, machine: Machine, hazards: HazardChecker | None) -> None:
-    """Run `timeline.order`'s instructions on `machine`, checking hazards when given a checker."""
+def execute(ops: list[Op], timeline: Timeline, hazards: HazardChecker | None) -> None:
+    """Run `timeline.order`'s instructions (bound to their machine by `program.prepare`),
+    checking hazards when given a checker."""
     with np.errstate(all="ignore"), single_threaded_blas():
         if hazards is None:
-            _run(ops, timeline.order, machine)
+            _run(ops, timeline.order)
         else:
-            _run_checked(ops, timeline, machine, hazards)
+            _run_checked(ops, timeline, hazards)
 
 
-def _run(ops: list[Op], order: list[int], machine: Machine) -> None:
+def _run(ops: list[Op], order) -> None:
     for pc in order:
         op = ops[pc]
         try:
-            op.execute(machine, op.fields)
+            op.body.run()
         except VitcError as err:
             raise VitcError(f"{describe(op.pc, op.instruction)}: {err}") from None
 
 
-def _run_checked(ops: list[Op], timeline: Timeline, machine: Machine, hazards: HazardChecker) -> None:
+def _run_checked(ops: list[Op], timeline: Timeline, hazards: HazardChecker) -> None:
     pushers: dict[int, list[int]] = {}  # popper pc -> pcs whose tokens it pops
     for pusher, popper in timeline.tokens:
         pushers.setdefault(popper, []).append(pusher)
@@ -51,4 +51,4 @@ def _run_checked(ops: list[Op], timeline: Timeline, machine: Machine, hazards: H
             hazards.access_dram(op.unit, seq, op)
             if op.signals:
                 clocks[pc] = hazards.token_clock(op.unit)
-        _run(ops, (pc,), machine)
+        _run(ops, (pc,))

@@ -101,12 +101,17 @@ def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
     return acc
 
 
+def f32_halfway(total: np.ndarray) -> np.ndarray:
+    """Float64 values exactly halfway between two float32 values of their binade: where rounding
+    a rounded float64 sum to float32 may differ from rounding the exact sum (double rounding)."""
+    return (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
+
+
 def _double_rounding_suspects(total: np.ndarray) -> np.ndarray:
     """Float64 sums whose rounding to float32 may differ from the exact sum's: exactly halfway
     between two normal float32 values, or nonzero below the smallest normal float32."""
-    halfway = (total.view(np.int64) & ((1 << F64_BELOW_F32_ULP) - 1)) == F32_HALFWAY_PATTERN
     subnormal = (np.abs(total) < F32_SMALLEST_NORMAL) & (total != 0)  # a float64 sum of 0 is exact
-    return halfway | subnormal
+    return f32_halfway(total) | subnormal
 
 
 def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
 """A decoded program prepared for execution: one `Op` per instruction, up to `halt`.
 
 Everything that does not depend on data is computed once here, before anything runs: the unit,
-the token bits as tuples of units, the semantic function, the bounds-checked on-chip accesses,
-the cycle cost, MACs, vector elements and DRAM bytes. The run loop then does no per-instruction decoding.
+the token bits as tuples of units, the bounds-checked on-chip accesses, the cycle cost, MACs,
+vector elements and DRAM bytes, and the semantics bound to the run's machine (`Op.run`, made by
+the mnemonic's binder in `SEMANTICS`: views of the memories and derived constants are made
+once). The run loop then does no per-instruction decoding. Instructions that differ only in
+their tokens and layer share all of that (a program repeats its tiles and blocks many times).
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could
@@ -11,54 +14,66 @@ Invariants:
   error names the instruction by `describe(op)`: pc, byte offset and disassembly.
 """
 
-import operator
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from isa.config import HardwareConfig
 from isa.disassembler import format_instruction
-from isa.encoding import Instruction
+from isa.encoding import Instruction, decode_program
 from isa.errors import VitcError
-from isa.table import InstructionSpec, load_table
+from isa.table import COMMON_FIELDS, WORD_BITS, load_table
 from runtime_emulator import footprint, timing
 from runtime_emulator.implemented import check_implemented
 from runtime_emulator.machine import Machine
 from runtime_emulator.semantics import (
     dma, elementwise, float_matmul, layout, lut, matrix, qlinear, quantization, reductions,
 )
-from runtime_emulator.units import CONTROL, UNIT_INDEX, mask_units
+from runtime_emulator.units import CONTROL, MASK_UNITS, UNIT_INDEX
 
-SEMANTICS: dict[str, Callable[[Machine, dict], None]] = {
-    "dma.load": dma.dma_load,
-    "dma.store": dma.dma_store,
-    "mm": matrix.mm,
-    "transpose": layout.transpose,
-    "copy": layout.copy,
-    "requant": quantization.requant,
-    "dequant": quantization.dequant,
-    "quant": quantization.quant,
-    "valu": elementwise.valu,
-    "vunary": elementwise.vunary,
-    "vfma": elementwise.vfma,
-    "fmm": float_matmul.fmm,
-    "rowsum": reductions.rowsum,
-    "rowmax": reductions.rowmax,
-    "lut": lut.lut,
-    "qadd": qlinear.qadd,
-    "qmul": qlinear.qmul,
-    "halt": lambda machine, fields: None,
+Binder = Callable[[Machine, dict], Callable[[], None]]
+
+
+def _at_run_time(semantics: Callable[[Machine, dict], None]) -> Binder:
+    """The binder of a semantic function that does all its work when the instruction runs."""
+    return lambda machine, fields: functools.partial(semantics, machine, fields)
+
+
+SEMANTICS: dict[str, Binder] = {
+    "dma.load": dma.bind_load,
+    "dma.store": dma.bind_store,
+    "mm": matrix.bind_mm,
+    "transpose": _at_run_time(layout.transpose),
+    "copy": layout.bind_copy,
+    "requant": quantization.bind_requant,
+    "dequant": _at_run_time(quantization.dequant),
+    "quant": _at_run_time(quantization.quant),
+    "valu": _at_run_time(elementwise.valu),
+    "vunary": _at_run_time(elementwise.vunary),
+    "vfma": _at_run_time(elementwise.vfma),
+    "fmm": _at_run_time(float_matmul.fmm),
+    "rowsum": _at_run_time(reductions.rowsum),
+    "rowmax": _at_run_time(reductions.rowmax),
+    "lut": _at_run_time(lut.lut),
+    "qadd": qlinear.bind_qadd,
+    "qmul": qlinear.bind_qmul,
+    "halt": lambda machine, fields: _nothing,
 }
 
 
-@dataclass(slots=True)
-class Op:
-    pc: int
-    instruction: Instruction
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """Everything about an instruction that its operand fields (all but wait, signal, layer)
+    determine; instructions with the same operands share one."""
+
     unit: int  # index into units.UNITS, or CONTROL
-    waits: tuple[int, ...]  # units to pop a token from before starting
-    signals: tuple[int, ...]  # units to push a token to when finished
-    layer: int
-    execute: Callable[[Machine, dict], None]
+    run: Callable[[], None]  # the instruction's semantics, bound to the run's machine
     accesses: list
     cycles: int
     macs: int
@@ -66,6 +81,16 @@ class Op:
     dram_read: int
     dram_written: int
     dram_span: tuple[int, int] | None  # DRAM bytes [lo, hi) a DMA reads or writes
+
+
+@dataclass(slots=True)
+class Op:
+    pc: int
+    instruction: Instruction
+    waits: tuple[int, ...]  # units to pop a token from before starting
+    signals: tuple[int, ...]  # units to push a token to when finished
+    layer: int
+    body: Body
 
     @property
     def mnemonic(self) -> str:
@@ -75,6 +100,42 @@ class Op:
     def fields(self):
         return self.instruction.fields
 
+    @property
+    def unit(self) -> int:
+        return self.body.unit
+
+    @property
+    def run(self) -> Callable[[], None]:
+        return self.body.run
+
+    @property
+    def accesses(self) -> list:
+        return self.body.accesses
+
+    @property
+    def cycles(self) -> int:
+        return self.body.cycles
+
+    @property
+    def macs(self) -> int:
+        return self.body.macs
+
+    @property
+    def vector_elements(self) -> int:
+        return self.body.vector_elements
+
+    @property
+    def dram_read(self) -> int:
+        return self.body.dram_read
+
+    @property
+    def dram_written(self) -> int:
+        return self.body.dram_written
+
+    @property
+    def dram_span(self) -> tuple[int, int] | None:
+        return self.body.dram_span
+
 
 def describe(pc: int, instruction: Instruction) -> str:
     """How every emulator message names an instruction."""
@@ -82,7 +143,10 @@ def describe(pc: int, instruction: Instruction) -> str:
     return f"pc {pc} (offset 0x{offset:x}) `{format_instruction(instruction)}`"
 
 
-def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: int, layer_count: int) -> list[Op]:
+def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: int) -> list[Op]:
+    """Decode the code section and prepare its `Op`s, their semantics bound to `machine` (whose
+    DRAM size bounds the DMAs)."""
+    instructions = decode_program(code)
     halts = [pc for pc, instr in enumerate(instructions) if instr.mnemonic == "halt"]
     if not halts:
         raise VitcError("program has no halt instruction")
@@ -90,61 +154,63 @@ def prepare(instructions: list[Instruction], config: HardwareConfig, dram_size: 
         pc = halts[0] + 1
         raise VitcError(f"{describe(pc, instructions[pc])}: code after halt (pc {halts[0]}) can never run")
     memory_rows = footprint.memory_rows(config)
-    # A program repeats the same operands many times with other tokens and layers (every tile
-    # of every layer of a repeated block): what the operands determine is prepared once.
-    bodies: dict[tuple, _Body] = {}
-    operand_values = {spec.mnemonic: _values_getter(spec) for spec in load_table().instructions}
-    ops = []
-    for pc, instr in enumerate(instructions):
-        f = instr.fields
-        key = (instr.mnemonic, operand_values[instr.mnemonic](f))
-        body = bodies.get(key)
+    words = np.frombuffer(code, "<u8").reshape(len(instructions), -1)
+    classes, firsts = _operand_classes(words)
+    waits, signals, layers = (_common_field(words, name).tolist() for name in ("wait", "signal", "layer"))
+    layer_limit = max(layer_count, 1)
+    bad_layer = next((pc for pc, layer in enumerate(layers) if layer >= layer_limit), len(instructions))
+    bodies: list[Body | None] = [None] * len(firsts)
+    # In pc order, so that the first bad instruction is the one reported.
+    for body_index, pc in sorted(enumerate(firsts.tolist()), key=lambda entry: entry[1]):
+        if pc > bad_layer:
+            break
+        instr = instructions[pc]
         try:
-            if body is None:
-                check_implemented(load_table().by_mnemonic[instr.mnemonic], instr)
-            if f["layer"] >= max(layer_count, 1):
-                raise VitcError(f"layer {f['layer']} is not in the binary's layer table ({layer_count} names)")
-            if body is None:
-                body = bodies[key] = _body(instr, config, dram_size, memory_rows)
+            check_implemented(load_table().by_mnemonic[instr.mnemonic], instr)
+            if pc == bad_layer:
+                break  # its layer is reported before its operands are checked
+            bodies[body_index] = _body(instr, config, machine, memory_rows)
         except VitcError as err:
             raise VitcError(f"{describe(pc, instr)}: {err}") from None
-        ops.append(Op(pc, instr, body.unit, mask_units(f["wait"]), mask_units(f["signal"]), f["layer"], body.execute,
-                      body.accesses, body.cycles, body.macs, body.vector_elements, body.dram_read,
-                      body.dram_written, body.dram_span))
-    return ops
+    if bad_layer < len(instructions):
+        layer, instr = layers[bad_layer], instructions[bad_layer]
+        raise VitcError(f"{describe(bad_layer, instr)}: layer {layer} is not in the binary's layer table ({layer_count} names)")
+    return [
+        Op(pc, instr, MASK_UNITS[wait], MASK_UNITS[signal], layer, bodies[body_index])
+        for pc, (instr, wait, signal, layer, body_index)
+        in enumerate(zip(instructions, waits, signals, layers, classes.tolist()))
+    ]
 
 
-@dataclass(frozen=True, slots=True)
-class _Body:
-    """Everything about an instruction that its operand fields (all but wait, signal, layer)
-    determine."""
-
-    unit: int
-    execute: Callable[[Machine, dict], None]
-    accesses: list
-    cycles: int
-    macs: int
-    vector_elements: int
-    dram_read: int
-    dram_written: int
-    dram_span: tuple[int, int] | None
+def _common_field(words: np.ndarray, name: str) -> np.ndarray:
+    """The value of a common field (same bits in every instruction) in every instruction word."""
+    field = load_table().instructions[0].field_by_name[name]
+    return (words[:, field.lsb // WORD_BITS] >> np.uint64(field.lsb % WORD_BITS)) & np.uint64(field.mask)
 
 
-def _values_getter(spec: InstructionSpec) -> Callable[[dict], object]:
-    """A function of an instruction's fields giving the values of its operand fields."""
-    names = [field.name for field in spec.operands]
-    return operator.itemgetter(*names) if names else lambda fields: ()
+def _operand_classes(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Instructions whose words are equal but for the wait, signal and layer bits have the same
+    opcode and operands (the encoding is one to one): for each instruction the index of its
+    class, and for each class its first instruction."""
+    masked = words.copy()
+    for name in COMMON_FIELDS[1:]:
+        field = load_table().instructions[0].field_by_name[name]
+        masked[:, field.lsb // WORD_BITS] &= ~np.uint64(field.mask << (field.lsb % WORD_BITS))
+    rows = np.ascontiguousarray(masked).view(np.dtype((np.void, masked.shape[1] * masked.itemsize))).ravel()
+    _, firsts, classes = np.unique(rows, return_index=True, return_inverse=True)
+    return classes.reshape(-1), firsts
 
 
-def _body(instr: Instruction, config: HardwareConfig, dram_size: int, memory_rows: dict) -> _Body:
-    """Check the instruction's operands (VitcError on a bad one) and compute its costs."""
+def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_rows: dict) -> Body:
+    """Check the instruction's operands (VitcError on a bad one), compute its costs and bind its
+    semantics to the machine (only after the checks: binding makes views of the memories)."""
     mnemonic, f = instr.mnemonic, instr.fields
     unit_name = load_table().by_mnemonic[mnemonic].unit
-    accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, dram_size)
+    accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
     moved = timing.dma_bytes(f) if mnemonic.startswith("dma.") and not f.get("zero") else 0
-    return _Body(
+    return Body(
         unit=UNIT_INDEX.get(unit_name, CONTROL),
-        execute=SEMANTICS[mnemonic],
+        run=SEMANTICS[mnemonic](machine, f),
         accesses=accesses,
         cycles=timing.cycles(mnemonic, f, config),
         macs=timing.macs(mnemonic, f),

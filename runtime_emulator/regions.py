@@ -12,13 +12,12 @@ Invariants:
 - the caller has checked the region against the memory's size (see `footprint.py`).
 """
 
-from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     """An on-chip matrix region in block layout; `bs` only matters when cols > dim."""
 
     addr: int
@@ -42,7 +41,7 @@ def stacked_row_index(region: Region, dim: int, depth: int = 1, depth_stride: in
     return copies + blocks + np.arange(region.rows, dtype=np.int64)[None, None, :]
 
 
-def _stacked_blocks(mem: np.ndarray, region: Region, depth: int, depth_stride: int) -> np.ndarray:
+def stacked_blocks(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
     """`(depth, blocks, rows, dim)` strided view of the region's rows: no gather, no copy.
     `mem` is a whole (C-contiguous) memory; the caller has checked the rows are inside it."""
     row_bytes, lane_bytes = mem.strides
@@ -61,53 +60,74 @@ def _is_one_slice(region: Region, dim: int, depth: int) -> bool:
     return depth == 1 and region.cols <= dim
 
 
-def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
-    """`depth` copies of the region, `depth_stride` rows apart, as a `(depth, rows, cols)` array
-    (a view of `mem` when it is one block)."""
+def region_reader(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> Callable[[], np.ndarray]:
+    """A function reading `depth` copies of the region, `depth_stride` rows apart, as a
+    `(depth, rows, cols)` array (a view of `mem` when it is one block). The views it reads
+    through are made once, here."""
     dim = mem.shape[1]
     rows, cols = region.rows, region.cols
     if _is_one_slice(region, dim, depth):
-        return mem[None, region.addr:region.addr + rows, :cols]
-    blocks = _stacked_blocks(mem, region, depth, depth_stride)  # (depth, blocks, rows, dim)
-    return blocks.transpose(0, 2, 1, 3).reshape(depth, rows, -1)[:, :, :cols]
+        view = mem[None, region.addr:region.addr + rows, :cols]
+        return lambda: view
+    by_row = stacked_blocks(mem, region, depth, depth_stride).transpose(0, 2, 1, 3)  # (depth, rows, blocks, dim)
+    return lambda: by_row.reshape(depth, rows, -1)[:, :, :cols]
+
+
+def _broadcast(values: np.ndarray, shape: tuple) -> np.ndarray:
+    """`values` as an array of `shape` (depth, rows, cols); cheap in the common cases."""
+    if values.shape == shape:
+        return values
+    if values.shape == shape[1:]:
+        return values[None]
+    return np.broadcast_to(values, shape)
+
+
+def region_writer(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> Callable[[np.ndarray], None]:
+    """A function storing a `(depth, rows, cols)` array (or one broadcasting to it) into `depth`
+    copies of the region, `depth_stride` rows apart, leaving lanes outside the logical columns
+    untouched. Where copies share rows, every copy's full blocks are written in order, then
+    every copy's last partial block. The views it writes through are made once, here."""
+    dim = mem.shape[1]
+    rows, cols = region.rows, region.cols
+    shape = (depth, rows, cols)
+    if _is_one_slice(region, dim, depth):
+        target = mem[region.addr:region.addr + rows, :cols]
+
+        def write_slice(values):
+            target[...] = values[0] if values.ndim == 3 else values
+        return write_slice
+    full_blocks, tail = divmod(cols, dim)
+    if _copies_overlap(region, dim, depth, depth_stride):
+        row_index = stacked_row_index(region, dim, depth, depth_stride)
+        full_rows, tail_rows = row_index[:, :full_blocks], row_index[:, full_blocks] if tail else None
+
+        def write_indexed(values):
+            values = _broadcast(values, shape)
+            if full_blocks:
+                mem[full_rows] = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim).transpose(0, 2, 1, 3)
+            if tail:
+                mem[tail_rows, :tail] = values[:, :, full_blocks * dim:]
+        return write_indexed
+    blocks = stacked_blocks(mem, region, depth, depth_stride)
+    full_target, tail_target = blocks[:, :full_blocks], blocks[:, full_blocks, :, :tail] if tail else None
+
+    def write_blocks(values):
+        values = _broadcast(values, shape)
+        if full_blocks:
+            full_target[...] = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim).transpose(0, 2, 1, 3)
+        if tail:
+            tail_target[...] = values[:, :, full_blocks * dim:]
+    return write_blocks
+
+
+def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
+    """`depth` copies of the region as a `(depth, rows, cols)` array (see `region_reader`)."""
+    return region_reader(mem, region, depth, depth_stride)()
 
 
 def write_regions(mem: np.ndarray, region: Region, values: np.ndarray, depth_stride: int = 0) -> None:
-    """Store a `(depth, rows, cols)` array into `depth` copies of the region, `depth_stride` rows
-    apart, leaving lanes outside the logical columns untouched. Where copies share rows, every
-    copy's full blocks are written in order, then every copy's last partial block."""
-    dim = mem.shape[1]
-    depth, rows, cols = values.shape
-    if _is_one_slice(region, dim, depth):
-        mem[region.addr:region.addr + rows, :cols] = values[0]
-        return
-    full_blocks, tail = divmod(cols, dim)
-    if _copies_overlap(region, dim, depth, depth_stride):
-        _write_through_index(mem, stacked_row_index(region, dim, depth, depth_stride), values, full_blocks, tail)
-        return
-    target = _stacked_blocks(mem, region, depth, depth_stride)
-    if full_blocks:
-        target[:, :full_blocks] = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim).transpose(0, 2, 1, 3)
-    if tail:
-        target[:, full_blocks, :, :tail] = values[:, :, full_blocks * dim:]
-
-
-def _write_through_index(mem, row_index, values, full_blocks: int, tail: int) -> None:
-    depth, rows, _ = values.shape
-    dim = mem.shape[1]
-    if full_blocks:
-        full = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim)
-        mem[row_index[:, :full_blocks]] = full.transpose(0, 2, 1, 3)
-    if tail:
-        mem[row_index[:, full_blocks], :tail] = values[:, :, full_blocks * dim:]
-
-
-def read_region_as(mem: np.ndarray, region: Region, dtype) -> np.ndarray:
-    """The region's elements converted to `dtype`, as a `(rows, cols)` array whose rows are
-    C-contiguous up to the last column block: one strided pass over the memory, no other copy."""
-    blocks = _stacked_blocks(mem, region, 1, 0)[0]  # (blocks, rows, dim)
-    converted = blocks.transpose(1, 0, 2).astype(dtype, order="C")  # (rows, blocks, dim)
-    return converted.reshape(region.rows, -1)[:, :region.cols]
+    """Store a `(depth, rows, cols)` array into `depth` copies of the region (see `region_writer`)."""
+    region_writer(mem, region, values.shape[0], depth_stride)(values)
 
 
 def read_region(mem: np.ndarray, region: Region) -> np.ndarray:
@@ -116,9 +136,9 @@ def read_region(mem: np.ndarray, region: Region) -> np.ndarray:
 
 
 def write_region(mem: np.ndarray, region: Region, values: np.ndarray) -> None:
-    """Store a `(rows, cols)` array into the region, leaving lanes outside it untouched."""
-    shape = (region.rows, region.cols)
-    write_regions(mem, region, (values if values.shape == shape else np.broadcast_to(values, shape))[None])
+    """Store a `(rows, cols)` array (or one broadcasting to it) into the region, leaving lanes
+    outside it untouched."""
+    region_writer(mem, region)(values)
 
 
 def read_row_vector(mem: np.ndarray, addr: int, cols: int) -> np.ndarray:

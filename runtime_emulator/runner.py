@@ -15,7 +15,6 @@ import numpy as np
 
 from isa.config import HardwareConfig, load_config
 from isa.container import Binary, IOEntry, read_vitb
-from isa.encoding import decode_program
 from isa.errors import VitcError
 from isa.files import write_file_atomically
 from runtime_emulator import footprint, program, stats, trace
@@ -59,8 +58,8 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
         )
     if binary.dram_size > footprint.DRAM_ADDRESS_LIMIT:
         raise VitcError(f"binary asks for {binary.dram_size:#x} bytes of DRAM; 32-bit addresses reach {footprint.DRAM_ADDRESS_LIMIT:#x}")
-    ops = program.prepare(decode_program(binary.code), config, binary.dram_size, len(binary.layers))
     machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
+    ops = program.prepare(binary.code, config, machine, len(binary.layers))
     machine.dram[binary.constants_addr:binary.constants_addr + len(binary.constants)] = np.frombuffer(binary.constants, np.uint8)
     _write_inputs(machine, binary, inputs)
     hazards = None
@@ -68,7 +67,7 @@ def run_binary(binary_bytes: bytes, inputs: dict, config, *, timing: bool = True
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
         hazards = HazardChecker(footprint.memory_rows(config), lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
     timeline = schedule(ops, config.token_queue_depth, timing=timing)
-    execute(ops, timeline, machine, hazards)
+    execute(ops, timeline, hazards)
     if timeline.blocked is not None:
         raise VitcError(timeline.blocked)
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}

@@ -107,14 +107,15 @@ def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
     end = [0] * len(ops)
     passed: list[tuple[int, int]] = []
     for op in ops[:-1]:
-        unit, pc = op.unit, op.pc
+        unit, pc = op.body.unit, op.pc
         at = free[unit]
         for src in op.waits:
             pair = src * UNIT_COUNT + unit
             popped = len(pop_times[pair])
             if popped == len(push_times[pair]):
                 return None  # the token comes from a later instruction, or never
-            at = max(at, push_times[pair][popped])
+            if push_times[pair][popped] > at:
+                at = push_times[pair][popped]
         room_at = -1
         for dst in op.signals:
             pair = unit * UNIT_COUNT + dst
@@ -122,10 +123,11 @@ def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
             if needed_pop >= 0:
                 if needed_pop >= len(pop_times[pair]):
                     return None  # the room comes from a later instruction, or never
-                room_at = max(room_at, pop_times[pair][needed_pop])
+                if pop_times[pair][needed_pop] > room_at:
+                    room_at = pop_times[pair][needed_pop]
         if room_at >= at:
             return None  # the exception above
-        finish = at + op.cycles
+        finish = at + op.body.cycles
         start[pc], end[pc] = at, finish
         free[unit] = finish
         for src in op.waits:

@@ -5,7 +5,7 @@ behave as if the source were copied first.
 """
 
 from runtime_emulator.machine import Machine
-from runtime_emulator.regions import Region, read_region, write_region
+from runtime_emulator.regions import Region, read_region, region_reader, region_writer, write_region
 
 
 def transpose(m: Machine, f) -> None:
@@ -13,7 +13,8 @@ def transpose(m: Machine, f) -> None:
     write_region(m.spad, Region(f["dst"], f["cols"], f["rows"], f["dst_bs"]), src)
 
 
-def copy(m: Machine, f) -> None:
+def bind_copy(m: Machine, f):
     mem = m.onchip(f["mem"])
-    src = read_region(mem, Region(f["src"], f["rows"], f["cols"], f["src_bs"])).copy()
-    write_region(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), src)
+    read = region_reader(mem, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
+    write = region_writer(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
+    return lambda: write(read().copy())

@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import code_range
-from runtime_emulator.regions import Region, read_region, read_region_as, write_region
+from runtime_emulator.regions import Region, region_reader, region_writer, stacked_blocks
 
 F32_EXACT_INTEGERS = 1 << 24  # every integer up to this magnitude is a float32
 
@@ -29,36 +29,40 @@ def _largest_magnitude(unsigned: int, zero_point: int) -> int:
     return max(abs(lo - zero_point), abs(hi - zero_point))
 
 
-def _centered(m: Machine, region: Region, unsigned: int, zero_point: int, dtype) -> np.ndarray:
-    values = read_region_as(m.spad_as(unsigned), region, dtype)
-    if zero_point:
-        values -= zero_point  # exact: at most 9 bits
-    return values
+def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int):
+    """A function giving the region's codes minus the zero point as a float array of the dtype
+    it is given, `(rows, cols)`, converted in one strided pass over the memory."""
+    by_row = stacked_blocks(m.spad_as(unsigned), region)[0].transpose(1, 0, 2)  # (rows, blocks, dim)
+    rows, cols = region.rows, region.cols
+
+    def read(dtype) -> np.ndarray:
+        values = by_row.astype(dtype, order="C")
+        if zero_point:
+            values -= zero_point  # exact: at most 9 bits
+        return values.reshape(rows, -1)[:, :cols]
+    return read
 
 
-def _product(m: Machine, f) -> np.ndarray:
-    """`(A - za) @ (B' - zb)` as int32 (wrapped)."""
-    a = _centered(m, Region(f["a"], f["m"], f["k"], f["a_bs"]), f["au"], f["za"], np.float32)
-    b_max = _largest_magnitude(f["bu"], f["zb"])
-    fits_f32 = f["k"] * _largest_magnitude(f["au"], f["za"]) * b_max <= F32_EXACT_INTEGERS
-    if not fits_f32:
-        fits_f32 = float(np.abs(a).sum(axis=1, dtype=np.float64).max()) * b_max <= F32_EXACT_INTEGERS
-    dtype = np.float32 if fits_f32 else np.float64
-    if not fits_f32:
-        a = a.astype(np.float64)
+def bind_mm(m: Machine, f):
+    read_a = _centered_reader(m, Region(f["a"], f["m"], f["k"], f["a_bs"]), f["au"], f["za"])
     if f["bt"]:
-        b = _centered(m, Region(f["b"], f["n"], f["k"], f["b_bs"]), f["bu"], f["zb"], dtype).T
+        read_b_stored = _centered_reader(m, Region(f["b"], f["n"], f["k"], f["b_bs"]), f["bu"], f["zb"])
+        read_b = lambda dtype: read_b_stored(dtype).T
     else:
-        b = _centered(m, Region(f["b"], f["k"], f["n"], f["b_bs"]), f["bu"], f["zb"], dtype)
-    product = a @ b
-    if fits_f32:
-        return product.astype(np.int32)  # exact integers below 2^24
-    return product.astype(np.int64).astype(np.int32)  # int64 -> int32 keeps the low 32 bits
-
-
-def mm(m: Machine, f) -> None:
-    product = _product(m, f)
+        read_b = _centered_reader(m, Region(f["b"], f["k"], f["n"], f["b_bs"]), f["bu"], f["zb"])
+    b_max = _largest_magnitude(f["bu"], f["zb"])
+    always_f32 = f["k"] * _largest_magnitude(f["au"], f["za"]) * b_max <= F32_EXACT_INTEGERS
     c = Region(f["c"], f["m"], f["n"], f["c_bs"])
-    if f["accum"]:
-        product += read_region(m.acc, c)  # int32 + int32 wraps
-    write_region(m.acc, c, product)
+    read_c, write_c = region_reader(m.acc, c), region_writer(m.acc, c)
+    accumulate = f["accum"]
+
+    def mm() -> None:
+        a = read_a(np.float32)
+        if always_f32 or float(np.abs(a).sum(axis=1, dtype=np.float64).max()) * b_max <= F32_EXACT_INTEGERS:
+            product = (a @ read_b(np.float32)).astype(np.int32)  # exact integers below 2^24
+        else:  # int64 -> int32 keeps the low 32 bits
+            product = (a.astype(np.float64) @ read_b(np.float64)).astype(np.int64).astype(np.int32)
+        if accumulate:
+            product += read_c()[0]  # int32 + int32 wraps
+        write_c(product)
+    return mm

@@ -9,27 +9,34 @@ Operands: a `(a, rows, cols, a_bs)` read as `au`, b `(b, rows, cols, b_bs)` read
   qmul `c = sat(RNE(f32(f32(f32((a - za) * (b - zb)) * r) + zc)))`, every step one float32
   operation (the product of two 9-bit values is exact in float32).
 - `mode=float` is the DQ -> op -> Q path: `c = Q(f32(DQ(a) OP DQ(b)), sc, zc)`.
+Whatever depends on one operand's code alone (qadd's `a * ra` and inner fma, qmul's `a - za`) is
+computed once per byte value when the instruction is bound and gathered by the stored bytes.
+qadd's outer fma is the float64 sum of the exact product and the inner value, rounded to
+float32; only where that sum sits at a float32 halfway point (`numerics.f32_halfway`) can the
+double rounding differ from the fma, and then the exact `fma_f32` does the tile.
 """
 
 import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
-    F32, code_range, dequantize_linear, fma_f32, quantize_linear, round_to_code,
+    F32, code_dtype, dequantize_linear, f32_halfway, fma_f32, quantize_linear, round_to_code,
 )
-from runtime_emulator.regions import Region, read_region, read_row_vector, write_region
+from runtime_emulator.regions import Region, region_reader, region_writer
 
 KERNEL_MODE = 0  # the table's `mode` enum: kernel, float
-CODE_SPAN = {unsigned: (lo, hi + 1) for unsigned in (0, 1) for lo, hi in [code_range(unsigned)]}
+# The code each byte value stands for, per `u` flag (index = the byte as stored in SPAD).
+CODE_OF_BYTE = {unsigned: np.arange(256, dtype=np.uint8).view(code_dtype(unsigned)) for unsigned in (0, 1)}
 
 
-def _operands(m: Machine, f) -> tuple[np.ndarray, np.ndarray]:
-    a = read_region(m.spad_as(f["au"]), Region(f["a"], f["rows"], f["cols"], f["a_bs"]))
-    if f["bbc"]:
-        b = read_row_vector(m.spad_as(f["bu"]), f["b"], f["cols"])[None, :]
-    else:
-        b = read_region(m.spad_as(f["bu"]), Region(f["b"], f["rows"], f["cols"], f["b_bs"]))
-    return a.astype(np.int32), b.astype(np.int32)
+def _byte_readers(m: Machine, f):
+    """Functions giving a's and b's SPAD bytes (uint8, as stored), b broadcast as `(1, cols)`
+    when it is a row vector (`bbc=1`)."""
+    rows, cols = f["rows"], f["cols"]
+    read_a = region_reader(m.spad, Region(f["a"], rows, cols, f["a_bs"]))
+    b_region = Region(f["b"], 1, cols, 1) if f["bbc"] else Region(f["b"], rows, cols, f["b_bs"])
+    read_b = region_reader(m.spad, b_region)
+    return lambda: read_a()[0], lambda: read_b()[0]
 
 
 def _float_path(a, b, f, combine) -> np.ndarray:
@@ -39,28 +46,43 @@ def _float_path(a, b, f, combine) -> np.ndarray:
     return quantize_linear(value, F32(f["sc"]), f["zc"], f["cu"])
 
 
-def _write(m: Machine, f, codes: np.ndarray) -> None:
-    write_region(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]), codes)
-
-
-def qadd(m: Machine, f) -> None:
-    a, b = _operands(m, f)
+def _bind(m: Machine, f, kernel, combine):
+    """The instruction: `kernel(a_bytes, b_bytes) -> codes` in kernel mode, else the float path
+    with `combine` (np.add, np.multiply) on the codes."""
+    a_bytes, b_bytes = _byte_readers(m, f)
+    write = region_writer(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]))
     if f["mode"] == KERNEL_MODE:
-        # The inner fma takes one of 256 values, one per b code: computed once per code, gathered.
-        b_codes = np.arange(*CODE_SPAN[f["bu"]], dtype=np.int32)
-        inner = fma_f32(b_codes.astype(F32), F32(f["rb"]), F32(f["fixed"]))[b - b_codes[0]]
-        codes = round_to_code(fma_f32(a.astype(F32), F32(f["ra"]), inner), f["cu"])
-    else:
-        codes = _float_path(a, b, f, np.add)
-    _write(m, f, codes)
+        return lambda: write(kernel(a_bytes(), b_bytes()))
+    a_codes, b_codes = CODE_OF_BYTE[f["au"]], CODE_OF_BYTE[f["bu"]]
+    return lambda: write(_float_path(a_codes[a_bytes()].astype(np.int32), b_codes[b_bytes()].astype(np.int32), f, combine))
 
 
-def qmul(m: Machine, f) -> None:
-    a, b = _operands(m, f)
-    if f["mode"] == KERNEL_MODE:
-        product = ((a - f["za"]) * (b - f["zb"])).astype(F32)
-        scaled = np.multiply(product, F32(f["r"]), dtype=F32)
-        codes = round_to_code(np.add(scaled, F32(f["zc"]), dtype=F32), f["cu"])
-    else:
-        codes = _float_path(a, b, f, np.multiply)
-    _write(m, f, codes)
+def bind_qadd(m: Machine, f):
+    # Per byte value: a's product a * ra (exact in float64: 8 + 24 bits) and b's inner fma, once.
+    a_values = CODE_OF_BYTE[f["au"]].astype(F32)
+    products = a_values.astype(np.float64) * np.float64(F32(f["ra"]))
+    inners = fma_f32(CODE_OF_BYTE[f["bu"]].astype(F32), F32(f["rb"]), F32(f["fixed"]))
+    inners_wide = inners.astype(np.float64)
+    unsigned = f["cu"]
+
+    def kernel(a, b) -> np.ndarray:
+        total = products[a]
+        total += inners_wide[b]  # rounded once in float64: the fma unless at a double-rounding tie
+        if f32_halfway(total).any():
+            return round_to_code(fma_f32(a_values[a], F32(f["ra"]), inners[b]), unsigned)
+        # Below the smallest normal float32 the float64 sum may round differently to float32 than
+        # the exact one, but both round to the code 0 (or -0): no exact treatment needed.
+        return round_to_code(total.astype(F32), unsigned)
+    return _bind(m, f, kernel, np.add)
+
+
+def bind_qmul(m: Machine, f):
+    centered_a = CODE_OF_BYTE[f["au"]].astype(np.int32) - f["za"]
+    centered_b = CODE_OF_BYTE[f["bu"]].astype(np.int32) - f["zb"]
+    r, zc, unsigned = F32(f["r"]), F32(f["zc"]), f["cu"]
+
+    def kernel(a, b) -> np.ndarray:
+        product = (centered_a[a] * centered_b[b]).astype(F32)
+        scaled = np.multiply(product, r, dtype=F32)
+        return round_to_code(np.add(scaled, zc, dtype=F32), unsigned)
+    return _bind(m, f, kernel, np.multiply)

@@ -16,7 +16,7 @@ from runtime_emulator.numerics import (
     F32, dequantize_linear, int32_to_f32, quantize_linear, quantize_wide_quotient, round_to_code,
 )
 from runtime_emulator.regions import (
-    Region, read_column_vector, read_region, read_row_vector, write_region,
+    Region, read_column_vector, read_region, region_reader, region_writer, write_region,
 )
 
 
@@ -28,17 +28,22 @@ def _dst(f) -> Region:
     return Region(f["dst"], f["rows"], f["cols"], f["dst_bs"])
 
 
-def requant(m: Machine, f) -> None:
-    acc = int32_to_f32(read_region(m.acc, _src(f)))
+def bind_requant(m: Machine, f):
+    read = region_reader(m.acc, _src(f))
+    write = region_writer(m.spad_as(f["u"]), _dst(f))
     if f["pc"]:
-        multiplier = read_row_vector(m.acc_f32, f["mult_addr"], f["cols"])
+        multipliers = region_reader(m.acc_f32, Region(f["mult_addr"], 1, f["cols"], 1))
+        multiplier = lambda: multipliers()[0]
     else:
-        multiplier = F32(f["mult"])
-    scaled = np.multiply(acc, multiplier, dtype=F32)
-    zy = f["zy"]
-    clamped = np.clip(scaled, F32(f["lo"] - zy), F32(f["hi"] - zy))
-    codes = round_to_code(clamped, f["u"], zy)
-    write_region(m.spad_as(f["u"]), _dst(f), codes)
+        constant = F32(f["mult"])
+        multiplier = lambda: constant
+    zy, unsigned = f["zy"], f["u"]
+    lo, hi = F32(f["lo"] - zy), F32(f["hi"] - zy)
+
+    def requant() -> None:
+        scaled = np.multiply(int32_to_f32(read()[0]), multiplier(), dtype=F32)
+        write(round_to_code(np.clip(scaled, lo, hi), unsigned, zy))
+    return requant
 
 
 def dequant(m: Machine, f) -> None:
