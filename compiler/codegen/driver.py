@@ -62,11 +62,13 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
 def backend_pipeline(config, debug_build: bool = False) -> str:
     """The passes run before code generation for `config`; a debug build fuses nothing and
     gives every buffer its own DRAM bytes. `canonicalize` is left out: the binaries it leads to
-    differ from the ones verified against onnxruntime (why was not investigated)."""
+    differ from the ones verified against onnxruntime (why was not investigated).
+    Both start with `fuse-requant,tabulate`, which turn the frontend's unfused matmul steps and
+    elementwise chains into the `qmatmul` and `table` ops codegen lowers."""
     hw = target_option(config)
     if debug_build:
-        return f"dce,tile-matmul{{hw={hw}}},plan-memory{{reuse=false}}"
-    return f"dce,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory"
+        return f"fuse-requant,tabulate,dce,tile-matmul{{hw={hw}}},plan-memory{{reuse=false}}"
+    return f"fuse-requant,tabulate,dce,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory"
 
 
 def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False,

@@ -49,6 +49,7 @@ import onnx
 import onnxruntime as ort
 
 from compiler.frontend.errors import FrontendError
+from compiler.reference.kernels.onnx_chain import unoptimized_session
 
 OPTIMIZATION_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
 
@@ -71,7 +72,7 @@ def optimized_by_onnxruntime(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def run_without_optimization(model: onnx.ModelProto, inputs: dict) -> list:
     """Run `model` exactly as written (ORT_DISABLE_ALL): the kernels of an optimised graph."""
-    return _unoptimized_session(model).run(None, inputs)
+    return unoptimized_session(model).run(None, inputs)
 
 
 def all_tensors(optimized: onnx.ModelProto, inputs: dict) -> dict:
@@ -90,13 +91,7 @@ def all_tensors(optimized: onnx.ModelProto, inputs: dict) -> dict:
             if name and name not in exposed:
                 model.graph.output.append(onnx.ValueInfoProto(name=name))
                 exposed.add(name)
-    session = _unoptimized_session(model)
+    session = unoptimized_session(model)
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, inputs)))
 
-
-def _unoptimized_session(model: onnx.ModelProto) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

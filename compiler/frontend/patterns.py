@@ -1,7 +1,7 @@
 """Groups of nodes of onnxruntime's optimised graph that become one IR op.
 
 Found before lowering, in priority order; a node belongs to at most one group:
-1. `TableChain` (compiler.frontend.tables): an elementwise chain on one 8-bit tensor -> `table`.
+1. `TableChain` (compiler.frontend.tables): an elementwise chain on one 8-bit tensor -> `onnx_chain`.
 2. `FloatBinary`: DQ(a), DQ(b) -> Add or Mul -> Q, which onnxruntime runs in float because an
    input is int8 (see compiler.frontend.ort_optimizer) -> `qadd` / `qmul` mode `float`, which
    is exactly Q(f32(DQ(a) op DQ(b))).
@@ -21,7 +21,7 @@ import onnx
 
 from compiler.frontend.lowering import Lowering
 from compiler.frontend.onnx_view import OnnxView
-from compiler.frontend.tables import OUTPUT_PARAMS, TableChain, evaluate_table, find_table_chains
+from compiler.frontend.tables import OUTPUT_PARAMS, TableChain, chain_text, find_table_chains
 from compiler.ir.types import TensorType
 
 def _default_domain(node: onnx.NodeProto) -> bool:
@@ -44,9 +44,8 @@ class TableGroup:
         zero_point = lw.view.optional_input(end, zero_index)
         quant = lw.quant(end, end.input[scale_index], zero_point, x.type.rank)
         result = TensorType(lw.code_dtype(end, zero_point, np.dtype(np.uint8)), x.type.shape, quant)
-        table = evaluate_table(lw.model, lw.view, chain.nodes, chain.source, x.type.np_dtype, x.type.shape,
-                               chain.output, result.np_dtype)
-        lw.emit("table", [x], chain.nodes, chain.output, result, {"table": table})
+        text = chain_text(lw.model, lw.view, chain.nodes, chain.source, x.type, chain.output, result.np_dtype)
+        lw.emit("onnx_chain", [x], chain.nodes, chain.output, result, {"model": text})
 
 
 @dataclass

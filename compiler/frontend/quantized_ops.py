@@ -2,13 +2,17 @@
 
 Each handler reads the kernel's inputs exactly as onnxruntime does and stores the constants
 the kernel derives from them (`compiler.frontend.kernel_constants`) as op attributes:
-- QuantizeLinear -> `quantize`; QLinearMatMul / QGemm -> `qmatmul` (a QGemm's transposed
-  constant B is stored transposed back, so b is always [K, N]; alpha goes into the multiplier);
-- QLinearConv -> `qmatmul` between layout ops, for the patch embedding only (kernel == stride,
-  no padding, group 1): integer accumulation is order-free, so this is exact;
+- QuantizeLinear -> `quantize`;
+- QLinearMatMul / QGemm -> the kernel's three steps, unfused: `matmul_int` (the exact int32
+  accumulator), `bias_add` (QGemm's int32 C), `requantize` (the multiplier and output zero point);
+  the `fuse-requant` pass folds them into one `qmatmul`. A QGemm's transposed constant B is stored
+  transposed back, so b is always [K, N]; alpha goes into the multiplier;
+- QLinearConv -> the same three steps between layout ops, for the patch embedding only (kernel ==
+  stride, no padding, group 1): integer accumulation is order-free, so this is exact;
 - QLinearAdd / QLinearMul -> `qadd` / `qmul` mode `qlinear`; QLinearSoftmax -> `qsoftmax`;
-- QLinearConcat -> `concat`, after a `table` requantising each input whose parameters differ
-  from the output's (the table is QLinearConcat itself evaluated by onnxruntime on 256 codes);
+- QLinearConcat -> `concat`, after requantising each input whose parameters differ from the
+  output's with QLinearConcat itself: an `onnx_chain` of that one node for an activation, the
+  codes it gives (evaluated by onnxruntime) for a constant;
 - MatMulInteger -> `matmul_int`.
 """
 
@@ -21,9 +25,12 @@ from compiler.frontend import kernel_constants as kc
 from compiler.frontend.errors import node_error
 from compiler.frontend.lowering import Lowering, normalized_axis
 from compiler.frontend.onnx_view import attribute
-from compiler.frontend.tables import evaluate_table
+from compiler.frontend.tables import chain_text
+from compiler.ir.graph import Value
 from compiler.ir.rules import broadcast_shapes, matmul_shape
 from compiler.ir.types import Quant, TensorType
+from compiler.reference.kernels.onnx_chain import run_chain
+from isa.errors import VitcError
 
 
 def _result_type(lw: Lowering, node: onnx.NodeProto, shape, scale: str, zero_point: str | None) -> TensorType:
@@ -56,8 +63,20 @@ def lower_qlinear_matmul(lw: Lowering, node: onnx.NodeProto) -> None:
     shape = matmul_shape(a.type.shape, b.type.shape)
     multiplier = kc.qmatmul_multiplier(lw.view.constant(node, a_scale), lw.view.constant(node, b_scale),
                                        lw.view.constant(node, y_scale))
-    lw.emit("qmatmul", [a, b], node, node.output[0], _result_type(lw, node, shape, y_scale, y_zero),
-            {"multiplier": multiplier})
+    _emit_requantized_matmul(lw, node, [a, b], _result_type(lw, node, shape, y_scale, y_zero), multiplier,
+                             node.output[0])
+
+
+def _emit_requantized_matmul(lw: Lowering, node: onnx.NodeProto, operands: list[Value], result: TensorType,
+                             multiplier: tuple[float, ...], out: str | None, hint: str | None = None) -> Value:
+    """What onnxruntime's quantized matmul kernels compute, step by step: the exact int32
+    accumulator of `operands` [a, b], plus the int32 bias when there is a third operand, then
+    requantised into `result` with `multiplier`."""
+    base = lw.name_of(out) if out is not None else hint
+    acc = lw.emit("matmul_int", operands[:2], node, None, hint=f"{base}_acc")
+    if len(operands) == 3:
+        acc = lw.emit("bias_add", [acc, operands[2]], node, None, hint=f"{base}_acc_biased")
+    return lw.emit("requantize", [acc], node, out, result, {"multiplier": multiplier}, hint=hint)
 
 
 def lower_qgemm(lw: Lowering, node: onnx.NodeProto) -> None:
@@ -83,8 +102,8 @@ def lower_qgemm(lw: Lowering, node: onnx.NodeProto) -> None:
     multiplier = kc.qgemm_multiplier(attribute(node, "alpha", 1.0), view.constant(node, node.input[1]),
                                      view.constant(node, node.input[4]), view.constant(node, y_scale))
     shape = (a.type.shape[0], n)
-    lw.emit("qmatmul", operands, node, node.output[0], _result_type(lw, node, shape, y_scale, y_zero),
-            {"multiplier": multiplier})
+    _emit_requantized_matmul(lw, node, operands, _result_type(lw, node, shape, y_scale, y_zero), multiplier,
+                             node.output[0])
 
 
 def _gemm_weight(lw: Lowering, node: onnx.NodeProto):
@@ -131,9 +150,9 @@ def lower_qlinear_conv(lw: Lowering, node: onnx.NodeProto) -> None:
     y_scale, y_zero = node.input[6], node.input[7]
     multiplier = kc.qmatmul_multiplier(view.constant(node, node.input[1]), view.constant(node, node.input[4]),
                                        view.constant(node, y_scale))
-    y = lw.emit("qmatmul", operands, node, None,
-                _result_type(lw, node, (batch * rows * cols, out_channels), y_scale, y_zero),
-                {"multiplier": multiplier}, hint=f"{base}_rows")
+    y = _emit_requantized_matmul(lw, node, operands,
+                                 _result_type(lw, node, (batch * rows * cols, out_channels), y_scale, y_zero),
+                                 multiplier, None, hint=f"{base}_rows")
     y = lw.emit("reshape", [y], node, None, y.type.with_shape((batch, rows, cols, out_channels)), hint=f"{base}_nhwc")
     lw.emit("transpose", [y], node, out, attrs={"perm": (0, 3, 1, 2)})
 
@@ -213,17 +232,19 @@ def lower_qlinear_concat(lw: Lowering, node: onnx.NodeProto) -> None:
 
 
 def _requantized(lw: Lowering, node: onnx.NodeProto, x, data: str, scale: str, zero: str, out_type: TensorType):
-    """`x` in the output's parameters: a table that onnxruntime's QLinearConcat computes."""
+    """`x` in the output's parameters, as onnxruntime's QLinearConcat requantises it: that one
+    node on `data` alone, as an `onnx_chain` (for a constant `data`, the codes onnxruntime gives)."""
     single = onnx.helper.make_node("QLinearConcat", [node.input[0], node.input[1], data, scale, zero],
                                    [f"{data}_requantized"], name=f"{node.name}_requantize_{data}",
                                    domain=node.domain, axis=0)
-    table = evaluate_table(lw.model, lw.view, [single], data, x.type.np_dtype, (256,),
-                           single.output[0], out_type.np_dtype)
+    text = chain_text(lw.model, lw.view, [single], data, x.type, single.output[0], out_type.np_dtype)
     if lw.view.is_constant(data):
-        codes = lw.view.constant(node, data)
-        return lw.constant(single.output[0], table[codes.view(np.uint8)].reshape(codes.shape), out_type.quant,
-                           [node.name])
-    return lw.emit("table", [x], node, None, out_type.with_shape(x.type.shape), {"table": table},
+        try:
+            codes = run_chain(text, lw.view.constant(node, data))
+        except VitcError as err:
+            raise node_error(node, f"requantising constant input '{data}': {err}") from None
+        return lw.constant(single.output[0], codes, out_type.quant, [node.name])
+    return lw.emit("onnx_chain", [x], node, None, out_type.with_shape(x.type.shape), {"model": text},
                    hint=f"{lw.name_of(data)}_requantized")
 
 

@@ -1,4 +1,4 @@
-"""Elementwise chains on one 8-bit tensor become one 256-entry `table`, evaluated by onnxruntime.
+"""Elementwise chains on one 8-bit tensor, found in onnxruntime's optimised graph, as ONNX text.
 
 A chain starts at an 8-bit tensor x and grows through elementwise nodes (DQ, Q, float unary and
 binary ops, QLinearAdd / QLinearMul / QLinearSigmoid / QLinearLeakyRelu / QLinearWhere) whose every other input
@@ -8,25 +8,28 @@ x, element by element (GELU as Div -> Erf -> Add -> Mul(x, .) -> Mul with its in
 a Div by a scalar before Softmax, Pow/Sqrt in a decomposed LayerNorm, the dynamo exporter's
 Where(IsNaN(p), 0, p) guard after Softmax).
 
-The table is exact by construction: the chain's nodes, taken from onnxruntime's optimised graph,
-are written into a small model whose input is x, and onnxruntime runs it with optimisations
-disabled, i.e. with exactly the kernels (same dtypes, after the S8->U8 rewrite) that run in the
-full model, on all 256 codes laid out in x's own shape (so vectorised kernels see the same
-lengths). Every code must give one output wherever it sits, else the chain is refused.
+The frontend lowers each chain to one `onnx_chain` op: `chain_text` writes the chain's nodes,
+exactly as they stand in the optimised graph (same kernels and dtypes, after the S8->U8
+rewrite), into a small model whose input is x (in x's own shape) and prints it in onnx's
+textual syntax, checking that it reads back to the same nodes and constants bit for bit.
+The reference interpreter runs that model with onnxruntime, and the `tabulate` pass turns it
+into a 256-entry `table` (compiler.reference.kernels.onnx_chain), so both are exact by
+construction.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
+import onnx.parser
+import onnx.printer
 from onnx import helper, numpy_helper
 
 from compiler.frontend.errors import FrontendError
 from compiler.frontend.onnx_view import OnnxView
-from compiler.frontend.ort_optimizer import run_without_optimization
+from compiler.ir.types import TensorType
 
 MS = "com.microsoft"
 _FLOAT_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Exp", "Log", "Sigmoid",
@@ -163,36 +166,65 @@ def _is_closed(nodes: list[onnx.NodeProto], output: str, view: OnnxView) -> bool
     return True
 
 
-def evaluate_table(model: onnx.ModelProto, view: OnnxView, nodes: list[onnx.NodeProto], source: str,
-                   source_dtype: np.dtype, source_shape: tuple[int, ...], output: str,
-                   output_dtype: np.dtype) -> np.ndarray:
-    """Run `nodes` (from `model`) with onnxruntime on all 256 codes: the 256-entry table."""
-    used = {i for n in nodes for i in n.input if i}
-    initializers = [numpy_helper.from_array(view.constants[name], name) for name in sorted(used)
-                    if view.is_constant(name) and name != source]
+def chain_text(model: onnx.ModelProto, view: OnnxView, nodes: list[onnx.NodeProto], source: str,
+               source_type: TensorType, output: str, output_dtype: np.dtype) -> str:
+    """`nodes` (from `model`) as one small ONNX model in onnx's textual syntax: input `x` (tensor
+    `source`, of `source_type`), output `y` (tensor `output`, same shape), every constant inline,
+    the opsets the nodes use, on one line.
+
+    For a short, readable text the tensors are renamed (x, y, t0.. for intermediates, c0.. for
+    constants) and node names dropped (the op's loc keeps them); names change nothing onnxruntime
+    computes. The text must read back to the very nodes and constants (bit for bit), else the
+    chain is refused."""
+    used = sorted({i for n in nodes for i in n.input if i and view.is_constant(i) and i != source})
+    names = {source: "x", output: "y", **{name: f"c{i}" for i, name in enumerate(used)}}
+    for node in nodes:
+        for name in node.output:
+            names.setdefault(name, f"t{len(names) - len(used) - 2}")
+    renamed = [_renamed(node, names) for node in nodes]
+    initializers = [numpy_helper.from_array(view.constants[name], names[name]) for name in used]
+    shape = list(source_type.shape)
     graph = helper.make_graph(
-        nodes, "table_chain",
-        [helper.make_tensor_value_info(source, helper.np_dtype_to_tensor_dtype(np.dtype(source_dtype)), source_shape)],
-        [helper.make_tensor_value_info(output, helper.np_dtype_to_tensor_dtype(np.dtype(output_dtype)), None)],
+        renamed, "chain",
+        [helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(source_type.np_dtype), shape)],
+        [helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(np.dtype(output_dtype)), shape)],
         initializers)
-    small = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    size = math.prod(source_shape)
-    codes_seen = np.zeros(256, dtype=bool)
-    table = np.zeros(256, dtype=output_dtype)
-    for start in range(0, 256, max(size, 1)):
-        codes = ((np.arange(size) + start) % 256).astype(np.uint8)
-        x = codes.view(np.dtype(source_dtype)).reshape(source_shape)
-        (y,) = run_without_optimization(small, {source: x})
-        if y.shape != tuple(source_shape):
-            raise FrontendError(f"nodes {', '.join(repr(n.name) for n in nodes)}: the elementwise chain "
-                                f"changes the shape {list(source_shape)} -> {list(y.shape)}")
-        y = y.ravel()
-        candidate = table.copy()
-        candidate[codes] = y
-        agrees_with_earlier = np.all(candidate[codes_seen] == table[codes_seen])
-        if not agrees_with_earlier or not np.array_equal(candidate[codes], y):
-            raise FrontendError(f"nodes {', '.join(repr(n.name) for n in nodes)}: onnxruntime gives one "
-                                f"code different results at different positions; not a table")
-        table = candidate
-        codes_seen[codes] = True
-    return table
+    domains = {"" if n.domain == "ai.onnx" else n.domain for n in nodes} | {""}
+    opsets = [o for o in model.opset_import if o.domain in domains]
+    printed = onnx.printer.to_text(helper.make_model(graph, opset_imports=opsets, ir_version=model.ir_version))
+    text = " ".join(line.strip() for line in printed.splitlines())  # one line: the syntax ignores layout
+    _check_reads_back(text, graph, nodes)
+    return text
+
+
+def _renamed(node: onnx.NodeProto, names: dict[str, str]) -> onnx.NodeProto:
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.ClearField("name")
+    copy.input[:] = [names.get(i, i) for i in node.input]
+    copy.output[:] = [names.get(o, o) for o in node.output]
+    return copy
+
+
+def _check_reads_back(text: str, graph: onnx.GraphProto, nodes: list[onnx.NodeProto]) -> None:
+    names = ", ".join(repr(n.name) for n in nodes)
+    try:
+        parsed = onnx.parser.parse_model(text).graph
+    except Exception as err:  # onnx raises its own ParseError type
+        raise FrontendError(f"nodes {names}: onnx cannot read its own text of the chain back: {err}") from None
+    same_nodes = [_normalized(n) for n in parsed.node] == [_normalized(n) for n in graph.node]
+    same_constants = [(t.name, numpy_helper.to_array(t).tobytes(), numpy_helper.to_array(t).dtype)
+                      for t in parsed.initializer] == [(t.name, numpy_helper.to_array(t).tobytes(),
+                                                        numpy_helper.to_array(t).dtype) for t in graph.initializer]
+    if not (same_nodes and same_constants):
+        raise FrontendError(f"nodes {names}: onnx's textual syntax does not hold the chain exactly")
+
+
+def _normalized(node: onnx.NodeProto) -> bytes:
+    """A node's bytes without what does not change what it computes: its doc string (the text form
+    drops it) and the spelling of the default domain ("", "ai.onnx" and unset are the same)."""
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.domain = "" if node.domain == "ai.onnx" else node.domain
+    copy.ClearField("doc_string")
+    return copy.SerializeToString()

@@ -151,6 +151,37 @@ def _layout(name: str, summary: str, attrs: tuple[AttrSpec, ...], infer: InferRu
     return OpDef(name, summary, operands or (_one("x", ANY),), ResultSpec(ANY), attrs, infer, check)
 
 
+def _check_matmul_int(operands: TypeList) -> None:
+    a, b = operands
+    if a.quant is not None and not a.quant.per_tensor:
+        raise IRError(f"operand a must be quantized per tensor, got per-axis along axis {a.quant.axis}")
+    if b.quant is not None and not b.quant.per_tensor and b.quant.axis != b.rank - 1:
+        raise IRError(f"operand b may be quantized per axis only along its last axis ({b.rank - 1}), "
+                      f"got axis {b.quant.axis}")
+
+
+def _infer_bias_add(operands: TypeList) -> TensorType:
+    acc, bias = operands
+    if bias.shape != acc.shape[-1:]:
+        raise IRError(f"bias shape {list(bias.shape)} should be [{acc.shape[-1]}] (one per output channel)")
+    return acc
+
+
+def _check_requantize(acc: TensorType, attrs: dict[str, Any], result: TensorType) -> None:
+    _check_same_shape(acc, result)
+    if not result.quant.per_tensor:
+        raise IRError(f"the result must be quantized per tensor, got per-axis along axis {result.quant.axis}")
+    channels = acc.shape[-1] if acc.shape else 1
+    if len(attrs["multiplier"]) not in (1, channels):
+        raise IRError(f"multiplier has {len(attrs['multiplier'])} entries, expected 1 (per tensor) or "
+                      f"{channels} (per output channel)")
+
+
+def _check_same_shape(operand: TensorType, result: TensorType) -> None:
+    if result.shape != operand.shape:
+        raise IRError(f"result shape {list(result.shape)} differs from operand shape {list(operand.shape)}")
+
+
 _MODE = AttrSpec("mode", "str", choices=("qlinear", "float"),
                  doc="`qlinear`: onnxruntime's QLinear kernel; `float`: the DQ -> op -> Q path")
 
@@ -170,9 +201,21 @@ OPS: tuple[OpDef, ...] = (
           ResultSpec(Q8, quantized=True),
           (AttrSpec("multiplier", "f32s", doc="M as onnxruntime computes it: one, or one per output channel"),),
           check=rules.check_qmatmul),
-    OpDef("matmul_int", "MatMulInteger: exact int32 `sum (a - za)(b - zb)`; zero points from the operand types.",
+    OpDef("matmul_int", "MatMulInteger, and the accumulator of QLinearMatMul / QGemm / QLinearConv: exact int32 "
+          "`sum (a - za)(b - zb)` (wrapping); zero points from the operand types, b's per output channel "
+          "(its last axis) when it is quantized per axis.",
           (_one("a", Q8), _one("b", Q8)), ResultSpec(("i32",), quantized=False),
-          infer=rules.infer_matmul_int, check=rules.check_matmul_int),
+          infer=rules.infer_matmul_int, check=lambda operands, attrs, result: _check_matmul_int(operands)),
+    OpDef("bias_add", "The int32 bias of QGemm / QLinearConv added to the accumulator: `acc + bias` per output "
+          "channel (the last axis), wrapping like the kernel's int32 addition.",
+          (_one("acc", ("i32",), False), _one("bias", ("i32",), False)), ResultSpec(("i32",), quantized=False),
+          infer=lambda operands, attrs: _infer_bias_add(operands)),
+    OpDef("requantize", "onnxruntime's requantisation of an int32 accumulator (MlasRequantizeOutput): "
+          "`y = sat(RNE(clamp(f32(f32(acc) * multiplier), qmin - zy, qmax - zy)) + zy)`, the multiplier per "
+          "tensor or per output channel (the last axis).",
+          (_one("acc", ("i32",), False),), ResultSpec(Q8, quantized=True),
+          (AttrSpec("multiplier", "f32s", doc="M as onnxruntime computes it: one, or one per output channel"),),
+          check=lambda operands, attrs, result: _check_requantize(operands[0], attrs, result)),
     OpDef("matmul", "Float32 MatMul as onnxruntime computes it (MLAS SGEMM), numpy matmul broadcasting.",
           (_one("a", ("f32",)), _one("b", ("f32",))), ResultSpec(("f32",)),
           (AttrSpec("b_prepacked", "int", required=False, choices=(0, 1),
@@ -197,6 +240,14 @@ OPS: tuple[OpDef, ...] = (
           "i.e. `x & 0xFF`).",
           (_one("x", Q8, True),), ResultSpec(Q8, quantized=True),
           (AttrSpec("table", "tensor", doc="256 codes of the result dtype"),), check=rules.check_table),
+    OpDef("onnx_chain", "An elementwise chain of ONNX nodes on one 8-bit tensor (DQ -> float ops -> Q, "
+          "QLinearAdd with constants, ...), exactly as onnxruntime runs it (no optimisation); `tabulate` "
+          "turns it into a `table`.",
+          (_one("x", Q8, True),), ResultSpec(Q8, quantized=True),
+          (AttrSpec("model", "str", doc="the chain as an ONNX model in onnx's textual syntax (onnx.printer): "
+                                        "one input of the operand's type, one output of the result's, "
+                                        "constants inline"),),
+          check=lambda operands, attrs, result: _check_same_shape(operands[0], result)),
     OpDef("layernorm", "onnxruntime's CPU LayerNormalization over axes `axis..rank-1` (sequential float32 sums).",
           (_one("x", ("f32",)), _one("gamma", ("f32",)), OperandSpec("beta", ("f32",), None, "optional")),
           ResultSpec(("f32",)), (AttrSpec("axis", "int"), AttrSpec("epsilon", "f32")),

@@ -30,6 +30,7 @@ import onnxruntime as ort
 
 from compiler.frontend import ImportedModel, import_model_with_tensors
 from compiler.frontend.ort_optimizer import all_tensors
+from compiler.ir.pass_manager import PassManager
 from compiler.reference.cpu_features import detect
 from compiler.reference.interpreter import run_graph
 from isa.errors import VitcError
@@ -190,13 +191,16 @@ def _exposed_tensors(runner: _DefaultRun, names: list[str], report: ModelCompari
 
 
 def compare_model(model: str | pathlib.Path | onnx.ModelProto, inputs: dict[str, np.ndarray],
-                  exposure: str = "model") -> ModelComparison:
-    """Compare every IR value of `model` that holds an onnxruntime tensor (see the module doc)."""
+                  exposure: str = "model", passes: PassManager | None = None) -> ModelComparison:
+    """Compare every IR value of `model` that holds an onnxruntime tensor (see the module doc);
+    with `passes`, the IR those passes make of the imported IR (values keep their names)."""
     if exposure not in EXPOSURES:
         raise VitcError(f"unknown exposure '{exposure}' (one of {', '.join(EXPOSURES)})")
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     label = proto.graph.name if isinstance(model, onnx.ModelProto) else pathlib.Path(model).name
     imported = import_model_with_tensors(proto)
+    if passes is not None:
+        passes.run(imported.graph)
     values = run_graph(imported.graph, inputs, keep_all=True)
     report = ModelComparison(label, exposure, detect().describe())
     with tempfile.TemporaryDirectory(prefix="vitc-compare-") as tmp:

@@ -27,7 +27,8 @@ import numpy as np
 from compiler.ir.graph import Graph, Op
 from compiler.ir.layout_eval import LAYOUT_EVALUATORS, evaluate_layout
 from compiler.ir.types import Quant, TensorType
-from compiler.reference.kernels import float_ops, layernorm, qadd, qmatmul, qmul, qsoftmax, quantize, reduce, sgemm, softmax, table
+from compiler.reference.kernels import (float_ops, layernorm, onnx_chain, qadd, qmatmul, qmul, qsoftmax, quantize, reduce,
+                                        sgemm, softmax, table)
 from isa.errors import VitcError
 
 
@@ -82,7 +83,15 @@ def _qmatmul(op: Op, args, facts: Facts):
 
 
 def _matmul_int(op: Op, args, facts: Facts):
-    return qmatmul.int_matmul(args[0], _zero_point(op.operands[0].type), args[1], _zero_point(op.operands[1].type))
+    b_quant = op.operands[1].type.quant
+    b_zero_point = 0 if b_quant is None else np.array(b_quant.zero_point)
+    return qmatmul.int_matmul(args[0], _zero_point(op.operands[0].type), args[1], b_zero_point)
+
+
+def _requantize(op: Op, args, facts: Facts):
+    _, zy = _per_tensor(op.result.type, "the result")
+    return qmatmul.requantize_accumulator(args[0], np.array(op.attrs["multiplier"], dtype=np.float32), zy,
+                                          op.result.type.np_dtype)
 
 
 def _binary_quants(op: Op):
@@ -143,12 +152,15 @@ KERNELS: dict[str, Kernel] = {
     "dequantize": _dequantize,
     "qmatmul": _qmatmul,
     "matmul_int": _matmul_int,
+    "bias_add": lambda op, args, facts: qmatmul.bias_add(args[0], args[1]),
+    "requantize": _requantize,
     "matmul": lambda op, args, facts: sgemm.sgemm(args[0], args[1], bool(op.attrs.get("b_prepacked", 0)),
                                                   facts.threads),
     "qadd": _qadd,
     "qmul": _qmul,
     "qsoftmax": _qsoftmax,
     "table": lambda op, args, facts: table.lookup(args[0], op.attrs["table"]),
+    "onnx_chain": lambda op, args, facts: onnx_chain.run_chain(op.attrs["model"], args[0]),
     "layernorm": _layernorm,
     "reduce_mean": _reduce_mean,
     "softmax": lambda op, args, facts: softmax.softmax(args[0], op.attrs["axis"]),

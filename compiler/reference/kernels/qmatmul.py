@@ -1,4 +1,5 @@
-"""QLinearMatMul / QGemm / QLinearConv-as-matmul and MatMulInteger.
+"""QLinearMatMul / QGemm / QLinearConv-as-matmul and MatMulInteger, whole and in their three steps
+(`int_matmul`, `bias_add`, `requantize_accumulator`; `qmatmul` is exactly their composition).
 
 Established by tests against onnxruntime 1.32 (tests/compiler/reference/test_qmatmul.py), on a
 CPU with AVX512-VNNI (so MLAS's u8s8 GEMM cannot saturate int16 pair sums, see `cpu_features`):
@@ -36,6 +37,11 @@ def int_matmul(a: np.ndarray, a_zero_point, b: np.ndarray, b_zero_point) -> np.n
     return exact.astype(np.int32)
 
 
+def bias_add(acc: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The kernel's int32 `acc + bias` (bias per last-axis channel), wrapping like int32 addition."""
+    return acc.astype(np.int32) + np.asarray(bias, dtype=np.int32)
+
+
 def requantize_accumulator(acc: np.ndarray, multiplier, zero_point, dtype) -> np.ndarray:
     """MlasRequantizeOutput: `sat(RNE(clamp(f32(f32(acc) * M))) + zy)`, M per tensor or per
     last-axis channel."""
@@ -48,5 +54,5 @@ def qmatmul(a, a_zero_point, b, b_zero_point, bias, multiplier, y_zero_point, dt
     """QLinearMatMul / QGemm / QLinearConv as a matmul: exact accumulator (+ bias), requantized."""
     acc = int_matmul(a, a_zero_point, b, b_zero_point)
     if bias is not None:
-        acc = acc + np.asarray(bias, dtype=np.int32)  # int32 + int32 wraps like the kernel
+        acc = bias_add(acc, bias)
     return requantize_accumulator(acc, multiplier, y_zero_point, dtype)

@@ -25,11 +25,24 @@ def _centered(value: np.ndarray, t) -> np.ndarray:
     return value.astype(np.int64) - zero
 
 
-def _qmatmul(op, args):
+def _wrapped_int32(acc: np.ndarray) -> np.ndarray:
+    """An exact integer as the int32 it wraps to (two's complement)."""
+    return ((acc.astype(np.int64) + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+
+
+def _matmul_int(op, args):
     a, b = op.operands[0], op.operands[1]
-    acc = _centered(args[0], a.type) @ _centered(args[1], b.type)
+    return _wrapped_int32(_centered(args[0], a.type) @ _centered(args[1], b.type))
+
+
+def _bias_add(op, args):
+    return _wrapped_int32(args[0].astype(np.int64) + args[1].astype(np.int64))
+
+
+def _qmatmul(op, args):
+    acc = _matmul_int(op, args[:2])
     if len(args) == 3:
-        acc = acc + args[2].astype(np.int64)
+        acc = _bias_add(op, [acc, args[2]])
     return _requantize(acc, np.asarray(op.attrs["multiplier"], dtype=np.float32), op.result.type)
 
 
@@ -85,6 +98,10 @@ def _slice(op, args):
 
 SPEC_OPS = {
     "qmatmul": _qmatmul,
+    "matmul_int": _matmul_int,
+    "bias_add": _bias_add,
+    "requantize": lambda op, args: _requantize(args[0], np.asarray(op.attrs["multiplier"], dtype=np.float32),
+                                               op.result.type),
     "quantize": lambda op, args: _quantize_to(args[0], op.result.type),
     "dequantize": lambda op, args: _dequantize(args[0], op.operands[0].type),
     "qadd": _qadd,

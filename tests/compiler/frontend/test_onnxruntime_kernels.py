@@ -21,6 +21,14 @@ def _kernels(model: onnx.ModelProto) -> collections.Counter:
     return collections.Counter(n.op_type for n in model.graph.node)
 
 
+BIAS_INPUT = {"QGemm": 6, "QLinearConv": 8}  # the optional int32 bias input of the fused matmul kernels
+
+
+def _has_bias(node: onnx.NodeProto) -> bool:
+    index = BIAS_INPUT.get(node.op_type)
+    return index is not None and len(node.input) > index and bool(node.input[index])
+
+
 def _ir_kinds(graph) -> collections.Counter:
     return collections.Counter(op.kind + (f".{op.attrs['mode']}" if "mode" in op.attrs else "") for op in graph.ops)
 
@@ -64,7 +72,9 @@ def test_ir_mirrors_the_fusions_onnxruntime_made(tag):
     imported = import_model_with_tensors(zoo.quantized_model_path("vit-micro", tag))
     kernels, kinds = _kernels(imported.optimized), _ir_kinds(imported.graph)
     fused_matmuls = kernels["QLinearMatMul"] + kernels["QGemm"] + kernels["QLinearConv"]
-    assert kinds["qmatmul"] == fused_matmuls
+    # each fused matmul kernel is imported as its steps: accumulator, (bias,) requantisation
+    assert kinds["requantize"] == kinds["matmul_int"] == fused_matmuls
+    assert kinds["bias_add"] == sum(1 for n in imported.optimized.graph.node if _has_bias(n))
     assert kinds["matmul"] == kernels["MatMul"]
     assert kinds["qsoftmax"] == kernels["QLinearSoftmax"] == 2
     assert kinds["layernorm"] == kernels["LayerNormalization"] == 5

@@ -1,9 +1,12 @@
-"""Every IR op the frontend emits, checked against the tensors onnxruntime really computes.
+"""Every IR op the frontend emits, and every op after `fuse-requant,tabulate`, checked against
+the tensors onnxruntime really computes.
 
 For each op whose operands are constants or tensors onnxruntime computes, the op is evaluated
 with numpy from the IR spec on onnxruntime's own operand tensors and must give onnxruntime's
 result tensor exactly (per element). This pins the kernel constants (multipliers), weight
-layouts (QGemm transB, the patch-embedding conv as a matmul), the tables and the names.
+layouts (QGemm transB, the patch-embedding conv as a matmul), the unfused requantisation steps,
+the fused `qmatmul`s, the tables and the names. (`onnx_chain` has no numpy spec: it is
+onnxruntime itself; its `table` is checked after `tabulate`.)
 """
 
 import numpy as np
@@ -12,6 +15,8 @@ import pytest
 
 from compiler.frontend import import_model_with_tensors
 from compiler.frontend.ort_optimizer import all_tensors
+from compiler.ir.pass_manager import Instrumentation, PassManager
+from compiler.ir.pipeline import parse_pipeline
 from models import fixtures, zoo
 
 from .spec_numpy import SPEC_OPS
@@ -20,8 +25,17 @@ VARIANT_TAGS = [v.tag for v in zoo.VARIANTS]
 
 
 def _check_ops_against_onnxruntime(path, inputs) -> dict[str, int]:
+    """Op kind -> how many ops of that kind were checked, in the imported IR and after the passes."""
     imported = import_model_with_tensors(path)
     ort_values = all_tensors(imported.optimized, inputs)
+    checked = _check_graph(imported, ort_values, inputs)
+    PassManager(parse_pipeline("fuse-requant,tabulate"), Instrumentation(verify_each=True)).run(imported.graph)
+    for kind, count in _check_graph(imported, ort_values, inputs).items():
+        checked[kind] = checked.get(kind, 0) + count
+    return checked
+
+
+def _check_graph(imported, ort_values, inputs) -> dict[str, int]:
     known = {name: ort_values[t] for name, t in imported.onnx_tensor.items() if t in ort_values}
     known.update({v.name: inputs[v.name] for v in imported.graph.inputs})
     checked: dict[str, int] = {}
@@ -51,6 +65,7 @@ def test_vit_micro_ops_match_onnxruntime(tag):
     checked = _check_ops_against_onnxruntime(zoo.quantized_model_path("vit-micro", tag), inputs)
     # every variant has the patch embedding, the attention/MLP matmuls and at least one table
     assert checked.get("qmatmul", 0) >= 11 and checked.get("table", 0) >= 2, checked
+    assert checked.get("requantize", 0) == checked["qmatmul"], checked
 
 
 @pytest.mark.parametrize("options", [dict(layernorm="decomposed", opset=14), dict(gelu="tanh"),
