@@ -12,7 +12,7 @@ float32 is exact scaling with one rounding (subnormals included); the exponent i
 or `a * 0` (NaN for `0 * 2^inf` and `inf * 2^-inf`, as the instruction does).
 `vfma`: float32 `dst = fma(a, b, c)` with one rounding (`numerics.fma_f32`, exact); b and c are
 each placed by a broadcast mode (`bmode`, `cmode`) with the same codes as `valu`'s `bmode`, the
-scalar mode taking the float32 immediates `b_imm`, `c_imm`. `broadcast_operand` is the one
+scalar mode taking the float32 immediates `b_imm`, `c_imm`. `operand_reader` is the one
 place those modes are read.
 `vunary`: float32 `sqrt exp neg abs recip` (recip is `f32(1 / x)`), numpy's float32 kernels.
 sqrt, neg, abs and recip are correctly rounded IEEE operations; exp is numpy's float32 exp, which
@@ -27,9 +27,7 @@ from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import F32, fma_f32
-from runtime_emulator.regions import (
-    Region, read_column_vector, read_region, read_row_vector, write_region,
-)
+from runtime_emulator.regions import Region, region_reader, region_writer
 
 F32_OPS = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
@@ -63,17 +61,20 @@ def _divide_truncating(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((a < 0) != (b < 0), -quotient, quotient)
 
 
-def broadcast_operand(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int, cols: int, scalar) -> np.ndarray:
-    """An operand placed by a broadcast mode, shaped to broadcast against `(rows, cols)`: a full
-    region `(addr, rows, cols, bs)`, a column vector, a row vector, or `scalar` (a numpy scalar
-    of `mem`'s dtype)."""
+def operand_reader(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int, cols: int, scalar):
+    """A function giving an operand placed by a broadcast mode, shaped to broadcast against
+    `(rows, cols)`: a full region `(addr, rows, cols, bs)`, a column vector `(rows, 1)`, a row
+    vector `(1, cols)`, or `scalar` (a numpy scalar of `mem`'s dtype)."""
     if mode == BMODE_FULL:
-        return read_region(mem, Region(addr, rows, cols, bs))
-    if mode == BMODE_ROW:
-        return read_column_vector(mem, addr, rows)[:, None]
-    if mode == BMODE_COL:
-        return read_row_vector(mem, addr, cols)[None, :]
-    return np.asarray(scalar, mem.dtype).reshape(1, 1)
+        read = region_reader(mem, Region(addr, rows, cols, bs))
+    elif mode == BMODE_ROW:
+        read = region_reader(mem, Region(addr, rows, 1, 1))
+    elif mode == BMODE_COL:
+        read = region_reader(mem, Region(addr, 1, cols, 1))
+    else:
+        constant = np.asarray(scalar, mem.dtype).reshape(1, 1)
+        return lambda: constant
+    return lambda: read()[0]
 
 
 # Beyond this power of two every float32 product is 0 or infinity (float32 spans 2^-149 .. 2^128).
@@ -90,34 +91,43 @@ def _scalef(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(finite, scaled, np.multiply(a, limit, dtype=F32))
 
 
-def valu(m: Machine, f) -> None:
+def bind_valu(m: Machine, f):
     is_float = TY_NAMES[f["ty"]] == "f32"
     op = OP_NAMES[f["op"]]
-    if op == "scalef" and not is_float:
-        raise VitcError("valu: op scalef needs ty=f32 (it scales float32 values by powers of two)")
     mem = m.acc_f32 if is_float else m.acc
-    a = read_region(mem, Region(f["a"], f["rows"], f["cols"], f["a_bs"]))
-    imm = np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(mem.dtype)[0]
-    b = broadcast_operand(mem, f["bmode"], f["b"], f["b_bs"], f["rows"], f["cols"], imm)
-    if op == "scalef":
-        result = _scalef(a, b)
-    elif is_float:
-        result = F32_OPS[op](a, b, dtype=np.float32)
-    else:
-        wide_a, wide_b = a.astype(np.int64), b.astype(np.int64)
-        wide = _divide_truncating(wide_a, wide_b) if op == "div" else I32_OPS[op](wide_a, wide_b)
-        result = wide.astype(np.int32)
-    write_region(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), result)
-
-
-def vunary(m: Machine, f) -> None:
-    x = read_region(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
-    write_region(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), UNARY[FN_NAMES[f["fn"]]](x))
-
-
-def vfma(m: Machine, f) -> None:
     rows, cols = f["rows"], f["cols"]
-    a = read_region(m.acc_f32, Region(f["a"], rows, cols, f["a_bs"]))
-    b = broadcast_operand(m.acc_f32, f["bmode"], f["b"], f["b_bs"], rows, cols, F32(f["b_imm"]))
-    c = broadcast_operand(m.acc_f32, f["cmode"], f["c"], f["c_bs"], rows, cols, F32(f["c_imm"]))
-    write_region(m.acc_f32, Region(f["dst"], rows, cols, f["dst_bs"]), fma_f32(a, b, c))
+    read_a = region_reader(mem, Region(f["a"], rows, cols, f["a_bs"]))
+    imm = np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(mem.dtype)[0]
+    read_b = operand_reader(mem, f["bmode"], f["b"], f["b_bs"], rows, cols, imm)
+    write = region_writer(mem, Region(f["dst"], rows, cols, f["dst_bs"]))
+
+    def valu() -> None:
+        if op == "scalef" and not is_float:
+            raise VitcError("valu: op scalef needs ty=f32 (it scales float32 values by powers of two)")
+        a, b = read_a()[0], read_b()
+        if op == "scalef":
+            result = _scalef(a, b)
+        elif is_float:
+            result = F32_OPS[op](a, b, dtype=np.float32)
+        else:
+            wide_a, wide_b = a.astype(np.int64), b.astype(np.int64)
+            wide = _divide_truncating(wide_a, wide_b) if op == "div" else I32_OPS[op](wide_a, wide_b)
+            result = wide.astype(np.int32)
+        write(result)
+    return valu
+
+
+def bind_vunary(m: Machine, f):
+    read = region_reader(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
+    write = region_writer(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
+    function = UNARY[FN_NAMES[f["fn"]]]
+    return lambda: write(function(read()[0]))
+
+
+def bind_vfma(m: Machine, f):
+    rows, cols = f["rows"], f["cols"]
+    read_a = region_reader(m.acc_f32, Region(f["a"], rows, cols, f["a_bs"]))
+    read_b = operand_reader(m.acc_f32, f["bmode"], f["b"], f["b_bs"], rows, cols, F32(f["b_imm"]))
+    read_c = operand_reader(m.acc_f32, f["cmode"], f["c"], f["c_bs"], rows, cols, F32(f["c_imm"]))
+    write = region_writer(m.acc_f32, Region(f["dst"], rows, cols, f["dst_bs"]))
+    return lambda: write(fma_f32(read_a()[0], read_b(), read_c()))

@@ -10,17 +10,26 @@ ACC (`out=1`). The index wraps modulo 256 in int64, so every index is in range b
 import numpy as np
 
 from runtime_emulator.machine import Machine
-from runtime_emulator.regions import Region, read_column_vector, read_region, read_row_vector, write_region
+from runtime_emulator.regions import Region, region_reader, region_writer
 
 TABLE_SIZE = 256
 
 
-def lut(m: Machine, f) -> None:
-    x = read_region(m.spad_as(f["u"]), Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
-    index = x.astype(np.int64) + f["off"]
-    if f["pr"]:
-        index = index - read_column_vector(m.acc, f["r_addr"], f["rows"]).astype(np.int64)[:, None]
-    index &= TABLE_SIZE - 1
+def bind_lut(m: Machine, f):
+    read = region_reader(m.spad_as(f["u"]), Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
     mem = m.acc if f["out"] else m.spad
-    table = read_row_vector(mem, f["tab"], TABLE_SIZE)
-    write_region(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]), table[index])
+    write = region_writer(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
+    read_table = region_reader(mem, Region(f["tab"], 1, TABLE_SIZE, 1))
+    offset = f["off"]
+    if f["pr"]:
+        read_offsets = region_reader(m.acc, Region(f["r_addr"], f["rows"], 1, 1))
+        row_offset = lambda: read_offsets()[0].astype(np.int64)  # (rows, 1)
+    else:
+        row_offset = lambda: 0
+
+    def lut() -> None:
+        index = read()[0].astype(np.int64) + offset
+        index -= row_offset()
+        index &= TABLE_SIZE - 1
+        write(read_table()[0, 0][index])
+    return lut

@@ -15,9 +15,7 @@ from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
     F32, dequantize_linear, int32_to_f32, quantize_linear, quantize_wide_quotient, round_to_code,
 )
-from runtime_emulator.regions import (
-    Region, read_column_vector, read_region, region_reader, region_writer, write_region,
-)
+from runtime_emulator.regions import Region, region_reader, region_writer
 
 
 def _src(f) -> Region:
@@ -46,19 +44,24 @@ def bind_requant(m: Machine, f):
     return requant
 
 
-def dequant(m: Machine, f) -> None:
-    codes = read_region(m.spad_as(f["u"]), _src(f))
-    write_region(m.acc_f32, _dst(f), dequantize_linear(codes, F32(f["scale"]), f["zp"]))
+def bind_dequant(m: Machine, f):
+    read = region_reader(m.spad_as(f["u"]), _src(f))
+    write = region_writer(m.acc_f32, _dst(f))
+    scale, zero_point = F32(f["scale"]), f["zp"]
+    return lambda: write(dequantize_linear(read()[0], scale, zero_point))
 
 
-def quant(m: Machine, f) -> None:
-    x = read_region(m.acc_f32, _src(f))
+def bind_quant(m: Machine, f):
+    read = region_reader(m.acc_f32, _src(f))
+    write = region_writer(m.spad_as(f["u"]), _dst(f))
     if f["pr"]:
-        scale = read_column_vector(m.acc_f32, f["s_addr"], f["rows"])[:, None]
+        scales = region_reader(m.acc_f32, Region(f["s_addr"], f["rows"], 1, 1))
+        scale = lambda: scales()[0]  # (rows, 1): one scale per row
     else:
-        scale = F32(f["scale"])
+        constant = F32(f["scale"])
+        scale = lambda: constant
+    zero_point, unsigned = f["zp"], f["u"]
     if f["wide"]:
-        codes = quantize_wide_quotient(x, F32(f["mul"]), scale, f["zp"], f["u"])
-    else:
-        codes = quantize_linear(x, scale, f["zp"], f["u"])
-    write_region(m.spad_as(f["u"]), _dst(f), codes)
+        multiplier = F32(f["mul"])
+        return lambda: write(quantize_wide_quotient(read()[0], multiplier, scale(), zero_point, unsigned))
+    return lambda: write(quantize_linear(read()[0], scale(), zero_point, unsigned))

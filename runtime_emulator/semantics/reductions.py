@@ -29,7 +29,7 @@ from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import F32, fma_f32, fma_square_chain
-from runtime_emulator.regions import Region, read_region
+from runtime_emulator.regions import Region, read_region, region_reader
 
 ORDER_NAMES = load_table().by_mnemonic["rowsum"].field_by_name["order"].values
 # lanes8 lanes start from -0.0 (onnxruntime's ReduceMean of an all -0.0 row is -0.0).
@@ -108,15 +108,21 @@ def _f64x4(x: np.ndarray, square: bool) -> np.ndarray:
     return total
 
 
-def rowsum(m: Machine, f) -> None:
-    x = read_region(m.acc_f32, _src(f))
-    order = ORDER_NAMES[f["order"]]
+def bind_rowsum(m: Machine, f):
+    read = region_reader(m.acc_f32, _src(f))
+    result = m.acc_f32[f["dst"]:f["dst"] + f["rows"], 0]
+    order, square = ORDER_NAMES[f["order"]], f["sq"]
     if order == "f64x4":
-        result = (_f64x4(x, f["sq"]) / np.float64(F32(f["div"]))).astype(F32)
-    else:
-        total = FLOAT32_SUMS[order](x, f["sq"])
-        result = np.divide(total, F32(f["div"]), dtype=F32)
-    m.acc_f32[f["dst"]:f["dst"] + f["rows"], 0] = result
+        divisor = np.float64(F32(f["div"]))
+
+        def rowsum_f64x4() -> None:
+            result[...] = (_f64x4(read()[0], square) / divisor).astype(F32)
+        return rowsum_f64x4
+    float32_sum, divisor = FLOAT32_SUMS[order], F32(f["div"])
+
+    def rowsum() -> None:
+        result[...] = np.divide(float32_sum(read()[0], square), divisor, dtype=F32)
+    return rowsum
 
 
 def rowmax(m: Machine, f) -> None:
