@@ -67,10 +67,10 @@ def _nothing() -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Body:
     """Everything about an instruction that its operand fields (all but wait, signal, layer)
-    determine; instructions with the same operands share one."""
+    determine; instructions with the same operands share one (compared and hashed as itself)."""
 
     unit: int  # index into units.UNITS, or CONTROL
     run: Callable[[], None]  # the instruction's semantics, bound to the run's machine

@@ -14,6 +14,7 @@ Definitions (cycles are the timing model's, see `timing.py`):
   and busy cycles per unit. Spans of layers overlap when the schedule pipelines them.
 """
 
+import collections
 import json
 from dataclasses import dataclass, field
 
@@ -119,26 +120,26 @@ class RunStats:
 def collect(ops, timeline, binary, config) -> RunStats:
     """Statistics of a timed run of `ops` (see `program.Op`) with its `scheduler.Timeline`;
     `binary` (an `isa.container.Binary`) gives the layer names and the compulsory traffic."""
-    units = np.array([op.unit for op in ops], np.int64)
+    # Instructions with the same operands share one `program.Body`: count each body's uses once.
+    uses = collections.Counter(op.body for op in ops)
+    units = np.array([op.body.unit for op in ops], np.int64)
     cycles = timeline.end - timeline.start
     on_unit = units != CONTROL
     busy = np.bincount(units[on_unit], weights=cycles[on_unit], minlength=len(UNITS)).astype(np.int64)
-    counts: dict[str, int] = {}
-    for op in ops:
-        counts[op.mnemonic] = counts.get(op.mnemonic, 0) + 1
+    counts = collections.Counter(op.instruction.mnemonic for op in ops)
     return RunStats(
         cycles=timeline.cycles,
         dim=config.dim,
         clock_ghz=config.clock_ghz,
         busy={unit: int(busy[u]) for u, unit in enumerate(UNITS)},
-        macs=sum(op.macs for op in ops),
-        vector_elements=sum(op.vector_elements for op in ops),
-        dram_bytes_read=sum(op.dram_read for op in ops),
-        dram_bytes_written=sum(op.dram_written for op in ops),
+        macs=sum(body.macs * n for body, n in uses.items()),
+        vector_elements=sum(body.vector_elements * n for body, n in uses.items()),
+        dram_bytes_read=sum(body.dram_read * n for body, n in uses.items()),
+        dram_bytes_written=sum(body.dram_written * n for body, n in uses.items()),
         compulsory_bytes_read=len(binary.constants) + sum(e.nbytes for e in binary.io if e.kind == "input"),
         compulsory_bytes_written=sum(e.nbytes for e in binary.io if e.kind == "output"),
         dma_bytes_per_cycle=config.dma_bytes_per_cycle,
-        instruction_counts=counts,
+        instruction_counts=dict(counts),
         layers=_layers(ops, timeline, units, cycles, on_unit, binary.layers),
     )
 

@@ -1,0 +1,162 @@
+"""The emulator's fast paths give exactly what its general paths give, on real compiled programs
+and on programs built to defeat them.
+
+- A timed run without hazard checks (what `vitc run` and the benchmark do) against the same run
+  with hazard checks, and against a functional-only run: every output byte, every statistic,
+  every instruction's start and end cycle, the trace.
+- The one-pass program-order schedule (`scheduler._in_program_order`) against the event-driven
+  simulation (`scheduler._event_driven`) for the same program and token-queue depth, including
+  shallow queues where the pass must give up; and programs where it must give up.
+- `mm` summing in float32 BLAS when every partial sum is below 2^24, in float64 otherwise,
+  against Python integers; qadd's double-rounding fallback at a float32 halfway point, against
+  the fma computed with fractions.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compiler.cli.main import main as vitc_main
+from isa.config import load_config
+from isa.container import read_vitb
+from models import zoo
+from runtime_emulator import run_binary
+from runtime_emulator import program, scheduler
+from runtime_emulator.machine import Machine
+from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, mask, store
+from tests.runtime_emulator.test_matrix import reference_mm
+from tests.runtime_emulator.test_qlinear import fma, run_q, saturate
+from tests.runtime_emulator.test_timing import config_with_token_depth
+
+F32 = np.float32
+
+
+@pytest.fixture(scope="module", params=["default", "large"])
+def compiled(request, tmp_path_factory):
+    """vit-micro compiled by `vitc compile` for a configuration: (binary bytes, config, inputs)."""
+    out = tmp_path_factory.mktemp("fast_path") / f"vit-micro-{request.param}.vitb"
+    model = str(zoo.quantized_model_path("vit-micro", zoo.VARIANTS[0]))
+    assert vitc_main(["compile", model, "-o", str(out), "--hw", request.param]) == 0
+    return Path(out).read_bytes(), load_config(request.param), zoo.sample_input("vit-micro", 0)
+
+
+def assert_same_run(fast, reference) -> None:
+    assert fast.outputs.keys() == reference.outputs.keys()
+    for name in fast.outputs:
+        assert_equal(name, fast.outputs[name], reference.outputs[name])
+    assert_equal("dram", fast.dram, reference.dram)
+    assert_equal("start cycles", fast.timeline.start, reference.timeline.start)
+    assert_equal("end cycles", fast.timeline.end, reference.timeline.end)
+    assert fast.stats.to_dict() == reference.stats.to_dict()
+    assert fast.trace_events() == reference.trace_events()
+
+
+def test_unchecked_run_equals_checked_run(compiled):
+    image, config, inputs = compiled
+    fast = run_binary(image, inputs, config, timing=True)
+    assert_same_run(fast, run_binary(image, inputs, config, timing=True, check_hazards=True))
+    functional = run_binary(image, inputs, config, timing=False)
+    for name in fast.outputs:
+        assert_equal(name, functional.outputs[name], fast.outputs[name])
+
+
+def prepared(image: bytes, config):
+    binary = read_vitb(image)
+    machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
+    return program.prepare(binary.code, config, machine, len(binary.layers))
+
+
+def assert_same_schedule(fast: scheduler.Timeline, reference: scheduler.Timeline) -> None:
+    assert_equal("start cycles", fast.start, reference.start)
+    assert_equal("end cycles", fast.end, reference.end)
+    assert fast.order == reference.order, "issue order differs"
+    assert fast.tokens == reference.tokens, "token order differs"
+    assert fast.blocked == reference.blocked
+
+
+@pytest.mark.parametrize("depth", [None, 1, 2, 3, 8])
+def test_program_order_schedule_equals_event_driven(compiled, depth):
+    image, config, _ = compiled
+    ops = prepared(image, config)
+    depth = depth or config.token_queue_depth
+    event_driven = scheduler._event_driven(ops, depth, timing=True)
+    in_order = scheduler._in_program_order(ops, depth)
+    if in_order is not None:
+        assert_same_schedule(in_order, event_driven)
+    assert_same_schedule(scheduler.schedule(ops, depth, timing=True), event_driven)
+
+
+def test_schedule_gives_up_on_a_token_from_a_later_instruction():
+    # The copy (pc 0) waits for the load (pc 1): program order is not an order the units can
+    # run in, so the event-driven simulation decides.
+    b = ProgramBuilder()
+    x = b.input("x", np.arange(256, dtype=np.uint8).reshape(16, 16))
+    out = b.output("y", "uint8", (16, 16))
+    b.emit("copy", mem=0, src=0, dst=100, rows=16, cols=16, src_bs=16, dst_bs=16, wait=mask("load"), signal=mask("store"))
+    b.emit("dma.load", mem=0, addr=0, rows=16, cols=16, bs=16, dram=x, dram_stride=16, signal=mask("vector"))
+    b.emit("dma.store", mem=0, addr=100, rows=16, cols=16, bs=16, dram=out, dram_stride=16, wait=mask("vector"))
+    ops = prepared(b.binary(), b.config)
+    assert scheduler._in_program_order(ops, b.config.token_queue_depth) is None
+    result = b.run()
+    assert_equal("y", result.outputs["y"], b.inputs["x"])
+    assert result.timeline.order == [1, 0, 2, 3]
+
+
+def test_schedule_gives_up_when_room_in_a_token_queue_sets_a_start(tmp_path):
+    # Depth 1: the second load (pc 2) can push only once the first copy (pc 1) popped the first
+    # token, at the copy's start, which is also when the load unit is free: the pass leaves
+    # such a start to the event-driven simulation.
+    b = ProgramBuilder(config_with_token_depth(tmp_path, 1))
+    x = b.input("x", np.arange(512, dtype=np.uint8).reshape(32, 16))
+    out = b.output("y", "uint8", (32, 16))
+    for row in (0, 16):
+        b.emit("dma.load", mem=0, addr=row, rows=16, cols=16, bs=16, dram=x + row * 16, dram_stride=16, signal=mask("vector"))
+        b.emit("copy", mem=0, src=row, dst=row + 100, rows=16, cols=16, src_bs=16, dst_bs=16, wait=mask("load"),
+               signal=mask("store") if row else 0)
+    b.emit("dma.store", mem=0, addr=100, rows=32, cols=16, bs=32, dram=out, dram_stride=16, wait=mask("vector"))
+    ops = prepared(b.binary(), b.config)
+    assert scheduler._in_program_order(ops, 1) is None
+    assert scheduler._in_program_order(ops, 2) is not None
+    for depth in (1, 2):
+        assert_same_schedule(scheduler.schedule(ops, depth, timing=True), scheduler._event_driven(ops, depth, timing=True))
+    assert_equal("y", b.run().outputs["y"], b.inputs["x"])
+
+
+def run_mm(a, bmat, za, zb, au, bu):
+    m, k = a.shape
+    n = bmat.shape[1]
+    b = ProgramBuilder()
+    a_dram, b_dram = b.input("a", a), b.input("b", bmat)
+    out = b.output("c", "int32", (m, n))
+    b.sequence(
+        [load(a_dram, m, k, 0, bs=m), load(b_dram, k, n, 4096, bs=k)],
+        [("mm", dict(a=0, b=4096, c=0, m=m, k=k, n=n, a_bs=m, b_bs=k, c_bs=m, au=au, bu=bu, za=za, zb=zb))],
+        [store(out, m, n, 0, mem=1, bs=m)],
+    )
+    return b.run().outputs["c"]
+
+
+@pytest.mark.parametrize("k, a_codes, za, zb", [
+    (64, (0, 256), 128, 0),      # float32 by the code ranges: 64 * 128 * 128 < 2^24
+    (640, (120, 137), 128, 0),   # 640 * 128 * 128 > 2^24, but A's row sums (<= 640 * 8) allow float32
+    (2048, (0, 256), 0, -128),   # sums of 2048 products of 0..255 by 0..255 pass 2^24: float64
+])
+def test_mm_sums_exactly_in_either_float_format(k, a_codes, za, zb):
+    rng = np.random.default_rng(k)
+    a = rng.integers(*a_codes, (5, k)).astype(np.uint8)
+    bmat = rng.integers(-128, 128, (k, 20)).astype(np.int8)
+    assert_equal("c", run_mm(a, bmat, za, zb, 1, 0), reference_mm(a, bmat, za, zb))
+
+
+def test_qadd_where_float64_rounds_onto_a_float32_halfway_point():
+    # 130 * ra = -(2^-23 + 2^-53) exactly (130 * 16519105 = 2^31 + 2), and 3.5 + that rounds in
+    # float64 to 3.5 - 2^-23, halfway between the float32 values 3.5 - 2^-22 and 3.5: rounding
+    # again would give 3.5 (code 4), the fma gives 3.5 - 2^-22 (code 3).
+    ra = F32(-16519105 * 2.0 ** -54)
+    a = np.arange(256, dtype=np.uint8).reshape(8, 32)
+    b = np.zeros((8, 32), np.int8)
+    got = run_q("qadd", a, b, 0, mode="kernel", au=1, bu=0, cu=1, ra=float(ra), rb=0.0, fixed=3.5)
+    expected = np.array([[saturate(np.rint(fma(x, ra, F32(3.5))), 1) for x in row] for row in a.astype(np.int64)], np.uint8)
+    assert expected[130 // 32, 130 % 32] == 3
+    assert_equal("qadd", got, expected)
