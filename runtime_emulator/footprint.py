@@ -17,7 +17,7 @@ Invariants checked by `check_bounds` (each failure is a VitcError naming the fie
 A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -36,8 +36,7 @@ def memory_rows(config) -> dict[str, int]:
     return {SPAD: config.spad_rows, ACC: config.acc_rows}
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
+class Access(NamedTuple):
     """Rows `first + d*depth_stride + j*bs + r` (d < depth, j < blocks, r < length) of `mem`."""
 
     mem: str

@@ -125,8 +125,3 @@ def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:
     even = (total.view(np.int64) & 1) == 0
     inexact = np.isfinite(total) & (error != 0) & even
     return np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
-
-
-def int32_to_f32(acc: np.ndarray) -> np.ndarray:
-    """The int32 -> float32 conversion (rounds to nearest even above 2^24)."""
-    return np.asarray(acc, np.int32).astype(F32)

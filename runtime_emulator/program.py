@@ -67,7 +67,7 @@ def _nothing() -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Body:
     """Everything about an instruction that its operand fields (all but wait, signal, layer)
     determine; instructions with the same operands share one (compared and hashed as itself)."""

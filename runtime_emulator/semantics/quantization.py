@@ -13,7 +13,7 @@ import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
-    F32, dequantize_linear, int32_to_f32, quantize_linear, quantize_wide_quotient, round_to_code,
+    F32, dequantize_linear, quantize_linear, quantize_wide_quotient, round_to_code,
 )
 from runtime_emulator.regions import Region, region_reader, region_writer
 
@@ -39,7 +39,8 @@ def bind_requant(m: Machine, f):
     lo, hi = F32(f["lo"] - zy), F32(f["hi"] - zy)
 
     def requant() -> None:
-        scaled = np.multiply(int32_to_f32(read()[0]), multiplier(), dtype=F32)
+        # dtype=F32: the int32 words are converted to float32 first (rounding to nearest even).
+        scaled = np.multiply(read()[0], multiplier(), dtype=F32)
         write(round_to_code(np.clip(scaled, lo, hi), unsigned, zy))
     return requant
 
