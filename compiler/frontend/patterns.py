@@ -29,7 +29,7 @@ def _default_domain(node: onnx.NodeProto) -> bool:
 
 
 @dataclass
-class TableGroup:
+class ChainGroup:
     chain: TableChain
 
     @property
@@ -68,7 +68,7 @@ class FloatBinary:
 
 def find_groups(view: OnnxView) -> list:
     """Every group, in the priority order of the module docstring."""
-    groups: list = [TableGroup(chain) for chain in find_table_chains(view)]
+    groups: list = [ChainGroup(chain) for chain in find_table_chains(view)]
     claimed = {id(n) for g in groups for n in g.nodes}
     for node in view.nodes:
         if id(node) in claimed or not _default_domain(node):

@@ -13,6 +13,8 @@ Invariants:
 - Quantization parameters are read from the operand and result types, kernel constants from the
   op's attributes (the frontend computed them as onnxruntime does); nothing is re-derived except
   where onnxruntime itself derives a value the IR does not carry (QLinearAdd's swapped `fixed`).
+- `onnx_chain` is the one op run by onnxruntime itself (its ONNX text, without optimisation):
+  an elementwise chain with Erf, Tanh, ... whose MLAS approximations are never reimplemented.
 - Every result is checked against the op's declared type (dtype and shape) before it is stored.
 - Every error names the op (kind, result name, ONNX location).
 """
