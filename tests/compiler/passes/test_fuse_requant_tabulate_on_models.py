@@ -15,6 +15,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from compiler.cli.main import main as vitc_main
 from compiler.frontend import import_model
 from compiler.ir.pass_manager import Instrumentation, PassManager
 from compiler.ir.pipeline import parse_pipeline
@@ -106,3 +107,14 @@ def test_the_fused_ir_equals_onnxruntime_tensor_by_tensor(model):
     report = compare_model(_path(model), _inputs(model), exposure="optimized", passes=passes)
     assert report.all_exact, report.summary()
     assert report.counts()["tensors"] > 50
+
+
+def test_vitc_import_then_vitc_opt_gives_the_pinned_ir(tmp_path, capsys):
+    """The command-line path: `vitc import` writes the unfused IR, `vitc opt -p fuse-requant,tabulate` fuses it."""
+    model = "vit-micro/qop-s8-pc"
+    unfused, fused = tmp_path / "unfused.vir", tmp_path / "fused.vir"
+    assert vitc_main(["import", str(_path(model)), "-o", str(unfused)]) == 0
+    assert " = matmul_int " in unfused.read_text() and " = onnx_chain " in unfused.read_text()
+    assert vitc_main(["opt", str(unfused), "-p", FRONT_PASSES, "--verify-each", "-o", str(fused)]) == 0
+    capsys.readouterr()
+    assert hashlib.sha256(fused.read_bytes()).hexdigest() == PINNED_IR[model]
