@@ -13,6 +13,14 @@ buffer's start until the memory plan places the buffer).
   above), otherwise a `Copy` (DMA through the scratchpad) is emitted at the concat.
 - A layout op whose result no view can express is materialised by a `Copy` into a new buffer.
 
+Each op's decision is one of `LAYOUT_DECISIONS`: `own` (a row-major buffer of its own), `view`
+(a layout op folded into addressing), `copy` (a layout op materialised by a `Copy`),
+`operand-order` (an elementwise result stored in its operand's memory order), `backward` (written
+in the layout of the single-use layout chain after it, or into its concat slot). The
+`fold-layout` pass records them as `layout` attributes (`layout_decisions`); `plan_layout`
+follows a recorded decision (an error naming the op when it can no longer be carried out) and
+decides only for ops that have none, so every later stage reads what the pass recorded.
+
 Invariants: a buffer is written only by the op that produces a value placed in it (or a copy
 emitted at the op that needs it); every view lies within its buffer.
 """
@@ -31,6 +39,7 @@ from isa.errors import VitcError
 LAYOUT_OPS = ("reshape", "transpose", "gather", "slice", "concat", "squeeze", "unsqueeze", "flatten")
 ELEMENTWISE_OPS = ("table", "quantize", "dequantize", "qadd", "qmul")  # same-shape operands: any element order
 INVERTIBLE_OPS = ("reshape", "transpose", "squeeze", "unsqueeze", "flatten")
+LAYOUT_DECISIONS = ("own", "view", "copy", "operand-order", "backward")
 ESIZE = {"f32": 4, "i8": 1, "u8": 1, "i32": 4, "i64": 8}
 IO_DTYPES = {"f32": "float32", "i8": "int8", "u8": "uint8", "i32": "int32", "i64": "int64"}
 
@@ -97,23 +106,61 @@ def plan_layout(graph: Graph) -> LayoutPlan:
         result = op.result
         if result in plan.placements:
             continue
+        recorded = _recorded(op)
         if op.kind == "const":
             array = np.ascontiguousarray(op.attrs["value"])
             plan.placements[result] = new_buffer(result, "const", array.astype(array.dtype.newbyteorder("<")).tobytes())
         elif op.kind in LAYOUT_OPS:
-            plan.placements[result] = _forward(op, plan, new_buffer, outputs)
-        elif result in outputs:
-            plan.placements[result] = new_buffer(result, "output")
-        elif _follows_operand_order(op, plan):
+            plan.placements[result] = _forward(op, plan, new_buffer, outputs, recorded)
+        elif result in outputs or recorded == "own":
+            _expect(op, recorded, ("own",))
+            plan.placements[result] = new_buffer(result, "output" if result in outputs else "activation")
+        elif recorded == "operand-order" or (recorded is None and _follows_operand_order(op, plan)):
+            if not _follows_operand_order(op, plan):
+                raise VitcError(f"{op.describe()}: layout 'operand-order' recorded, but it is not an elementwise op "
+                                f"on an operand stored in a permuted order")
             plan.placements[result] = _in_operand_order(op, plan, new_buffer)
         else:
+            _expect(op, recorded, ("backward",))
             placed = _place_backward(result, users, outputs, concat_slots, new_buffer)
+            if recorded == "backward" and placed[result].buffer.value is result:
+                raise VitcError(f"{op.describe()}: layout 'backward' recorded, but no single-use layout chain or "
+                                f"concat slot after it can take its result any more: run fold-layout again")
             plan.placements.update(placed)
     for concat, copies in concat_slots.pending_copies(plan).items():
         plan.copies.setdefault(concat, []).extend(copies)
     _check_outputs(graph, plan, new_buffer)
     _liveness(graph, plan, index)
     return plan
+
+
+def layout_decisions(graph: Graph, plan: LayoutPlan) -> dict[Op, str]:
+    """Each non-constant op's decision in `plan` (what `fold-layout` records)."""
+    decisions = {}
+    for op in graph.ops:
+        if op.kind == "const":
+            continue
+        placement = plan[op.result]
+        if op.kind == "concat":
+            decisions[op] = "own"
+        elif op.kind in LAYOUT_OPS:
+            copied = any(copy.dst.buffer is placement.buffer for copy in plan.copies.get(op, []))
+            decisions[op] = "copy" if copied else "view"
+        elif placement.buffer.value is not op.result:
+            decisions[op] = "backward"
+        else:
+            decisions[op] = "own" if placement.view.is_contiguous() else "operand-order"
+    return decisions
+
+
+def _recorded(op: Op) -> str | None:
+    return op.attrs.get("layout")
+
+
+def _expect(op: Op, recorded: str | None, allowed: tuple[str, ...]) -> None:
+    if recorded is not None and recorded not in allowed:
+        raise VitcError(f"{op.describe()}: layout {recorded!r} recorded, but this op can only be "
+                        f"{' or '.join(repr(a) for a in allowed)} here")
 
 
 class _ConcatSlots:
@@ -153,6 +200,7 @@ def _concat_slots(graph: Graph, plan: LayoutPlan, new_buffer, outputs) -> _Conca
     for op in graph.ops:
         if op.kind != "concat":
             continue
+        _expect(op, _recorded(op), ("own",))
         whole = new_buffer(op.result, "output" if op.result in outputs else "activation")
         plan.placements[op.result] = whole
         offset = 0
@@ -177,26 +225,31 @@ def _place_backward(value: Value, users, outputs, slots: _ConcatSlots, new_buffe
             key = (user, user.operands.index(last))
             slots.filled.add(key)
             return _views_back(chain, slots.slot_of[key], new_buffer, users)
-        if user.kind not in INVERTIBLE_OPS:
+        if user.kind not in INVERTIBLE_OPS or _recorded(user) == "copy":
             break
         chain.append(user.result)
-    end = chain[-1]
-    kind = "output" if end in outputs else "activation"
-    return _views_back(chain, new_buffer(end, kind), new_buffer, users)
+    return _views_back(chain, None, new_buffer, users, "output" if chain[-1] in outputs else "activation")
 
 
-def _views_back(chain: list[Value], end: Placement, new_buffer, users) -> dict[Value, Placement]:
-    placed = {chain[-1]: end}
-    view = end.view
+def _views_back(chain: list[Value], end: Placement | None, new_buffer, users,
+                end_kind: str = "activation") -> dict[Value, Placement]:
+    """Placements of `chain` (a compute result, then the layout ops after it) in `end`, or in a
+    new row-major buffer of the chain's last value (`end_kind`) when `end` is None; when the
+    chain cannot be undone, the compute result alone in a buffer of its own (and no other
+    buffer is made)."""
+    last = chain[-1].type
+    view = end.view if end is not None else DramView.contiguous(0, last.shape, ESIZE[last.dtype])
+    views = {chain[-1]: view}
     for later, earlier in zip(reversed(chain), reversed(chain[:-1])):
         producer = next(op for op in users[earlier] if op.result is later)
         view = _inverse(producer, view, earlier)
         if view is None:  # the chain cannot be undone: store the compute result on its own
             return {chain[0]: new_buffer(chain[0], "activation")}
-        placed[earlier] = Placement(end.buffer, view)
-    if not _storable(placed[chain[0]].view):  # the compute op could not write that layout
+        views[earlier] = view
+    if not _storable(views[chain[0]]):  # the compute op could not write that layout
         return {chain[0]: new_buffer(chain[0], "activation")}
-    return placed
+    buffer = (end if end is not None else new_buffer(chain[-1], end_kind)).buffer
+    return {value: Placement(buffer, view) for value, view in views.items()}
 
 
 def _storable(view: DramView) -> bool:
@@ -213,14 +266,18 @@ def _inverse(op: Op, view: DramView, operand: Value) -> DramView | None:
     return view.reshape(operand.type.shape)
 
 
-def _forward(op: Op, plan: LayoutPlan, new_buffer, outputs) -> Placement:
+def _forward(op: Op, plan: LayoutPlan, new_buffer, outputs, recorded: str | None) -> Placement:
+    _expect(op, recorded, ("view", "copy"))
     source = plan[op.operands[0]]
     view = _forward_view(op, source.view, plan)
     if view is None:
         raise VitcError(f"{op.describe()}: this layout change cannot be expressed as DMA addressing")
-    if op.result not in outputs:
+    if op.result in outputs and recorded == "view":
+        raise VitcError(f"{op.describe()}: layout 'view' recorded, but a graph output needs a buffer of its own ('copy')")
+    if op.result not in outputs and recorded != "copy":
         return Placement(source.buffer, view)
-    own = new_buffer(op.result, "output")  # a graph output is stored row-major in its own buffer
+    # a graph output is stored row-major in its own buffer
+    own = new_buffer(op.result, "output" if op.result in outputs else "activation")
     plan.copies.setdefault(op, []).append(Copy(Placement(source.buffer, view), own))
     return own
 

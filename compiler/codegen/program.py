@@ -62,8 +62,8 @@ class ProgramBuilder:
 
     def emit(self, mnemonic: str, fields: dict, reads=(), writes=()) -> None:
         """Append one instruction; `reads`/`writes` are Regions, DramViews or Access tuples."""
-        self.items.append(Emitted(mnemonic, dict(fields), self.layer,
-                                  [self._access(a) for a in reads], [self._access(a) for a in writes]))
+        access = self._access
+        self.items.append(Emitted(mnemonic, dict(fields), self.layer, list(map(access, reads)), list(map(access, writes))))
 
     def emit_all(self, instructions: list[Instruction], reads=(), writes=()) -> None:
         """Append instructions of one unit that together read `reads` and write `writes`
@@ -73,8 +73,9 @@ class ProgramBuilder:
             self.emit(instr.mnemonic, fields, reads, writes)
 
     def _access(self, what) -> Access:
-        if isinstance(what, Region):
+        kind = type(what)  # exact types first: this runs for every access of every instruction
+        if kind is Region or (kind is not DramView and isinstance(what, Region)):
             return region_access(what, self.dim)
-        if isinstance(what, DramView):
+        if kind is DramView or isinstance(what, DramView):
             return view_access(what)
         return what

@@ -71,16 +71,35 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
                 continue
             number = need[s]
             queue = wait_positions[s][d]
-            overlapping = len(queue) - bisect.bisect_right(queue, position[s][number])
-            if overlapping + 1 >= queue_depth:
-                number = count[s]
+            if _waiting_after(queue, position[s][number]) + 1 >= queue_depth:
+                number = _earliest_within_depth(queue, position[s], number, count[s], queue_depth)
             waits[i] |= 1 << s
             signals[position[s][number]] |= 1 << d
             satisfied[d][s] = number
             queue.append(i)
         last.record(d, count[d], reads, writes)
-    _check_queue_depth(items, waits, signals, queue_depth, unit_of)
+    check_queue_depth(items, waits, signals, queue_depth)
     return waits, signals
+
+
+def _waiting_after(queue: list[int], signal_position: int) -> int:
+    """Waits of the queue placed after a signal at `signal_position` (their tokens may still be
+    queued when it is pushed)."""
+    return len(queue) - bisect.bisect_right(queue, signal_position)
+
+
+def _earliest_within_depth(queue: list[int], positions: list[int], first: int, last: int, depth: int) -> int:
+    """The earliest instruction number in [first, last] whose signal leaves room in the queue
+    (`last`, the source unit's latest instruction, when none does): the later the signal, the
+    fewer waits follow it, so the numbers that fit form a suffix, found by bisection."""
+    lo, hi = first, last
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _waiting_after(queue, positions[mid]) + 1 < depth:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 class _LastAccess:
@@ -159,13 +178,14 @@ def _unit_indices() -> dict[str, int | None]:
     return {spec.mnemonic: table.unit_index(spec.unit) for spec in table.instructions}
 
 
-def _check_queue_depth(items: list[Emitted], waits: list[int], signals: list[int], depth: int, unit_of: dict) -> None:
+def check_queue_depth(items: list[Emitted], waits: list[int], signals: list[int], depth: int) -> None:
     """Raise if at any point more than `depth` tokens wait in one queue. An instruction pops its
     waits before it pushes its signals, and a queue src->dst is pushed only by src and popped
     only by dst, so each queue's fill level is a running sum over the program."""
     if not items:
         return
     n_units = len(UNITS)
+    unit_of = _unit_indices()
     units = np.array([-1 if unit_of[item.mnemonic] is None else unit_of[item.mnemonic] for item in items])
     wait_bits = np.array(waits, np.int64)
     signal_bits = np.array(signals, np.int64)

@@ -95,6 +95,18 @@ def _op_section(op: OpDef) -> list[str]:
     return lines
 
 
+def _pass_table() -> list[str]:
+    from compiler.ir.passes import registered_passes  # the registry imports every pass module
+
+    lines = ["| pass | level | what it does | options (type = default) |", "| --- | --- | --- | --- |"]
+    for name, cls in registered_passes().items():
+        defaults = cls().option_values()
+        options = ", ".join(f"`{option}` ({t.__name__} = {str(defaults[option]).lower() if t is bool else defaults[option]})"
+                            for option, t in cls.options().items()) or "none"
+        lines.append(f"| `{name}` | {cls.level} | {cls.summary()} | {options} |")
+    return lines
+
+
 def generate() -> str:
     grammar = resources.files("compiler.ir").joinpath("vir.lark").read_text().rstrip("\n")
     lines = [
@@ -158,8 +170,13 @@ def generate() -> str:
               "`--print-ir-after=PASS`, `--print-ir-before=PASS`, `--dump-dir DIR` (numbered `00-input.vir`,",
               "`01-dce.vir`, ...), `--verify-each` (verifier and text round trip after every pass),",
               "`--time-passes`, `--elide-constants`, `--debug-only=PASS[,PASS]` (logger `vitc.PASS`).",
-              "`vitc opt --help` lists the registered passes; each is one file of `compiler/passes/`, named",
-              "after the pass, whose module docstring says what it does and which invariants it keeps.",
+              "`vitc opt --list-passes` lists the registered passes; each is one file of `compiler/passes/`,",
+              "named after the pass, whose module docstring says what it does and which invariants it keeps.",
+              "A pass's level says what it works on: `graph` passes the IR; `lowering` (`select-instructions`)",
+              "attaches the machine-level program (`graph.machine`); `machine` passes that program, which the",
+              "flags then print, dump (`.s`) and verify instead of the IR. A pipeline runs its levels in that order.",
+              "",
+              *_pass_table(),
               "",
               "A new pass is one file, found by the registry with no other edit (`compiler/passes/tile_matmul.py`):",
               "",

@@ -12,7 +12,7 @@ the caller gives none. Checking the whole graph against the op table is `verify(
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -73,6 +73,15 @@ def _as_locs(loc: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(loc)
 
 
+class MachineLevel(Protocol):
+    """What the pass manager needs of a graph's machine-level program
+    (`compiler.codegen.machine.MachineProgram`; the IR does not depend on codegen)."""
+
+    def to_text(self) -> str: ...
+
+    def verify(self) -> None: ...
+
+
 class Graph:
     """A named graph: inputs, ops in topological order, outputs."""
 
@@ -83,6 +92,9 @@ class Graph:
         self.outputs: list[Value] = []
         # backend annotations of graph inputs (ops.ANNOTATIONS), only for inputs that have any
         self.input_attrs: dict[Value, dict[str, Any]] = {}
+        # the machine-level program once `select-instructions` lowered the graph (see
+        # `MachineLevel`); the ops stay as they were, for reading, but no IR pass may run any more
+        self.machine: MachineLevel | None = None
         self._taken_names: set[str] = set()
 
     # ---- names -------------------------------------------------------------------------------

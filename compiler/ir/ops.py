@@ -294,6 +294,11 @@ ANNOTATIONS: tuple[AttrSpec, ...] = (
              doc="ops with the same number form one on-chip chain, in graph order; the first is its head"),
     AttrSpec("dram_offset", "int", required=False, minimum=0,
              doc="DRAM byte offset of the result buffer (activations)"),
+    AttrSpec("layout", "str", required=False, choices=("own", "view", "copy", "operand-order", "backward"),
+             doc="where the result lives in DRAM (fold-layout): its own row-major buffer, a view of the operand "
+                 "(a layout op, no instructions), a copy (a layout op materialised by DMA), its own buffer in the "
+                 "operand's memory order, or written in the layout the single-use layout chain after it (or its "
+                 "concat slot) needs"),
 )
 MATMUL_ANNOTATIONS: tuple[AttrSpec, ...] = (
     AttrSpec("tile_m", "int", required=False, minimum=1, doc="output tile rows"),

@@ -1,6 +1,6 @@
 """The command-line flags of the pass manager, shared by every `vitc` subcommand that runs passes.
 
-`add_pass_arguments(parser)` declares `-p/--pipeline`, the instrumentation flags
+`add_pass_arguments(parser)` declares `-p/--pipeline`, `--list-passes`, the instrumentation flags
 (`--print-ir-after-all`, `--print-ir-after=PASS`, `--print-ir-before=PASS`, `--dump-dir D`,
 `--verify-each`, `--time-passes`, `--elide-constants`) and `--debug-only=PASS[,PASS]`;
 `pass_manager_from_args(args)` turns them into a configured `PassManager` (and switches on the
@@ -25,12 +25,16 @@ def _names(values: list[str] | None) -> list[str]:
     return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
 
 
-def add_pass_arguments(parser: argparse.ArgumentParser, pipeline_default: str | None = "") -> None:
-    """Declare the pass flags; `pipeline_default` None lets the caller fill the pipeline in after parsing."""
+def add_pass_arguments(parser: argparse.ArgumentParser, pipeline_default: str | None = "",
+                       default_help: str = "") -> None:
+    """Declare the pass flags; `pipeline_default` None lets the caller fill the pipeline in after
+    parsing (`default_help` then says what it will be)."""
     group = parser.add_argument_group("passes")
     group.add_argument("-p", "--pipeline", default=pipeline_default, metavar="PIPELINE",
                        help='passes to run, e.g. "dce,fold-constants{max-elements=1024}" '
-                            f'(known: {", ".join(registered_passes())})')
+                            f'(known: {", ".join(registered_passes())}; --list-passes describes them)'
+                            + (f"; {default_help}" if default_help else ""))
+    group.add_argument("--list-passes", action=_ListPasses, help="describe every pass and its options, then exit")
     group.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
     group.add_argument("--print-ir-after", action="append", metavar="PASS", help="print the IR after PASS")
     group.add_argument("--print-ir-before", action="append", metavar="PASS", help="print the IR before PASS")
@@ -43,6 +47,29 @@ def add_pass_arguments(parser: argparse.ArgumentParser, pipeline_default: str | 
                        help="print large constants as dense<elided N bytes> (the text no longer parses)")
     group.add_argument("--debug-only", action="append", metavar="PASS",
                        help="debug log of the named passes (loggers vitc.PASS) on stderr")
+
+
+class _ListPasses(argparse.Action):
+    """`--list-passes`: every pass with its level, summary and options (type and default)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(list_passes())
+        parser.exit(0)
+
+
+def list_passes() -> str:
+    lines = []
+    for name, cls in registered_passes().items():
+        lines.append(f"{name} ({cls.level}): {cls.summary()}")
+        defaults = cls().option_values()
+        for option, option_type in cls.options().items():
+            default = defaults[option]
+            shown = ("true" if default else "false") if isinstance(default, bool) else default
+            lines.append(f"    {option}: {option_type.__name__} = {shown}")
+    return "\n".join(lines) + "\n"
 
 
 def _check_known(flag: str, names: list[str]) -> None:

@@ -3,12 +3,16 @@
 Instrumentation (all off by default, see `Instrumentation`):
 - print the IR before / after named passes or after every pass (to `stream`, stderr by default),
   each dump headed by a `// ----- IR dump after <pass> ----- //` comment line (valid .vir);
+  once `select-instructions` lowered the graph, the machine code instead (`graph.machine`,
+  headed `// ----- machine code dump after <pass> ----- //`);
 - dump the IR into a directory as numbered files: `00-input.vir`, `01-dce.vir`, ...
-  (always with constants, so every file can be fed back to `vitc opt`);
-- verify after every pass: the verifier, then the text round trip (`assert_roundtrip`);
+  (always with constants, so every file can be fed back to `vitc opt`), machine code as `.s`;
+- verify after every pass: the verifier, then the text round trip (`assert_roundtrip`); on
+  machine code, its own checks (`MachineProgram.verify`);
 - time every pass and print a report after the pipeline.
 Whatever the flags, the graph is verified once after the last pass (as `mlir-opt` does), so a
-pipeline never hands on IR that breaks the op table.
+pipeline never hands on IR that breaks the op table. Before any pass runs, the order of the
+passes' levels is checked (`passes.check_levels`: IR passes, lowering, machine passes).
 A `VitcError` raised inside a pass is re-raised with the pass name and its position in the
 pipeline, so the message says which pass failed; any other exception is a bug and propagates.
 """
@@ -23,12 +27,12 @@ from typing import TextIO
 
 from compiler.ir.errors import IRError
 from compiler.ir.graph import Graph
-from compiler.ir.passes import Pass
+from compiler.ir.passes import Pass, check_levels
 from compiler.ir.pipeline import format_pipeline
 from compiler.ir.printer import print_graph
 from compiler.ir.roundtrip import assert_roundtrip
 from compiler.ir.verifier import verify
-from compiler.ir.vir_io import write_vir
+from compiler.ir.vir_io import write_text_atomic, write_vir
 from isa.errors import VitcError
 
 
@@ -58,8 +62,12 @@ class PassManager:
 
     def _print(self, when: str, pass_name: str, graph: Graph) -> None:
         out = self.instrumentation.out
-        out.write(f"// ----- IR dump {when} {pass_name} ----- //\n")
-        out.write(print_graph(graph, self.instrumentation.elide_constants))
+        if graph.machine is not None:
+            out.write(f"// ----- machine code dump {when} {pass_name} ----- //\n")
+            out.write(graph.machine.to_text())
+        else:
+            out.write(f"// ----- IR dump {when} {pass_name} ----- //\n")
+            out.write(print_graph(graph, self.instrumentation.elide_constants))
         out.flush()
 
     def _dump(self, index: int, label: str, graph: Graph) -> None:
@@ -69,10 +77,16 @@ class PassManager:
             dump_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise IRError(f"cannot create dump directory {dump_dir}: {err.strerror}") from None
-        write_vir(graph, dump_dir / f"{index:0{width}d}-{label}.vir")
+        if graph.machine is not None:
+            write_text_atomic(dump_dir / f"{index:0{width}d}-{label}.s", graph.machine.to_text())
+        else:
+            write_vir(graph, dump_dir / f"{index:0{width}d}-{label}.vir")
 
     def _verify(self, graph: Graph, after: str) -> None:
         try:
+            if graph.machine is not None:
+                graph.machine.verify()
+                return
             verify(graph)
             assert_roundtrip(graph)
         except VitcError as err:
@@ -81,6 +95,7 @@ class PassManager:
     def run(self, graph: Graph) -> Graph:
         """Apply every pass to `graph` (in place) and return it."""
         inst = self.instrumentation
+        check_levels(self.passes, lowered=graph.machine is not None)
         if inst.verify_each:
             self._verify(graph, "the input (before any pass)")
         if inst.dump_dir is not None:

@@ -6,6 +6,7 @@ with a default), and `apply(graph)` rewrites the graph in place. Each pass lives
 module of `compiler.passes`, named after it ("fold-constants" -> `fold_constants.py`); the
 registry finds passes by importing every module of that package.
 A pass logs through `self.log` (the logger `vitc.<name>`, switched on by `--debug-only=<name>`).
+`check_levels` is the one rule on the order of levels in a pipeline (see `Pass.level`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,21 @@ from compiler.ir.graph import Graph
 OPTION_TYPES = (int, float, bool, str)
 
 
+LEVELS = ("graph", "lowering", "machine")
+
+
 @dataclasses.dataclass(frozen=True)
 class Pass:
-    """Base of every pass. Subclasses are `@dataclass(frozen=True)` and set `name`."""
+    """Base of every pass. Subclasses are `@dataclass(frozen=True)` and set `name`.
+
+    `level` says what the pass works on: `graph` passes rewrite or annotate the IR graph;
+    the `lowering` pass (`select-instructions`) turns the annotated graph into the machine-level
+    program it attaches as `graph.machine`; `machine` passes (`schedule`, `emit`) work on that
+    program. A pipeline runs its graph passes, then at most one lowering, then machine passes.
+    """
 
     name: ClassVar[str] = ""
+    level: ClassVar[str] = "graph"
 
     def apply(self, graph: Graph) -> None:
         """Rewrite `graph` in place."""
@@ -57,6 +68,8 @@ def _check_pass_class(cls: type[Pass], module_name: str) -> None:
     """A pass that breaks the conventions is a bug in vitc, reported when the registry loads."""
     if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
         raise TypeError(f"pass {cls.__name__} must be a frozen dataclass")
+    if cls.level not in LEVELS:
+        raise TypeError(f"pass '{cls.name}' has level {cls.level!r}; levels are {', '.join(LEVELS)}")
     if module_name != cls.name.replace("-", "_"):
         raise TypeError(f"pass '{cls.name}' must live in compiler/passes/{cls.name.replace('-', '_')}.py, "
                         f"not {module_name}.py")
@@ -86,3 +99,18 @@ def registered_passes() -> dict[str, type[Pass]]:
                 raise TypeError(f"two passes are named '{cls.name}'")
             found[cls.name] = cls
     return dict(sorted(found.items()))
+
+
+def check_levels(passes: list[Pass], lowered: bool = False) -> None:
+    """Raise `PipelineError` unless `passes` run graph passes, then at most one lowering, then
+    machine passes, starting from a graph that is `lowered` already or not."""
+    from compiler.ir.errors import PipelineError
+
+    for index, p in enumerate(passes, start=1):
+        where = f"pass '{p.name}' (#{index} of the pipeline)"
+        if p.level == "machine" and not lowered:
+            raise PipelineError(f"{where} works on machine code: run select-instructions before it")
+        if p.level != "machine" and lowered:
+            raise PipelineError(f"{where} works on the IR graph, which select-instructions already lowered "
+                                f"to machine code: IR passes must come before select-instructions")
+        lowered = lowered or p.level == "lowering"

@@ -40,9 +40,11 @@ def write_vir(graph: Graph, path: str | os.PathLike, elide_constants: bool = Fal
 
 
 def emit_graph(graph: Graph, output: str | os.PathLike | None, elide_constants: bool = False) -> None:
-    """The result of a command: `.vir` text to `output` (atomically) or to stdout when None."""
+    """The result of a command: `.vir` text, or the machine code once the graph was lowered
+    (`graph.machine`), to `output` (atomically) or to stdout when None."""
+    text = graph.machine.to_text() if graph.machine is not None else print_graph(graph, elide_constants)
     if output is None:
-        sys.stdout.write(print_graph(graph, elide_constants))
+        sys.stdout.write(text)
         sys.stdout.flush()
         return
-    write_vir(graph, output, elide_constants)
+    write_text_atomic(output, text)

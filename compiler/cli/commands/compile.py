@@ -2,9 +2,11 @@
 
   vitc compile MODEL.onnx -o OUT.vitb [--hw CONFIG] [--emit ir|asm|bin] [-p PIPELINE] [pass flags]
 
-The backend pipeline (`-p`, default `compiler.codegen.driver.backend_pipeline(config)`) runs first under
-the pass manager's flags (`--print-ir-after-all`, `--dump-dir`, `--time-passes`, ... shared
-with `vitc opt` through `compiler.ir.pass_cli`). `--emit bin` (default) writes the binary, `asm`
+The compile is one pass pipeline (`-p`, default `compiler.codegen.driver.backend_pipeline(config)`:
+IR passes, `select-instructions`, `schedule`, `emit`; a pipeline without the last three gets
+them appended) under the pass manager's flags (`--print-ir-after-all`, `--dump-dir`,
+`--time-passes`, ... shared with `vitc opt` through `compiler.ir.pass_cli`); after
+`select-instructions` they print, dump and verify the machine code. `--emit bin` (default) writes the binary, `asm`
 its disassembly (which `vitc asm` assembles back to the same bytes), `ir` the IR text after the
 pipeline. The output is written atomically. Progress
 goes to stderr on long compiles; a summary (instructions, constant bytes, DRAM footprint) ends
@@ -31,7 +33,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.vitb, or text for --emit ir|asm)")
     parser.add_argument("--hw", default="default", metavar="CONFIG", help="hardware configuration (name or .toml path)")
     parser.add_argument("--emit", default="bin", choices=["ir", "asm", "bin"], help="what to write (default: bin)")
-    add_pass_arguments(parser, None)  # None: the configuration's backend pipeline
+    default = backend_pipeline(load_config("default"))
+    add_pass_arguments(parser, None,  # None: the configuration's backend pipeline, filled in by run()
+                       f"default: the whole compile for --hw, e.g. for 'default': {default.replace('%', '%%')}")
 
 
 def load_graph(path: str):
@@ -63,7 +67,7 @@ def progress_printer(stream=sys.stderr, every_seconds: float = 1.0):
 
 def summary(compiled, config, seconds: float) -> str:
     binary = compiled.binary
-    return (f"compiled for {config.name!r}: {len(compiled.instructions):,} instructions, "
+    return (f"compiled for {config.name!r}: {len(compiled.machine.items):,} instructions, "
             f"{len(binary.constants):,} constant bytes, DRAM footprint {binary.dram_size:,} bytes "
             f"({compiled.activation_bytes:,} activations + constants), {len(binary.layers)} layers, {seconds:.2f} s")
 

@@ -3,7 +3,8 @@
 Like `mlir-opt`: passes are tested on hand-written IR with no ONNX model involved. Reads a
 `.vir` file (or `-` for stdin), verifies it, runs `-p PIPELINE` under the pass manager's
 instrumentation flags (see `compiler.ir.pass_cli`), then writes the IR to `-o` (atomically) or
-to stdout.
+to stdout; a pipeline through `select-instructions` writes the machine code instead (like
+`llc -stop-after`).
 """
 
 from compiler.ir.pass_cli import add_pass_arguments, pass_manager_from_args

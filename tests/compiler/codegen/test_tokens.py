@@ -48,3 +48,19 @@ def test_many_loads_before_their_users_stay_within_the_queue_depth():
         _mm(b, 4 * i, 0)
     out = schedule_tokens(b.items, SIZES, 4)  # the checker inside raises if a queue overflows
     assert sum(bool(i.fields["signal"]) for i in out) <= 40
+
+
+def test_a_signal_that_would_overfill_the_queue_moves_to_the_earliest_load_that_fits():
+    # depth 2: when M2 needs L2, M1's token (from L1) may still wait in the queue after L2, so
+    # L2 cannot signal; L3 comes after M1's wait and can: the signal moves there, not to L4 (the
+    # last load before M2), which would hold M2 back until L4 is done as well
+    b = ProgramBuilder(16)
+    _load(b, 0)       # 0: L1
+    _load(b, 100)     # 1: L2
+    _mm(b, 0, 0)      # 2: M1 reads L1
+    _load(b, 200)     # 3: L3
+    _load(b, 300)     # 4: L4
+    _mm(b, 100, 8)    # 5: M2 reads L2
+    out = schedule_tokens(b.items, SIZES, 2)
+    assert [i.fields["signal"] for i in out] == [MATRIX, 0, 0, MATRIX, 0, 0]
+    assert [i.fields["wait"] for i in out] == [0, 0, LOAD, 0, 0, LOAD]
