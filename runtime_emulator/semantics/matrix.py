@@ -43,26 +43,56 @@ def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int)
     return read
 
 
-def bind_mm(m: Machine, f):
-    read_a = _centered_reader(m, Region(f["a"], f["m"], f["k"], f["a_bs"]), f["au"], f["za"])
-    if f["bt"]:
-        read_b_stored = _centered_reader(m, Region(f["b"], f["n"], f["k"], f["b_bs"]), f["bu"], f["zb"])
-        read_b = lambda dtype: read_b_stored(dtype).T
-    else:
-        read_b = _centered_reader(m, Region(f["b"], f["k"], f["n"], f["b_bs"]), f["bu"], f["zb"])
-    b_max = _largest_magnitude(f["bu"], f["zb"])
-    always_f32 = f["k"] * _largest_magnitude(f["au"], f["za"]) * b_max <= F32_EXACT_INTEGERS
+def _times_transposed_b(m: Machine, f):
+    """`bt=1`: (a, dtype) -> a @ B as `(m, n)`, and the store of such a product into C."""
+    read_b_stored = _centered_reader(m, Region(f["b"], f["n"], f["k"], f["b_bs"]), f["bu"], f["zb"])
     c = Region(f["c"], f["m"], f["n"], f["c_bs"])
     read_c, write_c = region_reader(m.acc, c), region_writer(m.acc, c)
     accumulate = f["accum"]
 
-    def mm() -> None:
-        a = read_a(np.float32)
-        if always_f32 or float(np.abs(a).sum(axis=1, dtype=np.float64).max()) * b_max <= F32_EXACT_INTEGERS:
-            product = (a @ read_b(np.float32)).astype(np.int32)  # exact integers below 2^24
-        else:  # int64 -> int32 keeps the low 32 bits
-            product = (a.astype(np.float64) @ read_b(np.float64)).astype(np.int64).astype(np.int32)
+    def store(product: np.ndarray) -> None:
         if accumulate:
             product += read_c()[0]  # int32 + int32 wraps
         write_c(product)
+    return (lambda a, dtype: a @ read_b_stored(dtype).T), store
+
+
+def _times_block_b(m: Machine, f):
+    """`bt=0`: (a, dtype) -> a @ B column block by column block, `(blocks, m, dim)`, which is
+    C's own block layout, and the store of such a product into C. B's blocks are converted
+    without reordering, and lanes past n in the last block only reach product lanes never
+    stored (their codes are in range, so the float32 bound still holds)."""
+    dim = m.spad.shape[1]
+    b_blocks = stacked_blocks(m.spad_as(f["bu"]), Region(f["b"], f["k"], f["n"], f["b_bs"]))[0]  # (blocks, k, dim)
+    c_blocks = stacked_blocks(m.acc, Region(f["c"], f["m"], f["n"], f["c_bs"]))[0]  # (blocks, m, dim)
+    full, tail = divmod(f["n"], dim)
+    zero_point, accumulate = f["zb"], f["accum"]
+
+    def times_b(a: np.ndarray, dtype) -> np.ndarray:
+        b = b_blocks.astype(dtype)
+        if zero_point:
+            b -= zero_point  # exact: at most 9 bits
+        return np.matmul(a, b)
+
+    def store(product: np.ndarray) -> None:
+        if accumulate:
+            product += c_blocks  # int32 + int32 wraps
+        c_blocks[:full] = product[:full]
+        if tail:
+            c_blocks[full, :, :tail] = product[full, :, :tail]
+    return times_b, store
+
+
+def bind_mm(m: Machine, f):
+    read_a = _centered_reader(m, Region(f["a"], f["m"], f["k"], f["a_bs"]), f["au"], f["za"])
+    times_b, store = (_times_transposed_b if f["bt"] else _times_block_b)(m, f)
+    b_max = _largest_magnitude(f["bu"], f["zb"])
+    always_f32 = f["k"] * _largest_magnitude(f["au"], f["za"]) * b_max <= F32_EXACT_INTEGERS
+
+    def mm() -> None:
+        a = read_a(np.float32)
+        if always_f32 or float(np.abs(a).sum(axis=1, dtype=np.float64).max()) * b_max <= F32_EXACT_INTEGERS:
+            store(times_b(a, np.float32).astype(np.int32))  # exact integers below 2^24
+        else:  # int64 -> int32 keeps the low 32 bits
+            store(times_b(a.astype(np.float64), np.float64).astype(np.int64).astype(np.int32))
     return mm
