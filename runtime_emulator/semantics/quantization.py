@@ -13,7 +13,7 @@ import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
-    F32, dequantize_linear, quantize_linear, quantize_wide_quotient, round_to_code,
+    F32, code_range, dequantize_linear, quantize_linear, quantize_wide_quotient, round_to_code,
 )
 from runtime_emulator.regions import Region, region_reader, region_writer
 
@@ -37,11 +37,14 @@ def bind_requant(m: Machine, f):
         multiplier = lambda: constant
     zy, unsigned = f["zy"], f["u"]
     lo, hi = F32(f["lo"] - zy), F32(f["hi"] - zy)
+    # A clamp to the whole code range is the one `round_to_code` does anyway (NaN included:
+    # np.clip keeps it, and round_to_code maps it to the smallest code either way).
+    clamps = (f["lo"], f["hi"]) != code_range(unsigned)
 
     def requant() -> None:
         # dtype=F32: the int32 words are converted to float32 first (rounding to nearest even).
         scaled = np.multiply(read()[0], multiplier(), dtype=F32)
-        write(round_to_code(np.clip(scaled, lo, hi), unsigned, zy))
+        write(round_to_code(np.clip(scaled, lo, hi) if clamps else scaled, unsigned, zy))
     return requant
 
 
