@@ -6,7 +6,8 @@ returning a `RunResult` (`.outputs`, `.stats`, `.dram`, `.trace_events()`, `.wri
 
 Modules, in the order a run uses them:
 - `runner`: `run_binary`: container, configuration check, inputs and outputs in DRAM;
-- `program`: decoded instructions prepared once (`Op`: unit, tokens, costs, checked accesses);
+- `program`: decoded instructions prepared once (`Op`: tokens, layer and a `Body` shared by
+  instructions with the same operands: unit, costs, checked accesses, bound semantics);
 - `footprint`: what an instruction touches, bounds checks; `timing`: what it costs;
 - `machine`, `regions`: the memories and the on-chip block layout;
 - `semantics/`: what each instruction does, one module per family; `numerics`: float32 rules;
@@ -14,7 +15,7 @@ Modules, in the order a run uses them:
   dependency tokens (pure integer timing), and the issue order;
 - `executor`: the semantics run in that issue order (with hazard checks when asked);
 - `hazards`: vector-clock race detection on SPAD, ACC and stored-to DRAM;
-- `stats`, `trace`, `files`: the reports and atomic file writes.
+- `stats`, `trace`: the reports.
 """
 
 from runtime_emulator.runner import RunResult, run_binary

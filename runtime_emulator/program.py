@@ -2,10 +2,12 @@
 
 Everything that does not depend on data is computed once here, before anything runs: the unit,
 the token bits as tuples of units, the bounds-checked on-chip accesses, the cycle cost, MACs,
-vector elements and DRAM bytes, and the semantics bound to the run's machine (`Op.run`, made by
-the mnemonic's binder in `SEMANTICS`: views of the memories and derived constants are made
+vector elements and DRAM bytes, and the semantics bound to the run's machine (`Body.run`, made
+by the mnemonic's binder in `SEMANTICS`: views of the memories and derived constants are made
 once). The run loop then does no per-instruction decoding. Instructions that differ only in
-their tokens and layer share all of that (a program repeats its tiles and blocks many times).
+their tokens and layer share one `Body` (a program repeats its tiles and blocks many times):
+they are found by comparing the instruction words with those bits masked out, which the
+one-to-one encoding makes the same as comparing the operand fields.
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could

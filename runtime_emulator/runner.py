@@ -2,8 +2,9 @@
 
 Steps: parse the container, refuse a binary built for another configuration, decode the code
 section, prepare and bounds-check every instruction (`program.py`), load the constants and the
-inputs into DRAM per the I/O table, schedule the units (`scheduler.py`), run the semantics in the issue order (`executor.py`), read the outputs back from
-DRAM. Nothing from the compiler is used but the bytes.
+inputs into DRAM per the I/O table, schedule the units (`scheduler.py`), run the semantics in
+the issue order (`executor.py`), read the outputs back from DRAM. Nothing from the compiler is
+used but the bytes.
 
 Inputs must match their I/O entry exactly (name, dtype, shape); an error names the tensor.
 """
