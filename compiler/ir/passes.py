@@ -106,8 +106,9 @@ def check_levels(passes: list[Pass], lowered: bool = False) -> None:
     machine passes, starting from a graph that is `lowered` already or not."""
     from compiler.ir.errors import PipelineError
 
+    pipeline = ",".join(p.name for p in passes)
     for index, p in enumerate(passes, start=1):
-        where = f"pass '{p.name}' (#{index} of the pipeline)"
+        where = f"pipeline '{pipeline}': pass '{p.name}' (#{index} of the pipeline)"
         if p.level == "machine" and not lowered:
             raise PipelineError(f"{where} works on machine code: run select-instructions before it")
         if p.level != "machine" and lowered:
