@@ -22,6 +22,7 @@ import hashlib
 
 import pytest
 
+from compiler.cli.commands.compile import progress_printer
 from compiler.cli.main import main as vitc_main
 from compiler.codegen.driver import backend_pipeline, compile_graph
 from compiler.frontend import import_model
@@ -132,3 +133,12 @@ def test_emit_ir_writes_the_annotated_ir_after_the_pipeline(tmp_path, capsys):
     PassManager(parse_pipeline(backend_pipeline(load_config("large")))).run(graph)
     assert out.read_text() == print_graph(graph)
     assert "chain = 0" in out.read_text() and "{dram_offset = 0}) -> (" in out.read_text()
+
+
+def test_compile_progress_goes_to_the_stderr_of_the_moment(capsys):
+    # a slow compile (> 1 s, e.g. on a loaded machine) prints progress: to the stderr in place
+    # when it prints, not a stream captured (and perhaps closed) when the module was imported
+    # (imported with this file, before capsys replaced stderr)
+    report = progress_printer(every_seconds=0.0)
+    report(1, 2, "%x")
+    assert capsys.readouterr().err.startswith("vitc compile: 1/2 ops (")

@@ -47,9 +47,10 @@ def load_graph(path: str):
     return import_model(path)
 
 
-def progress_printer(stream=sys.stderr, every_seconds: float = 1.0):
+def progress_printer(stream=None, every_seconds: float = 1.0):
     """A progress callback that prints at most once per `every_seconds` (and not at all on
-    compiles shorter than that)."""
+    compiles shorter than that) to `stream`, by default the `sys.stderr` of the moment it prints
+    (not of the moment this module was imported: a test harness may have replaced it since)."""
     start = time.perf_counter()
     last = [start]
 
@@ -60,7 +61,7 @@ def progress_printer(stream=sys.stderr, every_seconds: float = 1.0):
         if now - start < every_seconds:
             return
         last[0] = now
-        print(f"vitc compile: {done}/{total} ops ({now - start:.1f} s) {what}", file=stream, flush=True)
+        print(f"vitc compile: {done}/{total} ops ({now - start:.1f} s) {what}", file=stream or sys.stderr, flush=True)
 
     return report
 
