@@ -7,9 +7,10 @@ next op C while the current result r:
   dequantize -> layernorm -> quantize, table -> softmax, ...);
 - C is a vector-unit op, and every other operand of C exists before the chain starts (it is
   loaded from DRAM while the chain runs at the position of its first op).
-A chain after a `qmatmul` needs output tiles of whole rows next to the chain's buffers; a
-consumer is only added while the matmul can still be tiled that way in the on-chip memory one
-op gets. The chain's last result is the only one stored; its buffer is written at the chain's
+A chain after a `qmatmul` runs on the matmul's output tiles next to the chain's buffers: tiles
+of whole rows when an op of the chain reduces along the row (LayerNorm, softmax), any width
+dividing the row otherwise (`vector_ops.column_tileable`); a consumer is only added while the
+matmul can still be tiled so in the on-chip memory one op gets. The chain's last result is the only one stored; its buffer is written at the chain's
 start, so its live range is widened before the memory plan places it.
 
 `plan_chains` decides (the `fuse-elementwise` pass records its decision as `chain` attributes);
@@ -22,10 +23,12 @@ own lowering on the same values.
 
 from __future__ import annotations
 
+import functools
+
 from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan
 from compiler.codegen.matmul import MatmulShape, plan_tiling
 from compiler.codegen.vector import LOWERINGS
-from compiler.codegen.vector_ops import StageInput, VectorChain
+from compiler.codegen.vector_ops import StageInput, VectorChain, column_tileable
 from compiler.ir.graph import Graph, Op
 from isa.errors import VitcError
 
@@ -76,13 +79,29 @@ def recorded_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
     return chains
 
 
-def chain_epilogue(head: Op, chain: list[Op], plan: LayoutPlan, config) -> VectorChain:
-    """`chain` as the epilogue of the qmatmul `head` (DRAM views needed for shapes only)."""
+def chain_epilogue(head: Op, chain: list[Op], plan: LayoutPlan, config):
+    """`chain` as the epilogue of the qmatmul `head`: the function of the output tile's width tn
+    giving the `VectorChain` (DRAM views needed for shapes only), or None when the chain cannot
+    run on tiles that wide (a row reduction needs whole rows; other widths must divide the row)."""
     stages, previous = [], head
     for op in chain:
         stages.append(StageInput(op, [plan[v].view for v in op.operands], op.operands.index(previous.result), {}))
         previous = op
-    return VectorChain(stages, plan[chain[-1].result].view, config)
+    cols = head.result.type.shape[-1]
+    tileable = column_tileable(chain)
+
+    @functools.lru_cache(maxsize=None)
+    def for_width(tn: int) -> VectorChain | None:
+        if tn != cols and (not tileable or cols % tn):
+            return None
+        return VectorChain(stages, plan[chain[-1].result].view, config, tile_cols=tn)
+
+    # What the chain's needs depend on, so that equal chains share a tiling search.
+    for_width.key = tuple((op.kind, op.attrs.get("mode"), op.operands.index(prev.result),
+                           tuple((v.type.dtype, tuple(v.type.shape)) for v in op.operands),
+                           op.result.type.dtype, tuple(op.result.type.shape))
+                          for prev, op in zip([head, *chain], chain))
+    return for_width
 
 
 def _matmul_tiles_with(head: Op, chain: list[Op], plan: LayoutPlan, config) -> bool:

@@ -3,7 +3,9 @@ on-chip halves, as one layer of the program.
 
 `lower_op` dispatches: layout ops that need a copy -> `copies.emit_copy`; float `matmul` ->
 `float_matmul`; `qmatmul` (with or without a fused epilogue chain) -> `matmul.lower_qmatmul`;
-everything else -> a `vector_ops.VectorChain`. Errors are re-raised naming the op.
+everything else -> a `vector_ops.VectorChain`. Errors are re-raised naming the op. The new
+layer's instructions are then interleaved with the previous layer's (`interleave.py`), so the
+units overlap across the boundary.
 """
 
 from __future__ import annotations
@@ -11,19 +13,28 @@ from __future__ import annotations
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.float_matmul import lower_float_matmul
+from compiler.codegen.interleave import interleave_tail
 from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan, Placement
-from compiler.codegen.matmul import MatmulOperands, TilingError, lower_qmatmul, per_channel_multipliers
+from compiler.codegen.matmul import MatmulOperands, lower_qmatmul, per_channel_multipliers
 from compiler.codegen.memory_plan import ConstantPool
 from compiler.codegen.onchip import OnChipPlan
 from compiler.codegen.program import ProgramBuilder
-from compiler.codegen.vector_ops import StageInput, VectorChain
+from compiler.codegen.vector_ops import StageInput, VectorChain, column_tileable
 from compiler.ir.graph import Op
 from isa.errors import VitcError
 
 
 def lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
               onchip: OnChipPlan, config, producers: dict) -> None:
-    """Emit op (with the ops fused after it in `chain`) as one layer."""
+    """Emit op (with the ops fused after it in `chain`) as one layer, interleaved with the
+    end of the layer before it (`interleave.interleave_tail`)."""
+    first = len(builder.items)
+    _emit_op(op, chain, number, plan, pool, builder, onchip, config, producers)
+    interleave_tail(builder.items, first, config)
+
+
+def _emit_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
+             onchip: OnChipPlan, config, producers: dict) -> None:
     copies = plan.copies.get(op, [])
     if op.kind in LAYOUT_OPS and not copies:
         return
@@ -67,15 +78,17 @@ def lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: Const
             lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
             return
         stages = [stage(o, previous) for previous, o in zip([op, *chain], chain)]
-        try:
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config))
-        except TilingError:
-            # The recorded tiling is not of whole rows (tile-matmul ran before fuse-elementwise):
-            # store the matmul's result and run the chain on its own (its first op then reads
-            # that result from DRAM).
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
-            stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
-            VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)
+        cols = op.result.type.shape[-1]
+        tile_cols = min(op.attrs.get("tile_n", cols), cols)
+        if tile_cols == cols or (column_tileable(chain) and cols % tile_cols == 0):
+            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config, tile_cols))
+            return
+        # The recorded tiles do not suit the chain (tile-matmul ran before fuse-elementwise): store
+        # the matmul's result and run the chain on its own (its first op then reads that result
+        # from DRAM).
+        lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
+        stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
+        VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)
     except VitcError as err:
         message = str(err)
         if op.describe() in message:

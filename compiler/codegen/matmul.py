@@ -14,7 +14,10 @@
 
 Tiles: `tn` output columns, `tm` output rows and K steps of `tk`, with A and/or B either
 resident (loaded once, reused across the other operand's tiles) or streamed per step, chosen as
-the feasible combination that moves the fewest DRAM bytes (plus a cost per transfer). Every
+the feasible combination with the fewest estimated cycles (`_estimated_cycles`: the busiest of
+the four units with the configuration's instruction costs, plus pipeline fill and drain). A
+fused chain after the matmul runs on its output tiles (whole rows, or narrower tiles dividing
+the row when the chain reduces nothing along it). Every
 buffer has two copies used alternately, so the next loads run while the current tile computes.
 Partial edge tiles (e.g. 197 tokens) are simply smaller.
 
@@ -93,49 +96,97 @@ def _forced(options: list[int], size: int, total: int) -> list[int]:
 
 
 def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config,
-                  epilogue_rows=None, forced: tuple[int, int, int] = (0, 0, 0)) -> Tiling:
-    """The feasible tiling that moves the fewest DRAM bytes (plus a cost per transfer).
-    With `epilogue_rows(tm) -> {"spad": rows, "acc": rows}` (a fused chain after the matmul)
-    output tiles span whole rows (tn = n) and leave the epilogue its rows. `forced` (tm, tn,
-    tk), each non-zero one fixed, is for experiments."""
+                  epilogue_needs=None, forced: tuple[int, int, int] = (0, 0, 0), bias: bool = False) -> Tiling:
+    """The feasible tiling with the fewest estimated cycles (`_estimated_cycles`). With
+    `epilogue_needs(tm, tn) -> (rows, per_tile)` (a fused chain after the matmul: the on-chip
+    rows it needs, {"spad", "acc"}, and its cycles per output tile, {"load", "store",
+    "vector"}; None when the chain cannot run on tiles tn columns wide) output tiles leave the
+    epilogue its rows. `forced` (tm, tn, tk), each non-zero one fixed, is for experiments;
+    `bias`: the accumulator is preloaded with a bias per output tile."""
     dim = config.dim
-    per_transfer = config.dma_latency * config.dma_bytes_per_cycle
-    k = sum(length for _, length in chunks)
-    longest = max(length for _, length in chunks)
     force_m, force_n, force_k = forced
-    tn_options = [n] if epilogue_rows else _forced(_candidates(n, dim), force_n, n)
+    longest = max(length for _, length in chunks)
+    tn_options = _forced(_candidates(n, dim), force_n, n)
     tm_options = _forced(_candidates(m, dim), force_m, m)
-    tk_options = _forced(_candidates(longest, dim), force_k, longest)
+    tk_options = _forced(sorted({longest} | {dim << i for i in range(16) if dim << i < longest}, reverse=True),
+                         force_k, longest)
+    step_options = [_split(chunks, tk) for tk in tk_options]
+    no_epilogue = ({"spad": 0, "acc": 0}, {"load": 0, "store": 0, "vector": 0})
     best = None
-    for tn, tm, tk in itertools.product(tn_options, tm_options, tk_options):
-        steps = _split(chunks, tk)
-        n_tiles, m_tiles = ceil_div(n, tn), ceil_div(m, tm)
-        a_piece = [tm * ceil_div(length, dim) for _, length in steps]
-        b_piece = [tn * ceil_div(length, dim) if b_transposed else length * ceil_div(tn, dim) for _, length in steps]
-        tile_rows = tm * ceil_div(tn, dim)
-        extra = epilogue_rows(tm) if epilogue_rows else {"spad": 0, "acc": 0}
-        acc = 2 * tile_rows + 2 * ceil_div(tn, dim) + extra["acc"]
-        if acc > acc_rows:
+    for tn, tm in itertools.product(tn_options, tm_options):
+        needs = epilogue_needs(tm, tn) if epilogue_needs else no_epilogue
+        if needs is None:
             continue
-        for a_resident, b_resident in itertools.product((True, False), repeat=2):
-            if a_resident and tm != m:
-                continue
-            a_space = 2 * (sum(a_piece) if a_resident else max(a_piece))
-            b_space = 2 * (sum(b_piece) if b_resident else max(b_piece))
-            if a_space + b_space + 2 * tile_rows + extra["spad"] > spad_rows:
-                continue
-            a_bytes = m * k * (1 if a_resident else n_tiles)
-            b_bytes = k * n * (1 if b_resident else m_tiles)
-            a_loads = len(steps) * (1 if a_resident else n_tiles * m_tiles)
-            b_loads = len(steps) * n_tiles * (1 if b_resident else m_tiles)
-            transfers = a_loads + b_loads + 3 * n_tiles * m_tiles
-            cost = a_bytes + b_bytes + transfers * per_transfer
-            if best is None or cost < best[0]:
-                best = (cost, Tiling(tm, tn, steps, a_resident, b_resident, b_transposed))
+        extra, per_tile = needs
+        tile_rows = tm * ceil_div(tn, dim)
+        if 2 * tile_rows + 2 * ceil_div(tn, dim) + extra["acc"] > acc_rows:
+            continue
+        for steps in step_options:
+            blocks = [ceil_div(length, dim) for _, length in steps]
+            lengths = [length for _, length in steps]
+            a_piece = (tm * sum(blocks), tm * max(blocks))  # rows: resident, streamed
+            b_piece = (tn * sum(blocks), tn * max(blocks)) if b_transposed else \
+                (sum(lengths) * ceil_div(tn, dim), max(lengths) * ceil_div(tn, dim))
+            for a_resident, b_resident in itertools.product((True, False), repeat=2):
+                if a_resident and tm != m:
+                    continue
+                a_space = 2 * a_piece[0 if a_resident else 1]
+                b_space = 2 * b_piece[0 if b_resident else 1]
+                if a_space + b_space + 2 * tile_rows + extra["spad"] > spad_rows:
+                    continue
+                tiling = Tiling(tm, tn, steps, a_resident, b_resident, b_transposed)
+                cost = _estimated_cycles(m, n, tiling, bias, per_tile, config)
+                if best is None or cost < best[0]:
+                    best = (cost, tiling)
     if best is None:
         raise TilingError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available"
                           + (f", tile sizes forced to (m, n, k) = {forced}" if any(forced) else ""))
     return best[1]
+
+
+def _tile_sizes(total: int, size: int) -> list[tuple[int, int]]:
+    """(tile size, how many tiles) covering `total` in tiles of `size` (the last one smaller)."""
+    sizes = [(size, total // size)]
+    if total % size:
+        sizes.append((total % size, 1))
+    return sizes
+
+
+def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict, config) -> int:
+    """The cost model of the tiling choice: the busiest unit's cycles (every unit runs its own
+    queue and double buffering overlaps them), plus filling the pipeline (the first A and B
+    pieces) and draining it (the last tile's vector work and store), with the instruction
+    costs of docs/architecture.md ("Timing"). `epilogue`: a fused chain's cycles per tile."""
+    dim, bw, latency = config.dim, config.dma_bytes_per_cycle, config.dma_latency
+    vector_latency = config.vector_latency
+    steps = tiling.steps
+    k = sum(length for _, length in steps)
+    k_blocks = sum(ceil_div(length, dim) for _, length in steps)
+
+    def dma(rows: int, cols: int, esize: int = 1, transfers: int = 1) -> int:
+        return transfers * latency + ceil_div(rows * cols * esize, bw)
+
+    m_tiles, n_tiles = _tile_sizes(m, tiling.tm), _tile_sizes(n, tiling.tn)
+    matrix = load = store = vector = 0
+    for tm, m_times in m_tiles:
+        for tn, n_times in n_tiles:
+            times = m_times * n_times
+            matrix += times * (k_blocks * ceil_div(tn, dim) * max(tm, dim) + len(steps) * config.mm_latency)
+            vector += times * (vector_latency + ceil_div(tm * tn, dim) + epilogue["vector"])
+            store += times * (epilogue["store"] or dma(tm, tn))
+            load += times * (epilogue["load"] + (dma(tm, tn, 4) if bias else 0))
+            if not tiling.b_resident:
+                load += times * dma(k, tn, transfers=len(steps))
+            if not tiling.a_resident:
+                load += times * dma(tm, k, transfers=len(steps))
+    if tiling.a_resident:
+        load += dma(m, k, transfers=len(steps))
+    if tiling.b_resident:
+        load += sum(times * dma(k, tn, transfers=len(steps)) for tn, times in n_tiles)
+    # The first output tile needs all its K steps loaded; the last one's result is then stored.
+    fill = dma(tiling.tm, k, transfers=len(steps)) + dma(k, tiling.tn, transfers=len(steps))
+    drain = vector_latency + ceil_div(tiling.tm * tiling.tn, dim) + epilogue["vector"] + (epilogue["store"] or dma(tiling.tm, tiling.tn))
+    return max(matrix, load, store, vector) + fill + drain
 
 
 @dataclass(frozen=True)
@@ -163,11 +214,26 @@ RESIDENT = {(False, False): "none", (True, False): "a", (False, True): "b", (Tru
 
 
 def plan_tiling(op: Op, shape: MatmulShape, config, epilogue=None, forced: tuple[int, int, int] = (0, 0, 0)) -> Tiling:
-    """The tiling of `op` in the on-chip memory one op gets (`OnChipPlan`), with `epilogue` (a
-    `VectorChain`, views needed for shapes only) fused after it; `TilingError` if none fits."""
+    """The tiling of `op` in the on-chip memory one op gets (`OnChipPlan`), with the chain
+    `epilogue(tn)` (a `VectorChain` for output tiles tn columns wide, views needed for shapes
+    only, or None when the chain cannot run on such tiles) fused after it; `TilingError` if
+    none fits. Matmuls of the same shape with the same kind of chain (`epilogue.key`) share the
+    search."""
     spad, acc = OnChipPlan(config).for_op(0, op.describe())
-    return choose_tiling(shape.m, shape.n, shape.chunks, shape.b_transposed, spad.free, acc.free, config,
-                         epilogue_rows(epilogue), forced)
+    bias = len(op.operands) > 2
+    key = (shape, spad.free, acc.free, config.hash, forced, bias, getattr(epilogue, "key", None))
+    if key not in _PLANNED:
+        try:
+            _PLANNED[key] = choose_tiling(shape.m, shape.n, shape.chunks, shape.b_transposed, spad.free, acc.free, config,
+                                          epilogue_needs(epilogue), forced, bias)
+        except TilingError as err:
+            _PLANNED[key] = err
+    if isinstance(_PLANNED[key], TilingError):
+        raise _PLANNED[key]
+    return _PLANNED[key]
+
+
+_PLANNED: dict = {}  # plan_tiling's results by what they depend on
 
 
 def tiling_attrs(tiling: Tiling) -> dict:
@@ -200,9 +266,9 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     a = operands.a.broadcast_to(batch + (m, k))
     b = operands.b.broadcast_to(batch + (k, n))
     tiling = recorded_tiling(op, MatmulShape.of(op, operands.a, operands.b, config.dim))
-    if epilogue is not None and tiling.tn != n:
-        raise TilingError(f"{op.describe()}: a fused chain needs whole-row output tiles, the recorded tile_n is "
-                          f"{tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
+    if epilogue is not None and tiling.tn != epilogue.cols:
+        raise TilingError(f"{op.describe()}: the fused chain runs on tiles of {epilogue.cols} columns, the recorded "
+                          f"tile_n is {tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
     emitter = _MatmulEmitter(op, operands, tiling, builder, _Slots(tiling, spad, acc, config.dim), epilogue)
     if epilogue is not None:
@@ -272,7 +338,7 @@ class _MatmulEmitter:
         if self.epilogue is None:
             transfer(builder, "store", out, y, m0, n0)
         else:
-            self.epilogue.apply(builder, tile, y, batch_number * self.m + m0, tm)
+            self.epilogue.apply(builder, tile, y, batch_number * self.m + m0, tm, n0)
 
     def _a_tile(self, batch_number: int, a: DramView, s: int, step, tm: int, m0: int) -> Region:
         """A's tile for K step `s`: loaded once per batch when resident, else every time."""
@@ -283,17 +349,21 @@ class _MatmulEmitter:
         return self.a_resident[s]
 
 
-def epilogue_rows(epilogue):
-    """The on-chip rows a fused chain needs for output tiles of `tm` rows (None: no chain)."""
+def epilogue_needs(epilogue):
+    """For the fused chain `epilogue(tn)`: the function (tm, tn) -> (on-chip rows the chain
+    needs, its cycles per output tile), or None for tiles it cannot run on (see choose_tiling);
+    None without a chain."""
     if epilogue is None:
         return None
-    once = epilogue.once_rows_needed()
 
-    def rows(tm: int) -> dict:
-        per_tile = epilogue.tile_rows_needed(tm)
-        return {mem: per_tile[mem] + once[mem] for mem in per_tile}
+    def needs(tm: int, tn: int):
+        chain = epilogue(tn)
+        if chain is None:
+            return None
+        once, per_tile = chain.once_rows_needed(), chain.tile_rows_needed(tm)
+        return {mem: per_tile[mem] + once[mem] for mem in per_tile}, chain.tile_cycles(tm)
 
-    return rows
+    return needs
 
 
 class _Counter:

@@ -5,12 +5,17 @@ A `VectorChain` is a list of ops (stages) where each stage after the first consu
 stage's result as one of its "tile" operands; intermediate results stay on chip and only the
 last stage's result is stored (see `fusion.py` for when ops are chained). For every stage, the
 operands are placed as the lowering's `operand_kinds` asks: "tile" operands from DRAM are loaded
-per row tile, "row"/"scalar" operands and the lowering's constants once. Row tiles alternate
+per row tile, "row"/"scalar"/"broadcast" operands and the lowering's constants once (a
+"broadcast" row vector as a whole tile of copies, by one DMA with DRAM row stride 0). Row tiles alternate
 between two sets of buffers, so the next tile's loads overlap the current compute.
 
 A chain runs either on its own (`emit`: the first stage's tile operands come from DRAM) or as
 the epilogue of a producer that hands over each tile it computed (`prepare` + `apply`, used by
-`matmul.py` on its requantised output tiles).
+`matmul.py` on its requantised output tiles). A chain of elementwise ops (no row reduction:
+`column_tileable`) can also run on tiles narrower than its rows (`tile_cols`, dividing the
+row): each op is lowered as the same op over `tile_cols` columns, operands are loaded at the
+tile's first column, and the once-per-op operands (rows, scalars, broadcast tiles) are loaded
+per column range instead, in two copies used alternately.
 
 Invariant: each lowering's instructions are declared as reading every input, constant and
 scratch region of its stage and writing its output and scratch (an over-approximation), so
@@ -19,6 +24,7 @@ tokens order them against DMA correctly whatever they do inside.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -49,8 +55,19 @@ class StageInput:
     constant_operands: dict
 
 
+# Ops that reduce along a row: a chain with one needs whole rows.
+ROW_OPS = frozenset({"layernorm", "softmax", "qsoftmax", "reduce_mean"})
+# Vector instructions over the whole tile per op, roughly, where more than one (cost model only).
+VECTOR_PASSES = {"layernorm": 7, "qsoftmax": 5, "softmax": 16}
+
+
+def column_tileable(ops: list[Op]) -> bool:
+    """Whether a chain of `ops` can run on tiles narrower than its rows (no row reduction)."""
+    return not any(op.kind in ROW_OPS for op in ops)
+
+
 class VectorChain:
-    def __init__(self, stages: list[StageInput], out_view: DramView, config):
+    def __init__(self, stages: list[StageInput], out_view: DramView, config, tile_cols: int | None = None):
         self.config = config
         self.dim = config.dim
         first = stages[0]
@@ -60,12 +77,22 @@ class VectorChain:
             stages = [StageInput(op, views, None, first.constant_operands)]
         else:
             stages = [StageInput(*_broadcast_rows(s.op, s.operand_views), s.chained, s.constant_operands) for s in stages]
+        # The shape each stage's DRAM views are read as (its result's, before column tiling).
+        self.view_shapes = [tuple(s.op.result.type.shape) for s in stages]
+        shape = stages[-1].op.result.type.shape or (1,)
+        self.total_rows = math.prod(shape[:-1])
+        self.column_tiled = tile_cols is not None and tile_cols != shape[-1]
+        if self.column_tiled:
+            if not column_tileable([s.op for s in stages]) or shape[-1] % tile_cols:
+                raise VitcError(f"{stages[0].op.describe()}: this chain cannot run on tiles of {tile_cols} of its "
+                                f"{shape[-1]} columns")
+            stages = [StageInput(_narrowed(s.op, shape[-1], tile_cols), s.operand_views, s.chained, s.constant_operands)
+                      for s in stages]
         self.stages = stages
         self.out_view = out_view
         self.lowerings = [vector_lowering(s.op, config, s.constant_operands) for s in stages]
-        shape = stages[-1].op.result.type.shape or (1,)
-        self.cols = shape[-1]
-        self.total_rows = math.prod(shape[:-1])
+        self.cols = tile_cols if self.column_tiled else shape[-1]
+        self.copies = 2 if self.column_tiled else 1  # of the operands loaded once per column range
         self._tile_rows: dict[int, dict[str, int]] = {}
 
     # ---- sizes -------------------------------------------------------------------------------
@@ -96,22 +123,47 @@ class VectorChain:
             for i, kind, mem in self._kinds(index):
                 if kind in PER_TILE_KINDS:
                     need[mem] += 2 * rows * ceil_div(self._width(index, i, kind), self.dim)
+                elif kind == "broadcast":
+                    need[mem] += self.copies * rows * ceil_div(self.cols, self.dim)
             need[memory_of(stage.op.result.type.dtype)] += 2 * rows * ceil_div(self.cols, self.dim)
             spad_scratch, acc_scratch = lowering.scratch_rows(rows)
             scratch["spad"] = max(scratch["spad"], spad_scratch)
             scratch["acc"] = max(scratch["acc"], acc_scratch)
         return {mem: need[mem] + scratch[mem] for mem in need}
 
+    @functools.cached_property
+    def _once_rows(self) -> dict[str, int]:
+        return self._count_once_rows()
+
     def once_rows_needed(self) -> dict[str, int]:
         """On-chip rows loaded once: row/scalar operands and the lowerings' constants."""
+        return dict(self._once_rows)
+
+    def _count_once_rows(self) -> dict[str, int]:
         need = {"spad": 0, "acc": 0}
         for index, lowering in enumerate(self.lowerings):
             for _, kind, mem in self._kinds(index):
-                if kind not in PER_TILE_KINDS:
-                    need[mem] += ceil_div(self.cols if kind == "row" else 1, self.dim)
+                if kind in ("row", "scalar"):
+                    need[mem] += self.copies * ceil_div(self.cols if kind == "row" else 1, self.dim)
             for block in lowering.constants():
                 need[block.mem] += block.rows * ceil_div(block.cols, self.dim)
         return need
+
+    def tile_cycles(self, rows: int) -> dict[str, int]:
+        """Estimated cycles of one tile of `rows` rows per unit ({"load", "store", "vector"}),
+        for the tiling cost model: a DMA per per-tile operand and for the result, and per
+        stage `VECTOR_PASSES` instructions over the tile (1 for an elementwise op)."""
+        config, dim = self.config, self.dim
+
+        def dma(nbytes: int) -> int:
+            return config.dma_latency + ceil_div(nbytes, config.dma_bytes_per_cycle)
+
+        load = sum(dma(rows * self._width(index, i, kind) * ESIZE[mem])
+                   for index in range(len(self.stages)) for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS)
+        out_mem = memory_of(self.stages[-1].op.result.type.dtype)
+        passes = sum(VECTOR_PASSES.get(stage.op.kind, 1) for stage in self.stages)
+        vector = passes * (config.vector_latency + ceil_div(rows * self.cols, dim))
+        return {"load": load, "store": dma(rows * self.cols * ESIZE[out_mem]), "vector": vector}
 
     def largest_tile(self, spad_free: int, acc_free: int) -> int:
         """The largest row tile whose buffers fit in the given free rows (0 if none)."""
@@ -146,10 +198,11 @@ class VectorChain:
                 constants[block.name] = region
             shared = {}
             for i, kind, mem in self._kinds(index):
-                if kind not in PER_TILE_KINDS:
-                    region = arenas[mem].row_vector(self.cols if kind == "row" else 1, dim, f"operand {i}")
-                    transfer(builder, "load", _as_operand(stage.operand_views[i], kind, stage.op.result.type.shape), region)
-                    shared[i] = region
+                if kind == "broadcast":
+                    shared[i] = [arenas[mem].region(tile, self.cols, dim, f"operand {i}") for _ in range(self.copies)]
+                elif kind not in PER_TILE_KINDS:
+                    shared[i] = [arenas[mem].row_vector(self.cols if kind == "row" else 1, dim, f"operand {i}")
+                                 for _ in range(self.copies)]
             slots = []
             for _ in range(2):
                 inputs = {i: arenas[mem].region(tile, self._width(index, i, kind), dim, f"operand {i}")
@@ -163,10 +216,30 @@ class VectorChain:
         acc_scratch = max(lowering.scratch_rows(tile)[1] for lowering in self.lowerings)
         self.scratch = (_scratch(spad, spad_scratch, "spad"), _scratch(acc, acc_scratch, "acc"))
         self.scratch_used = [r for r, count in zip(self.scratch, (spad_scratch, acc_scratch)) if count]
+        self.column_range = -1  # running number of the column ranges whose shared operands were loaded
+        self.col0 = None
+        if not self.column_tiled:
+            self._load_shared(builder, 0)
 
-    def apply(self, builder: ProgramBuilder, number: int, produced: Region | None, row0: int, rows: int) -> None:
-        """Run every stage on rows [row0, row0 + rows) (the first stage's chained operand is
-        `produced`) and store the last stage's result."""
+    def _load_shared(self, builder: ProgramBuilder, col0: int) -> None:
+        """Load the once-per-column-range operands of columns [col0, col0 + cols) into the next copy."""
+        self.column_range += 1
+        self.col0 = col0
+        for index, stage in enumerate(self.stages):
+            for i, regions in self.shared[index].items():
+                kind = self.lowerings[index].operand_kinds[i]
+                full_cols = self.view_shapes[index][-1] if self.view_shapes[index] else 1
+                shape = (self.tile, full_cols) if kind == "broadcast" else self.view_shapes[index]
+                view = _as_operand(stage.operand_views[i], kind, shape)
+                transfer(builder, "load", view, regions[self.column_range % self.copies], 0, col0 if kind in ("row", "broadcast") else 0)
+
+    def apply(self, builder: ProgramBuilder, number: int, produced: Region | None, row0: int, rows: int,
+              col0: int = 0) -> None:
+        """Run every stage on rows [row0, row0 + rows) and columns [col0, col0 + cols) (the first
+        stage's chained operand is `produced`) and store the last stage's result."""
+        if col0 != self.col0:
+            self._load_shared(builder, col0)
+        copy = self.column_range % self.copies
         previous = produced
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
             tile_inputs, tile_output = self.slots[index][number % 2]
@@ -174,13 +247,15 @@ class VectorChain:
             for i, kind in enumerate(lowering.operand_kinds):
                 if i == stage.chained:
                     regions.append(previous)
+                elif kind == "broadcast":
+                    regions.append(self.shared[index][i][copy].row_slice(0, rows))
                 elif i in self.shared[index]:
-                    regions.append(self.shared[index][i])
+                    regions.append(self.shared[index][i][copy])
                 else:
                     full = tile_inputs[i]
                     region = Region(full.mem, full.addr, rows, full.cols, full.bs)
-                    view = _as_operand(stage.operand_views[i], kind, stage.op.result.type.shape)
-                    transfer(builder, "load", view, region, row0)
+                    view = _as_operand(stage.operand_views[i], kind, self.view_shapes[index])
+                    transfer(builder, "load", view, region, row0, col0 if kind == "tile" else 0)
                     regions.append(region)
             output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
             constants = self.constants[index]
@@ -188,7 +263,7 @@ class VectorChain:
             builder.emit_all(instructions, reads=regions + list(constants.values()) + self.scratch_used,
                              writes=[output] + self.scratch_used)
             previous = output
-        transfer(builder, "store", self.out_view, previous, row0)
+        transfer(builder, "store", self.out_view, previous, row0, col0)
 
     def emit(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool) -> None:
         """The whole chain on its own, tile by tile."""
@@ -238,6 +313,13 @@ def _broadcast_rows(op: Op, operand_views: list[DramView]):
     return _proxy(op, shapes, tuple(out_shape)), views
 
 
+def _narrowed(op: Op, cols: int, tile_cols: int) -> Op:
+    """The op over `tile_cols` of its `cols` columns: operands spanning the row are narrowed."""
+    narrow = [tuple(shape[:-1]) + (tile_cols,) if shape and shape[-1] == cols else tuple(shape)
+              for shape in (v.type.shape for v in op.operands)]
+    return _proxy(op, narrow, tuple(op.result.type.shape[:-1]) + (tile_cols,))
+
+
 def _proxy(op: Op, operand_shapes, result_shape) -> Op:
     """The same op on tensors of other shapes (same dtypes, per-tensor quantisation)."""
 
@@ -265,6 +347,9 @@ def _as_operand(view: DramView, kind: str, out_shape) -> DramView:
         shaped = view.reshape(out_shape[:-1] + (view.shape[-1],))
     elif kind == "row":
         shaped = view.reshape((1, out_shape[-1]))
+    elif kind == "broadcast":
+        row = view.reshape((1, out_shape[-1]))
+        shaped = None if row is None else row.broadcast_to(out_shape)
     else:
         shaped = view.reshape((1, 1))
     if shaped is None:

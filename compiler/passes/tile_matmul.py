@@ -1,10 +1,11 @@
 """`tile-matmul`: chooses every qmatmul's tiling and records it as attributes.
 
 The choice is `compiler.codegen.matmul.plan_tiling`: the feasible tile sizes and resident
-operand that move the fewest DRAM bytes, in the on-chip memory one op gets on the hardware
+operand with the fewest estimated cycles, in the on-chip memory one op gets on the hardware
 configuration `hw` (see `compiler.codegen.target`). A qmatmul heading a chain (`chain`
-attributes of `fuse-elementwise`, which must run first) gets whole-row output tiles that leave
-the chain its on-chip rows. Recorded: `tile_m`, `tile_n` (output tile rows, columns), `tile_k`
+attributes of `fuse-elementwise`, which must run first) gets output tiles the chain can run on
+(whole rows when it reduces along them, else any width dividing the row) that leave the chain
+its on-chip rows. Recorded: `tile_m`, `tile_n` (output tile rows, columns), `tile_k`
 (K step), `resident` (`none`, `a`, `b`, `ab`: the operand kept on chip across tiles). Options
 `m`, `n`, `k`, when non-zero, force that tile size (capped at the extent), for experiments.
 

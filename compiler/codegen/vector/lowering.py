@@ -38,6 +38,8 @@ OPERAND_KINDS = {
     "row": "1 x cols row vector (bs = 1), the same region for every tile",
     "column": "rows x 1 column vector, the same rows as the output tile",
     "scalar": "1 x 1, the same region for every tile",
+    "broadcast": "rows x cols, every row the same row vector (1 x cols in DRAM), loaded once for the largest tile "
+                 "by a broadcasting DMA; the same region for every tile",
     "reduced": "rows x N, the same rows as the output tile, N the operand's own last axis (reductions)",
 }
 
@@ -168,7 +170,8 @@ class VectorLowering:
     def _expected_shape(self, kind: str, rows: int, operand: int) -> tuple[int, int]:
         if kind == "reduced":
             return rows, self.op.operands[operand].type.shape[-1]
-        return {"tile": (rows, self.cols), "row": (1, self.cols), "column": (rows, 1), "scalar": (1, 1)}[kind]
+        return {"tile": (rows, self.cols), "broadcast": (rows, self.cols), "row": (1, self.cols), "column": (rows, 1),
+                "scalar": (1, 1)}[kind]
 
     def _check_regions(self, rows, inputs, output, scratch) -> None:
         if len(inputs) != len(self.operand_kinds):

@@ -8,7 +8,8 @@ broadcast only its b operand (`bbc`, a row vector), so:
   for a scalar a onnxruntime's QLinearAdd itself swaps (it calls MLAS with the span as A and
   the scalar as B), which is exactly the swapped instruction with ra <-> rb;
 - qadd's kernel with a row-vector a (onnxruntime computes `fma(a, ra, fma(b, rb, fixed))` row by
-  row, which is not symmetric) copies a into a full scratch tile first;
+  row, which is not symmetric) takes a as a "broadcast" operand: a full tile of copies of the row,
+  which the caller loads once per op with a broadcasting DMA (a bias before every output tile);
 - a scalar b becomes a row vector in scratch (copy to a column, transpose);
 - a one-element qadd is swapped too: onnxruntime tests for "input0 is a scalar" first.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.codegen.vector.broadcast import operand_kind, replicate_rows, scalar_to_row_vector
+from compiler.codegen.vector.broadcast import operand_kind, scalar_to_row_vector
 from compiler.codegen.vector.emitter import Emitter
 from compiler.codegen.vector.lowering import VectorLowering
 from compiler.reference.kernels.fp32 import fma
@@ -45,7 +46,9 @@ class QBinaryLowering(VectorLowering):
         one_element_qadd = op.kind == "qadd" and self.total_rows * self.cols == 1
         self.swapped = one_element_qadd or (kinds[0] != "tile" and kinds[1] == "tile" and self._swap_is_exact(kinds[0]))
         self.order = (1, 0) if self.swapped else (0, 1)
-        self.expand_a = kinds[self.order[0]] == "row"
+        if kinds[self.order[0]] == "row":
+            kinds = tuple("broadcast" if i == self.order[0] else kind for i, kind in enumerate(kinds))
+            self.operand_kinds = kinds
         if kinds[self.order[0]] == "scalar":
             raise self.error("a scalar operand with a non-tile other operand is not supported")
         self.b_kind = kinds[self.order[1]]
@@ -55,8 +58,6 @@ class QBinaryLowering(VectorLowering):
 
     def plan_scratch(self, rows, spad, acc):
         regions = {}
-        if self.expand_a:
-            regions["a"] = spad.tile(rows, self.cols)
         if self.b_kind == "scalar":
             regions["b_column"] = spad.column(self.cols)
             regions["b_row"] = spad.row_vector(self.cols)
@@ -80,11 +81,6 @@ class QBinaryLowering(VectorLowering):
     def emit_tile(self, rows, inputs, output, scratch, constants, layer):
         out = Emitter(layer)
         a, b = (inputs[i] for i in self.order)
-        if self.expand_a:
-            tile = scratch["a"]
-            out.copy(a, tile.row_slice(0, 1))
-            replicate_rows(out, tile)
-            a = tile
         if self.b_kind == "scalar":
             scalar_to_row_vector(out, b, scratch["b_column"], scratch["b_row"])
             b = scratch["b_row"]

@@ -41,9 +41,17 @@ def test_every_qmatmul_gets_a_tiling_that_fits_the_configuration(tmp_path, capsy
         assert attrs["tile_m"] == rows  # A stays on chip only when one tile holds all its rows
 
 
-def test_a_chain_head_gets_whole_row_output_tiles(tmp_path, capsys):
+def test_an_element_wise_chain_head_takes_output_tiles_that_divide_its_rows(tmp_path, capsys):
     out = vitc_opt(tmp_path, capsys, matmul_then_tables(197, 64, 96), "fuse-elementwise,tile-matmul{n=32}")
-    assert matmul_attrs(out)["tile_n"] == 96  # the forced n does not apply under a chain
+    assert matmul_attrs(out)["tile_n"] == 32  # the chain runs on column tiles of 32 of the 96 columns
+
+
+def test_a_forced_width_the_chain_cannot_run_on_is_an_error(tmp_path, capsys):
+    source = tmp_path / "in.vir"
+    source.write_text(matmul_then_tables(197, 64, 96))
+    assert vitc_main(["opt", str(source), "-p", "fuse-elementwise,tile-matmul{n=40}"]) == 1
+    err = capsys.readouterr().err
+    assert "op 'qmatmul' %mm" in err and "no tiling fits" in err and "Traceback" not in err
 
 
 def test_forced_tile_sizes_are_recorded(tmp_path, capsys):

@@ -3,7 +3,8 @@
 `run_lowering(op, operands)` builds a real `.vitb`: the operands are graph inputs in DRAM (each
 arranged as its `operand_kinds` entry says: tiles as rows x cols, row vectors 1 x cols, ...),
 the lowering's constants are the binary's constant section; the program `dma.load`s every
-input tile, broadcast operand and constant (one token load -> vector), runs `emit` tile after
+input tile, broadcast operand (a "broadcast" row vector once, into a whole tile, DRAM row
+stride 0) and constant (one token load -> vector), runs `emit` tile after
 tile (scratch shared by all tiles: the vector unit runs in order), and `dma.store`s every
 output tile (one token vector -> store). It runs with hazard checking on, and the result comes
 back reshaped to the op's result shape.
@@ -41,7 +42,7 @@ class _Bump:
 
 
 def _arranged(kind: str, array: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    shape = {"tile": (rows, cols), "row": (1, cols), "column": (rows, 1), "scalar": (1, 1),
+    shape = {"tile": (rows, cols), "row": (1, cols), "broadcast": (1, cols), "column": (rows, 1), "scalar": (1, 1),
              "reduced": (rows, array.shape[-1] if array.ndim else 1)}[kind]
     return np.ascontiguousarray(array.reshape(shape))
 
@@ -60,11 +61,13 @@ class _Program:
         self.dram_used += -(-nbytes // 64) * 64
         return addr
 
-    def transfer(self, mnemonic: str, region: Region, dram: int, first_row: int = 0, **tokens) -> None:
+    def transfer(self, mnemonic: str, region: Region, dram: int, first_row: int = 0, broadcast: bool = False,
+                 **tokens) -> None:
+        """Rows of `region` from/to consecutive DRAM rows (`broadcast`: all from one row)."""
         esize = 4 if region.mem == "acc" else 1
         self.instructions.append(Instruction(mnemonic, dict(
             mem=region.mem, addr=region.addr, rows=region.rows, cols=region.cols, bs=region.bs,
-            dram=dram + first_row * region.cols * esize, dram_stride=region.cols * esize, **tokens)))
+            dram=dram + first_row * region.cols * esize, dram_stride=0 if broadcast else region.cols * esize, **tokens)))
 
 
 def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_rows: int | None = None,
@@ -79,7 +82,7 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
         lowering = lowering_class(op, config)
     rows, cols = lowering.total_rows, lowering.cols
     program = _Program(config)
-    loads = []  # (region, DRAM address, first row, is a constant) of every load
+    loads = []  # (region, DRAM address, first row, is a constant, is a broadcast) of every load
     placed = []  # per operand: (kind, arranged shape, memory, DRAM address)
 
     for i, (kind, array) in enumerate(zip(lowering.operand_kinds, operands)):
@@ -94,19 +97,23 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
     for block in lowering.constants():
         region = program.onchip[block.mem].region(block.rows, block.cols)
         constants[block.name] = region
-        loads.append((region, len(constant_bytes), 0, True))
+        loads.append((region, len(constant_bytes), 0, True, False))
         constant_bytes += block.data + bytes(-len(block.data) % 64)
 
     shared = {}  # operand index -> the region of a broadcast operand, loaded once
     for i, entry in enumerate(placed):
-        if entry[0] not in ("tile", "column", "reduced"):
+        if entry[0] in ("row", "scalar"):
             kind, shape, mem, addr = entry
             shared[i] = program.onchip[mem].region(*shape, bs=1)
-            loads.append((shared[i], addr, 0, False))
+            loads.append((shared[i], addr, 0, False, False))
 
     spad_free = config.spad_rows - program.onchip["spad"].used
     acc_free = config.acc_rows - program.onchip["acc"].used
     tile_rows = min(lowering.row_tile(spad_free // 2, acc_free // 2), max_tile_rows or rows)
+    for i, (kind, shape, mem, addr) in enumerate(placed):
+        if kind == "broadcast":  # a whole tile of copies of the row, loaded once
+            shared[i] = program.onchip[mem].region(tile_rows, cols)
+            loads.append((shared[i], addr, 0, False, True))
     spad_scratch, acc_scratch = lowering.scratch_rows(tile_rows)
     scratch = tuple(program.onchip[mem].region(count, 1) if count else None
                     for mem, count in (("spad", spad_scratch), ("acc", acc_scratch)))
@@ -122,19 +129,19 @@ def run_lowering(op, operands: list[np.ndarray], config="default", *, max_tile_r
         inputs = []
         for i, entry in enumerate(placed):
             if i in shared:
-                inputs.append(shared[i])
+                inputs.append(shared[i].row_slice(0, count) if entry[0] == "broadcast" else shared[i])
                 continue
             kind, shape, mem, addr = entry
             region = program.onchip[mem].region(count, shape[1])
-            loads.append((region, addr, first, False))
+            loads.append((region, addr, first, False, False))
             inputs.append(region)
         output = program.onchip[out_mem].region(count, cols)
         tiles.append((first, count, inputs, output))
 
     constants_addr = program.dram(0)
-    for n, (region, addr, first, is_const) in enumerate(loads):
+    for n, (region, addr, first, is_const, broadcast) in enumerate(loads):
         signal = dict(signal=VECTOR) if n == len(loads) - 1 else {}
-        program.transfer("dma.load", region, addr + (constants_addr if is_const else 0), first, **signal)
+        program.transfer("dma.load", region, addr + (constants_addr if is_const else 0), first, broadcast, **signal)
     vector = []
     for first, count, inputs, output in tiles:
         vector += lowering.emit(count, inputs, output, scratch, constants, 0)

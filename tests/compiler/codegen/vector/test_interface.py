@@ -18,9 +18,14 @@ CONFIG = load_config("default")
 
 
 def _expanding_qadd(rows=40, cols=197):
-    """qadd (kernel) of a row vector a and a tile b: a is expanded into a SPAD scratch tile."""
+    """qadd (kernel) of a row vector a and a tile b: a is placed as a "broadcast" tile."""
     return qbinary_op("qadd", "qlinear", q8("u8", (cols,), 0.01, 128), q8("u8", (rows, cols), 0.02, 120),
                       q8("u8", (rows, cols), 0.03, 125))
+
+
+def _softmax(rows=40, cols=197):
+    """qsoftmax: its ACC scratch (row max, row sum, the exp tile) grows with the row count."""
+    return single_op("qsoftmax", [q8("u8", (rows, cols), 0.01, 0)], q8("u8", (rows, cols), 1 / 256, 0), axis=1)
 
 
 def test_unsupported_op_names_the_op_and_the_supported_kinds():
@@ -33,28 +38,27 @@ def test_unsupported_op_names_the_op_and_the_supported_kinds():
 def test_wrong_input_region_is_an_error_naming_the_op():
     lowering = vector_lowering(_expanding_qadd(), CONFIG)
     rows = 4
-    spad, _ = lowering.scratch_rows(rows)
-    scratch = (Region.packed("spad", 3000, spad, 1), None)
-    row = Region("spad", 0, 1, 197, 1)
+    scratch = (None, None)
+    row = Region.packed("spad", 0, rows, 197)
     wrong = Region.packed("spad", 100, rows, 196)
     with pytest.raises(VitcError, match=r"op 'qadd' %y.*input 1 \(tile\) region .* should be 4 x 197 in spad"):
         lowering.emit(rows, [row, wrong], Region.packed("spad", 2000, rows, 197), scratch, {}, 0)
 
 
 def test_row_tile_is_the_largest_tile_whose_scratch_fits():
-    lowering = vector_lowering(_expanding_qadd(rows=500), CONFIG)
-    for spad_free, acc_free in ((13, 0), (1000, 0), (333, 5)):
+    lowering = vector_lowering(_softmax(rows=500), CONFIG)
+    for spad_free, acc_free in ((0, 15), (0, 1000), (5, 333)):
         tile = lowering.row_tile(spad_free, acc_free)
         spad, acc = lowering.scratch_rows(tile)
         assert spad <= spad_free and acc <= acc_free
         spad, acc = lowering.scratch_rows(tile + 1)
         assert spad > spad_free or acc > acc_free
-    assert vector_lowering(_expanding_qadd(rows=3), CONFIG).row_tile(1000, 0) == 3  # never more than the op's rows
+    assert vector_lowering(_softmax(rows=3), CONFIG).row_tile(0, 1000) == 3  # never more than the op's rows
 
 
 def test_row_tile_when_one_row_does_not_fit():
-    with pytest.raises(VitcError, match=r"op 'qadd' %y.*one row needs 13 spad and 0 acc scratch rows, only 10 and 0"):
-        vector_lowering(_expanding_qadd(), CONFIG).row_tile(10, 0)
+    with pytest.raises(VitcError, match=r"op 'qsoftmax' %y.*one row needs 0 spad and 15 acc scratch rows, only 0 and 10"):
+        vector_lowering(_softmax(), CONFIG).row_tile(0, 10)
 
 
 def test_instructions_are_vector_unit_without_tokens_and_deterministic():

@@ -7,6 +7,8 @@ import zlib
 import numpy as np
 import pytest
 
+from compiler.codegen.vector import vector_lowering
+from isa.config import load_config
 from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
@@ -70,13 +72,18 @@ def test_column_broadcast_is_refused():
         run_lowering(op, [np.zeros((4, 8), np.uint8), np.zeros((4, 1), np.uint8)])
 
 
-def test_row_vector_a_of_qlinear_qadd_is_expanded_not_swapped():
-    """onnxruntime's kernel is not symmetric in a and b, so a broadcast a is copied to a full tile."""
-    op = qbinary_op("qadd", "qlinear", q8("u8", (40,), 0.011, 120), q8("u8", (9, 40), 0.007, 130),
-                    q8("u8", (9, 40), 0.013, 125))
-    _, instructions = run_lowering(op, [np.zeros(40, np.uint8), np.zeros((9, 40), np.uint8)])
-    assert [i.mnemonic for i in instructions].count("copy") == 1 + 4  # first row, then 1 -> 2 -> 4 -> 8 -> 9 rows
+def test_row_vector_a_of_qlinear_qadd_is_a_broadcast_tile_not_swapped():
+    """onnxruntime's kernel is not symmetric in a and b, so a broadcast a is a full tile of copies of
+    the row ("broadcast": the caller loads it once with a stride-0 DMA), never swapped into b."""
+    rng = np.random.default_rng(9)
+    a, b = rng.integers(0, 256, 40).astype(np.uint8), rng.integers(0, 256, (9, 40)).astype(np.uint8)
+    qa, qb, qc = (float(np.float32(0.011)), 120), (float(np.float32(0.007)), 130), (float(np.float32(0.013)), 125)
+    op = qbinary_op("qadd", "qlinear", q8("u8", (40,), *qa), q8("u8", (9, 40), *qb), q8("u8", (9, 40), *qc))
+    assert vector_lowering(op, load_config("default")).operand_kinds == ("broadcast", "tile")
+    got, instructions = run_lowering(op, [a, b], max_tile_rows=4)
+    assert [i.mnemonic for i in instructions] == ["qadd"] * 3  # no copies, one instruction per tile
     assert instructions[-1].fields["bbc"] == 0
+    assert_exact("qadd of a broadcast row vector a", got, ort_ref.qlinear_binary("QLinearAdd", a, qa, b, qb, qc, np.uint8))
 
 
 @pytest.mark.parametrize("scales", [(3.0, 0.01, 0.01), (1e-6, 0.01, 0.01), (0.01, 0.01, 1e-4), (0.5, 1e-7, 0.02),
