@@ -16,6 +16,8 @@ float32; only where that sum sits at a float32 halfway point (`numerics.f32_half
 double rounding differ from the fma, and then the exact `fma_f32` does the tile.
 """
 
+import functools
+
 import numpy as np
 
 from runtime_emulator.machine import Machine
@@ -57,12 +59,29 @@ def _bind(m: Machine, f, kernel, combine):
     return lambda: write(_float_path(a_codes[a_bytes()].astype(np.int32), b_codes[b_bytes()].astype(np.int32), f, combine))
 
 
+def _f32_bits(value: float) -> int:
+    return int(np.array(value, F32).view(np.uint32))
+
+
+@functools.lru_cache(maxsize=1024)
+def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) -> tuple[np.ndarray, ...]:
+    """Per byte value: a's code as float32 and its product a * ra (exact in float64: 8 + 24
+    bits), b's inner fma in float32 and float64. A pure function of its arguments (float32
+    constants by bit pattern, so that -0.0 and NaNs are keys like any other), shared by every
+    qadd with the same operand types and constants (read-only)."""
+    ra, rb, fixed = (np.array(bits, np.uint32).view(F32)[()] for bits in (ra_bits, rb_bits, fixed_bits))
+    a_values = CODE_OF_BYTE[au].astype(F32)
+    products = a_values.astype(np.float64) * np.float64(ra)
+    inners = fma_f32(CODE_OF_BYTE[bu].astype(F32), rb, fixed)
+    tables = (a_values, products, inners, inners.astype(np.float64))
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
 def bind_qadd(m: Machine, f):
-    # Per byte value: a's product a * ra (exact in float64: 8 + 24 bits) and b's inner fma, once.
-    a_values = CODE_OF_BYTE[f["au"]].astype(F32)
-    products = a_values.astype(np.float64) * np.float64(F32(f["ra"]))
-    inners = fma_f32(CODE_OF_BYTE[f["bu"]].astype(F32), F32(f["rb"]), F32(f["fixed"]))
-    inners_wide = inners.astype(np.float64)
+    a_values, products, inners, inners_wide = _qadd_tables(
+        f["au"], _f32_bits(f["ra"]), f["bu"], _f32_bits(f["rb"]), _f32_bits(f["fixed"]))
     unsigned = f["cu"]
 
     def kernel(a, b) -> np.ndarray:
