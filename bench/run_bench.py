@@ -2,24 +2,26 @@
 
   python bench/run_bench.py [--models vit-micro,deit-tiny,...] [--configs default,large]
                             [--variant qdq-u8-pt] [--build KEY=VALUE ...] [--seed N]
-                            [--repeats N] [--timeout S] [--json]
+                            [--repeats N] [--cold-repeats N] [--timeout S] [--json]
 
 Per model and configuration (docs/performance.md explains every column):
-compile s (ONNX import + backend), emulate s (emulator with timing), onnxruntime s (one
-thread, default optimisation, median of --repeats runs after a warm-up), their ratio, cycles,
-roofline cycles and their ratio, matrix-engine utilisation, each unit's busy time (load / store
-/ matrix / vector, as % of the cycles), DRAM MB moved against the compulsory MB, exact (every
-output element equal to onnxruntime's), and the peak RSS of the compile and of the emulation.
-Each measured step runs in its own process (bench/steps.py), so its peak RSS is its own; the
-models are built (and cached) by the zoo beforehand, untimed.
+compile s (ONNX import + backend) and emulate s (emulator with timing), each the median of
+--cold-repeats runs in fresh processes (nothing carried over between runs); onnxruntime s (one
+thread, default optimisation, median of --repeats runs after a warm-up); their ratio; cycles,
+roofline cycles and their ratio; matrix-engine utilisation; each unit's busy time (load / store
+/ matrix / vector, as % of the cycles); DRAM MB moved against the compulsory MB; exact (every
+output element equal to onnxruntime's); the peak RSS of the compile and of the emulation. Each
+measured step runs in its own process (bench/steps.py), so its peak RSS is its own; the models
+are built (and cached) by the zoo beforehand, untimed.
 
-A model that does not compile or run yet is a row saying so, with the reason under the table:
-the backend is in progress and the benchmark reports it rather than stopping.
+A model that fails to build, compile or run is a row saying so, with the reason under the
+table, so one failure does not hide the other figures.
 `--build KEY=VALUE` passes a zoo build option (e.g. `layernorm=none`) to every model.
 """
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,7 +102,8 @@ def _failed(row: Row, status: str, error: str) -> Row:
     return row
 
 
-def bench_model(name: str, model_path: Path, configs: list[str], seed: int, repeats: int, timeout: float, work: Path) -> list[Row]:
+def bench_model(name: str, model_path: Path, configs: list[str], seed: int, repeats: int, timeout: float, work: Path,
+                cold_repeats: int = 1) -> list[Row]:
     reference_npz = work / f"{name}-onnxruntime.npz"
     reference = run_step(["onnxruntime", model_path, name, seed, repeats, reference_npz], timeout)
     rows = []
@@ -111,17 +114,22 @@ def bench_model(name: str, model_path: Path, configs: list[str], seed: int, repe
             _failed(row, "onnxruntime", reference["error"])
             continue
         vitb = work / f"{name}-{Path(config).stem}.vitb"
-        compiled = run_step(["compile", model_path, config, vitb], timeout)
-        if "error" in compiled:
-            _failed(row, "compile", compiled["error"])
+        compiles = [run_step(["compile", model_path, config, vitb], timeout) for _ in range(cold_repeats)]
+        failed = [run for run in compiles if "error" in run]
+        if failed:
+            _failed(row, "compile", failed[0]["error"])
             continue
-        row.compile_seconds, row.compile_rss_mb = compiled["seconds"], compiled["peak_rss_mb"]
+        row.compile_seconds = statistics.median(run["seconds"] for run in compiles)
+        row.compile_rss_mb = max(run["peak_rss_mb"] for run in compiles)
         emulated_npz = work / f"{name}-{Path(config).stem}.npz"
-        emulated = run_step(["emulate", vitb, config, name, seed, emulated_npz], timeout)
-        if "error" in emulated:
-            _failed(row, "emulate", emulated["error"])
+        runs = [run_step(["emulate", vitb, config, name, seed, emulated_npz], timeout) for _ in range(cold_repeats)]
+        failed = [run for run in runs if "error" in run]
+        if failed:
+            _failed(row, "emulate", failed[0]["error"])
             continue
-        row.emulate_seconds, row.run_rss_mb = emulated["seconds"], emulated["peak_rss_mb"]
+        emulated = runs[0]
+        row.emulate_seconds = statistics.median(run["seconds"] for run in runs)
+        row.run_rss_mb = max(run["peak_rss_mb"] for run in runs)
         for key in ("cycles", "roofline_cycles", "roofline_bound", "matrix_utilisation", "dram_bytes",
                     "compulsory_bytes", "instructions", "busy_cycles"):
             setattr(row, key, emulated[key])
@@ -130,7 +138,7 @@ def bench_model(name: str, model_path: Path, configs: list[str], seed: int, repe
 
 
 def run_bench(models: list[str], configs: list[str], variant: str, build: dict, seed: int = 0, repeats: int = 5,
-              timeout: float = 3600.0, progress=None) -> list[Row]:
+              timeout: float = 3600.0, progress=None, cold_repeats: int = 1) -> list[Row]:
     from isa.errors import VitcError
     from models.zoo import quantized_model_path
 
@@ -142,7 +150,7 @@ def run_bench(models: list[str], configs: list[str], variant: str, build: dict, 
             except VitcError as err:
                 new = [_failed(Row(name, config), "build", str(err)) for config in configs]
             else:
-                new = bench_model(name, model_path, configs, seed, repeats, timeout, Path(tmp))
+                new = bench_model(name, model_path, configs, seed, repeats, timeout, Path(tmp), cold_repeats)
             rows += new
             if progress:
                 for row in new:
@@ -221,16 +229,19 @@ def main(argv=None) -> int:
     parser.add_argument("--build", action="append", default=[], metavar="KEY=VALUE", help="zoo build option for every model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample input (default 0)")
     parser.add_argument("--repeats", type=int, default=5, help="timed onnxruntime runs, median reported (default 5)")
+    parser.add_argument("--cold-repeats", type=int, default=3,
+                        help="compile and emulator runs, each in a fresh process (nothing carried over), median reported (default 3)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per step (default 3600)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
+    if args.repeats < 1 or args.cold_repeats < 1:
+        parser.error("--repeats and --cold-repeats must be at least 1")
     models, configs = args.models.split(","), args.configs.split(",")
     def progress(row: Row) -> None:  # on stderr, so that --json output stays one object
         print(f"run_bench: {row.model} on {row.config}: {row.status}", file=sys.stderr, flush=True)
 
-    rows = run_bench(models, configs, args.variant, _build_options(args.build), args.seed, args.repeats, args.timeout, progress)
+    rows = run_bench(models, configs, args.variant, _build_options(args.build), args.seed, args.repeats, args.timeout, progress,
+                     args.cold_repeats)
     if args.json:
         print(json.dumps({"variant": args.variant, "build": _build_options(args.build), "seed": args.seed,
                           "rows": [row.to_dict() for row in rows]}, sort_keys=True))

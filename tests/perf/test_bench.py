@@ -96,3 +96,26 @@ def test_a_failing_step_reports_an_error_not_a_traceback(tmp_path):
     result = run_step(["emulate", tmp_path / "missing.vitb", "default", MODEL, 0, tmp_path / "out.npz"], timeout=120)
     assert set(result) == {"error"} and result["error"].endswith("missing.vitb: cannot read: No such file or directory")
     assert run_step(["no-such-step"], timeout=120) == {"error": "usage: steps.py compile|emulate|onnxruntime ARGS..."}
+
+
+def test_cold_repeats_report_the_median_time_and_the_largest_peak(monkeypatch, tmp_path):
+    import bench.run_bench as run_bench_module
+
+    timings = {"compile": iter([3.0, 1.0, 2.0]), "emulate": iter([0.5, 0.9, 0.7])}
+    peaks = {"compile": iter([100.0, 300.0, 200.0]), "emulate": iter([50.0, 40.0, 60.0])}
+
+    def fake_step(args, timeout):
+        step = args[0]
+        if step == "onnxruntime":
+            return {"seconds": 0.1, "peak_rss_mb": 10.0}
+        if step == "compile":
+            return {"seconds": next(timings[step]), "peak_rss_mb": next(peaks[step])}
+        return {"seconds": next(timings[step]), "peak_rss_mb": next(peaks[step]), "cycles": 10, "roofline_cycles": 8,
+                "roofline_bound": "compute", "matrix_utilisation": 0.5, "dram_bytes": 1, "compulsory_bytes": 1,
+                "instructions": 3, "busy_cycles": {"load": 1, "store": 1, "matrix": 5, "vector": 2}}
+
+    monkeypatch.setattr(run_bench_module, "run_step", fake_step)
+    monkeypatch.setattr(run_bench_module, "compare_outputs", lambda emulated, reference: (True, 0))
+    (row,) = run_bench_module.bench_model("m", tmp_path / "m.onnx", ["default"], 0, 1, 60.0, tmp_path, cold_repeats=3)
+    assert (row.compile_seconds, row.compile_rss_mb) == (2.0, 300.0)
+    assert (row.emulate_seconds, row.run_rss_mb) == (0.7, 60.0)
