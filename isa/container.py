@@ -120,18 +120,25 @@ def _check_span(what: str, addr: int, size: int, dram_size: int) -> None:
 def write_vitb(binary: Binary) -> bytes:
     """Serialise a binary; the same Binary always gives the same bytes."""
     check_binary(binary)
+    rest = b"".join(_layout(binary))
+    return MAGIC + struct.pack("<II", VERSION, zlib.crc32(rest)) + rest
+
+
+def _layout(binary: Binary) -> list[bytes]:
+    """The file from offset 12 (after the checksum) as consecutive pieces: the header's rest and
+    the section table padded to the first section, then each section and its zero padding."""
     sections = [binary.code, binary.constants, _pack_io(binary.io), _pack_strings(binary.layers)]
     table_end = HEADER_BYTES + SECTION_ENTRY.size * len(sections)
     offset = _align(table_end)
-    entries, body = [], bytearray()
+    entries, body = [], []
     for tag, data in zip(SECTION_TAGS, sections):
         entries.append(SECTION_ENTRY.pack(tag, 0, offset, len(data)))
-        body += data + bytes(_align(len(data)) - len(data))
+        body += [data, bytes(_align(len(data)) - len(data))]
         offset += _align(len(data))
-    rest = (struct.pack("<I", len(sections)) + bytes.fromhex(binary.config_hash)
+    head = (struct.pack("<I", len(sections)) + bytes.fromhex(binary.config_hash)
             + struct.pack("<QQ", binary.dram_size, binary.constants_addr)
-            + b"".join(entries) + bytes(_align(table_end) - table_end) + bytes(body))
-    return MAGIC + struct.pack("<II", VERSION, zlib.crc32(rest)) + rest
+            + b"".join(entries) + bytes(_align(table_end) - table_end))
+    return [head] + body
 
 
 def save_vitb(path: str | os.PathLike, binary: Binary) -> None:
@@ -228,13 +235,26 @@ def read_vitb(data: bytes) -> Binary:
     layers = _read_strings(_Reader(data, *sections[3], what="layer names"))
     binary = Binary(config_hash, bytes(code), bytes(constants), constants_addr, dram_size, io, layers)
     try:
-        canonical = write_vitb(binary)
+        check_binary(binary)
     except VitcError as err:
         raise VitcError(f".vitb: {err}") from None
-    if canonical != data:
-        offset = next((i for i, (a, b) in enumerate(zip(canonical, data)) if a != b), min(len(canonical), len(data)))
+    offset = _first_difference(_layout(binary), data, 12)
+    if offset is not None:
         header.fail("not in canonical layout (padding, section placement or trailing bytes)", offset)
     return binary
+
+
+def _first_difference(pieces: list[bytes], data: bytes, start: int) -> int | None:
+    """The first offset where `data` from `start` on differs from the concatenated `pieces` (or
+    where one of them ends first), None when they are equal. Compares piece by piece, without
+    copying the file: the bytes before `start` (magic, version, checksum) are checked already."""
+    offset = start
+    for piece in pieces:
+        if not data.startswith(piece, offset):
+            found = data[offset:offset + len(piece)]
+            return offset + next((i for i, (a, b) in enumerate(zip(piece, found)) if a != b), min(len(piece), len(found)))
+        offset += len(piece)
+    return None if offset == len(data) else offset
 
 
 def _section(header: _Reader, data: bytes, tag: bytes) -> tuple[int, int]:

@@ -160,3 +160,15 @@ def test_round_trip_of_random_binaries(words, constants, constants_addr, io, lay
         assert struct.pack("<d", got.scale) == struct.pack("<d", want.scale)
         assert (got.name, got.kind, got.dtype, got.shape, got.addr, got.zero_point) == (
             want.name, want.kind, want.dtype, want.shape, want.addr, want.zero_point)
+
+
+def test_non_canonical_bytes_name_their_own_offset():
+    """A non-zero padding byte (checksum repaired) is reported where it is, and a file with bytes
+    after its last section at the offset where the canonical file ends."""
+    data = write_vitb(sample_binary())
+    table_end = 64 + 24 * 4  # header, then four section entries, padded to 192
+    padded = _refresh_crc(data[:table_end + 5] + b"\x01" + data[table_end + 6:])
+    with pytest.raises(VitcError, match=rf"offset 0x{table_end + 5:x} \(header\): not in canonical layout"):
+        read_vitb(padded)
+    with pytest.raises(VitcError, match=rf"offset 0x{len(data):x} \(header\): not in canonical layout"):
+        read_vitb(_refresh_crc(data + b"\x00" * 3))
