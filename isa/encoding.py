@@ -22,6 +22,7 @@ Invariants:
   the instruction index and byte offset.
 - `decode_program` extracts each field for all instructions of one opcode at once with numpy
   (shift and mask per 64-bit word), so 100k instructions decode in a fraction of a second;
+  given `pcs`, it checks every instruction the same way but builds `Instruction`s only there;
   `encode_program` inserts them the same way, and gives exactly the bytes of `encode`.
 """
 
@@ -30,7 +31,7 @@ import functools
 import itertools
 import operator
 import struct
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -168,9 +169,11 @@ def decode(word: bytes, pc: int = 0) -> Instruction:
     return _decode_words(word, first_pc=pc)[0]
 
 
-def decode_program(code: bytes) -> list[Instruction]:
-    """Decode a code section: a whole number of instruction words."""
-    return _decode_words(code, first_pc=0)
+def decode_program(code: bytes, pcs: Sequence[int] | None = None) -> list[Instruction]:
+    """Decode a code section: a whole number of instruction words. Every instruction is checked;
+    with `pcs`, only the instructions at those indices are built, and returned in that order
+    (an emulator that shares work between equal operands needs one per distinct word)."""
+    return _decode_words(code, first_pc=0, pcs=pcs)
 
 
 def _spec(instr: Instruction) -> InstructionSpec:
@@ -282,7 +285,7 @@ def _check_tokens(spec: InstructionSpec, wait: int, signal: int, error) -> None:
             raise error(f"{name} names the instruction's own unit {spec.unit!r}")
 
 
-def _decode_words(code: bytes, first_pc: int) -> list[Instruction]:
+def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) -> list[Instruction]:
     table = load_table()
     width = table.width_bytes
     if len(code) % width:
@@ -293,12 +296,14 @@ def _decode_words(code: bytes, first_pc: int) -> list[Instruction]:
         )
     words = np.frombuffer(code, dtype="<u8").reshape(-1, width // 8)
     opcodes = words[:, 0] & 0xFF if len(words) else np.zeros(0, dtype=np.uint64)
+    wanted = np.zeros(len(words), dtype=bool)
+    wanted[slice(None) if pcs is None else np.asarray(pcs, dtype=np.int64)] = True
     decoded: list[Instruction | None] = [None] * len(words)
     _check_opcodes(table, opcodes, first_pc)
     for opcode in np.unique(opcodes).tolist():
         index = np.flatnonzero(opcodes == opcode)
-        _decode_group(table.by_opcode[opcode], words[index], index, first_pc, decoded)
-    return decoded
+        _decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded)
+    return decoded if pcs is None else [decoded[pc] for pc in pcs]
 
 
 def _check_opcodes(table: InstructionTable, opcodes: np.ndarray, first_pc: int) -> None:
@@ -313,8 +318,10 @@ def _where(pc: int) -> str:
     return f"instruction {pc} (offset 0x{pc * load_table().width_bytes:x})"
 
 
-def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, first_pc: int, decoded: list) -> None:
-    """Decode all instructions of one opcode: `rows` are their words, `index` their positions."""
+def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, wanted: np.ndarray, first_pc: int,
+                  decoded: list) -> None:
+    """Check all instructions of one opcode and build the `wanted` ones: `rows` are their words,
+    `index` their positions."""
 
     def fail(row: int, message: str):
         pc = first_pc + int(index[row])
@@ -325,7 +332,7 @@ def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, fi
     if stray.any():
         row, word = np.argwhere(stray)[0]
         fail(row, f"reserved bits set in 64-bit word {word}: 0x{int(rows[row, word] & reserved[word]):016x}")
-    names, columns = [], []
+    codes = {}
     for field in spec.fields[1:]:
         column = (rows[:, field.lsb // 64] >> np.uint64(field.lsb % 64)) & np.uint64(field.mask)
         if field.kind == "enum":
@@ -333,12 +340,14 @@ def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, fi
             if bad.any():
                 row = int(np.argmax(bad))
                 fail(row, f"field {field.name}: code {int(column[row])} names none of {', '.join(field.values)}")
-        names.append(field.name)
-        columns.append(_column_values(field, column))
-    _check_group_tokens(spec, dict(zip(names, columns)), fail)
+        codes[field.name] = column
+    _check_group_tokens(spec, codes, fail)
+    keep = np.flatnonzero(wanted)
+    names = list(codes)
+    columns = [_column_values(field, codes[field.name][keep]) for field in spec.fields[1:]]
     mnemonic = spec.mnemonic
     group = [Instruction(mnemonic, dict(zip(names, values))) for values in zip(*columns)]
-    for position, instr in zip(index.tolist(), group):
+    for position, instr in zip(index[keep].tolist(), group):
         decoded[position] = instr
 
 
@@ -351,11 +360,10 @@ def _column_values(field: Field, column: np.ndarray) -> list:
     return column.tolist()
 
 
-def _check_group_tokens(spec: InstructionSpec, columns: dict, fail) -> None:
-    wait = np.asarray(columns["wait"])
-    signal = np.asarray(columns["signal"])
+def _check_group_tokens(spec: InstructionSpec, codes: dict, fail) -> None:
+    wait, signal = codes["wait"], codes["signal"]
     own = load_table().unit_index(spec.unit)
-    owned = (wait | signal) != 0 if own is None else ((wait | signal) >> own & 1) != 0
+    owned = (wait | signal) != 0 if own is None else ((wait | signal) >> np.uint64(own) & np.uint64(1)) != 0
     if not owned.any():
         return
     row = int(np.argmax(owned))

@@ -7,7 +7,9 @@ by the mnemonic's binder in `SEMANTICS`: views of the memories and derived const
 once). The run loop then does no per-instruction decoding. Instructions that differ only in
 their tokens and layer share one `Body` (a program repeats its tiles and blocks many times):
 they are found by comparing the instruction words with those bits masked out, which the
-one-to-one encoding makes the same as comparing the operand fields.
+one-to-one encoding makes the same as comparing the operand fields. Only those classes' first
+instructions are decoded into `Instruction`s (every word is still checked); an `Op` builds its
+own from its body's when a message or a trace asks for it.
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could
@@ -74,6 +76,7 @@ class Body:
     """Everything about an instruction that its operand fields (all but wait, signal, layer)
     determine; instructions with the same operands share one (compared and hashed as itself)."""
 
+    instruction: Instruction  # the first instruction with these operands (its tokens and layer are its own)
     unit: int  # index into units.UNITS, or CONTROL
     run: Callable[[], None]  # the instruction's semantics, bound to the run's machine
     accesses: list
@@ -88,15 +91,20 @@ class Body:
 @dataclass(slots=True)
 class Op:
     pc: int
-    instruction: Instruction
     waits: tuple[int, ...]  # units to pop a token from before starting
     signals: tuple[int, ...]  # units to push a token to when finished
     layer: int
     body: Body
 
     @property
+    def instruction(self) -> Instruction:
+        """The decoded instruction, built when asked for (messages, traces): its operands are
+        its body's, its tokens and layer its own."""
+        return _with_common(self.body.instruction, _mask(self.waits), _mask(self.signals), self.layer)
+
+    @property
     def mnemonic(self) -> str:
-        return self.instruction.mnemonic
+        return self.body.instruction.mnemonic
 
     @property
     def fields(self):
@@ -148,25 +156,33 @@ def describe(pc: int, instruction: Instruction) -> str:
 def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: int) -> list[Op]:
     """Decode the code section and prepare its `Op`s, their semantics bound to `machine` (whose
     DRAM size bounds the DMAs)."""
-    instructions = decode_program(code)
-    halts = [pc for pc, instr in enumerate(instructions) if instr.mnemonic == "halt"]
+    table = load_table()
+    whole = len(code) // table.width_bytes  # a truncated last word is reported by decode_program
+    words = np.frombuffer(code, "<u8", count=whole * table.width_bytes // 8).reshape(whole, table.width_bytes // 8)
+    classes, firsts = _operand_classes(words)
+    firsts = firsts.tolist()
+    operands = decode_program(code, firsts)  # checks every word, builds one instruction per class
+    classes = classes.tolist()
+    waits, signals, layers = (_common_field(words, name).tolist() for name in ("wait", "signal", "layer"))
+
+    def instruction_at(pc: int) -> Instruction:
+        return _with_common(operands[classes[pc]], waits[pc], signals[pc], layers[pc])
+
+    halts = np.flatnonzero(_common_field(words, "opcode") == table.by_mnemonic["halt"].opcode).tolist()
     if not halts:
         raise VitcError("program has no halt instruction")
-    if halts[0] != len(instructions) - 1:
+    if halts[0] != whole - 1:
         pc = halts[0] + 1
-        raise VitcError(f"{describe(pc, instructions[pc])}: code after halt (pc {halts[0]}) can never run")
+        raise VitcError(f"{describe(pc, instruction_at(pc))}: code after halt (pc {halts[0]}) can never run")
     memory_rows = footprint.memory_rows(config)
-    words = np.frombuffer(code, "<u8").reshape(len(instructions), -1)
-    classes, firsts = _operand_classes(words)
-    waits, signals, layers = (_common_field(words, name).tolist() for name in ("wait", "signal", "layer"))
     layer_limit = max(layer_count, 1)
-    bad_layer = next((pc for pc, layer in enumerate(layers) if layer >= layer_limit), len(instructions))
+    bad_layer = next((pc for pc, layer in enumerate(layers) if layer >= layer_limit), whole)
     bodies: list[Body | None] = [None] * len(firsts)
     # In pc order, so that the first bad instruction is the one reported.
-    for body_index, pc in sorted(enumerate(firsts.tolist()), key=lambda entry: entry[1]):
+    for body_index, pc in sorted(enumerate(firsts), key=lambda entry: entry[1]):
         if pc > bad_layer:
             break
-        instr = instructions[pc]
+        instr = operands[body_index]
         try:
             check_implemented(load_table().by_mnemonic[instr.mnemonic], instr)
             if pc == bad_layer:
@@ -174,14 +190,25 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
             bodies[body_index] = _body(instr, config, machine, memory_rows)
         except VitcError as err:
             raise VitcError(f"{describe(pc, instr)}: {err}") from None
-    if bad_layer < len(instructions):
-        layer, instr = layers[bad_layer], instructions[bad_layer]
-        raise VitcError(f"{describe(bad_layer, instr)}: layer {layer} is not in the binary's layer table ({layer_count} names)")
+    if bad_layer < whole:
+        layer = layers[bad_layer]
+        raise VitcError(
+            f"{describe(bad_layer, instruction_at(bad_layer))}: layer {layer} is not in the binary's layer table ({layer_count} names)"
+        )
     return [
-        Op(pc, instr, MASK_UNITS[wait], MASK_UNITS[signal], layer, bodies[body_index])
-        for pc, (instr, wait, signal, layer, body_index)
-        in enumerate(zip(instructions, waits, signals, layers, classes.tolist()))
+        Op(pc, MASK_UNITS[wait], MASK_UNITS[signal], layer, bodies[body_index])
+        for pc, (wait, signal, layer, body_index) in enumerate(zip(waits, signals, layers, classes))
     ]
+
+
+def _with_common(operands: Instruction, wait: int, signal: int, layer: int) -> Instruction:
+    """`operands` with these tokens and layer: what decoding a word of its class gives."""
+    return Instruction(operands.mnemonic, {**operands.fields, "wait": wait, "signal": signal, "layer": layer})
+
+
+def _mask(units: tuple[int, ...]) -> int:
+    """The token mask naming `units` (the inverse of `MASK_UNITS`)."""
+    return sum(1 << unit for unit in units)
 
 
 def _common_field(words: np.ndarray, name: str) -> np.ndarray:
@@ -211,6 +238,7 @@ def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_r
     accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
     moved = timing.dma_bytes(f) if mnemonic.startswith("dma.") and not f.get("zero") else 0
     return Body(
+        instruction=instr,
         unit=UNIT_INDEX.get(unit_name, CONTROL),
         run=SEMANTICS[mnemonic](machine, f),
         accesses=accesses,

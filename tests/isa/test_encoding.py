@@ -64,6 +64,21 @@ def test_program_round_trip(program):
     assert encode_program(decoded) == code
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(instructions, min_size=1, max_size=40), st.data())
+def test_decoding_selected_instructions_gives_the_same_values(program, data):
+    """`decode_program(code, pcs)` builds the instructions at `pcs` (any order, repeats allowed)
+    exactly as decoding every word on its own does."""
+    code = encode_program(program)
+    pcs = data.draw(st.lists(st.integers(0, len(program) - 1), max_size=2 * len(program)))
+    selected = decode_program(code, pcs)
+    assert len(selected) == len(pcs)
+    for pc, got in zip(pcs, selected):
+        alone = decode(code[pc * WIDTH:(pc + 1) * WIDTH], pc)
+        assert got == alone, f"pc {pc}: {got} != {alone}"
+        assert_same_instruction(got, program[pc])
+
+
 def test_hand_checked_layout():
     instr = Instruction("dma.load", {"mem": "acc", "addr": 5, "rows": 3, "cols": 20, "bs": 3,
                                      "dram": 0x12345678, "dram_stride": 80, "wait": ["store"],
@@ -154,9 +169,10 @@ def test_decode_errors_name_pc_offset_and_value():
         (HALT + HALT[:10], "instruction 1 (offset 0x40): truncated, 10 of 64 bytes"),
     ]
     for code, message in cases:
-        with pytest.raises(VitcError) as err:
-            decode_program(code)
-        assert message in str(err.value)
+        for pcs in (None, [0]):  # building only instruction 0 still checks every word
+            with pytest.raises(VitcError) as err:
+                decode_program(code, pcs)
+            assert message in str(err.value)
     with pytest.raises(VitcError, match=r"instruction 5 \(offset 0x140\): unknown opcode 0xff"):
         decode(_with_bits(HALT, 0, 8, 0xFF), pc=5)
     with pytest.raises(VitcError, match="instruction 3 .*: 63 bytes, an instruction is 64"):

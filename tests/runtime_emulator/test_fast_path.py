@@ -4,6 +4,7 @@ and on programs built to defeat them.
 - A timed run without hazard checks (what `vitc run` and the benchmark do) against the same run
   with hazard checks, and against a functional-only run: every output byte, every statistic,
   every instruction's start and end cycle, the trace.
+- Each op's instruction, built from its class's decoded operands, against decoding its word.
 - The one-pass program-order schedule (`scheduler._in_program_order`) against the event-driven
   simulation (`scheduler._event_driven`) for the same program and token-queue depth, including
   shallow queues where the pass must give up; and programs where it must give up.
@@ -20,6 +21,7 @@ import pytest
 from compiler.cli.main import main as vitc_main
 from isa.config import load_config
 from isa.container import read_vitb
+from isa.encoding import decode
 from models import zoo
 from runtime_emulator import run_binary
 from runtime_emulator import program, scheduler
@@ -65,6 +67,20 @@ def prepared(image: bytes, config):
     binary = read_vitb(image)
     machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
     return program.prepare(binary.code, config, machine, len(binary.layers))
+
+
+def test_ops_give_every_instruction_as_decoding_it_alone(compiled):
+    """`prepare` decodes one instruction per class of equal operands; each op's instruction
+    (that one's operands, its own tokens and layer) is what decoding its own word gives."""
+    image, config, _ = compiled
+    code = read_vitb(image).code
+    ops = prepared(image, config)
+    width = len(code) // len(ops)
+    for op in ops:
+        alone = decode(code[op.pc * width:(op.pc + 1) * width], op.pc)
+        assert op.instruction == alone, f"pc {op.pc}: {op.instruction} != {alone}"
+        assert list(op.instruction.fields) == list(alone.fields), f"pc {op.pc}: field order"
+        assert op.mnemonic == alone.mnemonic
 
 
 def assert_same_schedule(fast: scheduler.Timeline, reference: scheduler.Timeline) -> None:
