@@ -126,7 +126,9 @@ def collect(ops, timeline, binary, config) -> RunStats:
     cycles = timeline.end - timeline.start
     on_unit = units != CONTROL
     busy = np.bincount(units[on_unit], weights=cycles[on_unit], minlength=len(UNITS)).astype(np.int64)
-    counts = collections.Counter(op.mnemonic for op in ops)
+    counts = collections.Counter()
+    for body, n in uses.items():  # bodies in order of first use, so mnemonics are too
+        counts[body.instruction.mnemonic] += n
     return RunStats(
         cycles=timeline.cycles,
         dim=config.dim,
