@@ -5,7 +5,9 @@ Every unit runs its queue in program order, so a program emitted layer after lay
 vector unit finish a whole LayerNorm before it requantises the first tile of the matmul that
 follows, however early that matmul's data is ready. `interleave_tail` re-orders the last two
 layers of a program: the instructions of the layer just emitted (N) are merged into the part of
-the previous layer (P) not yet merged with the one before it, by list scheduling:
+the previous layer (P) not yet merged with the one before it (at most its last `TAIL`
+instructions: the overlap is near the boundary, and the merge's cost grows with P), by list
+scheduling:
 - P's instructions keep their order, and so do N's;
 - an N instruction goes after every P instruction it conflicts with (it reads what P writes,
   or writes what P reads or writes: overlapping on-chip rows or DRAM bytes, as declared), so
@@ -27,6 +29,7 @@ from isa.table import load_table
 from runtime_emulator.timing import cycles
 
 UNITS = load_table().units
+TAIL = 400  # instructions of the layer before that may move: the overlap is near the boundary
 
 
 def interleave_tail(items: list[Emitted], new_start: int, config) -> None:
@@ -36,7 +39,7 @@ def interleave_tail(items: list[Emitted], new_start: int, config) -> None:
         return
     layer = items[new_start - 1].layer
     start = new_start
-    while start > 0 and items[start - 1].layer == layer:
+    while start > max(0, new_start - TAIL) and items[start - 1].layer == layer:
         start -= 1
     if any(item.unit not in UNITS for item in items[start:]):
         return  # a control instruction (halt) stays where it is
