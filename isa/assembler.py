@@ -343,6 +343,8 @@ def _terminal_text(name: str) -> str:
     """How a grammar terminal reads in an error: punctuation as itself, tokens by their kind."""
     if name == "_NL":
         return "end of line"
+    if name == "$END":  # lark's end-of-input pseudo-terminal, not in the grammar's terminal table
+        return "end of input"
     terminal = _parser().get_terminal(name)
     if terminal.pattern.type == "str":
         return repr(terminal.pattern.value)

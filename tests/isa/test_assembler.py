@@ -83,6 +83,7 @@ NEXT = len(MM) + 3  # 1-based column of a field appended as ", name=value"
     (MM + ", wait=load|gpu", f"t.s:1:{NEXT + 5}: mm: field wait: 'gpu' is not one of"),
     ("halt signal=load", "t.s:1:1: halt: a control instruction carries no tokens"),
     ("halt\n$", "t.s:2:1: syntax error: unexpected character '$'"),
+    (".layer-1]", "t.s:1:9: syntax error: unexpected ']' (expected ',', end of input, end of line)"),
     (".frobnicate 1", "t.s:1:1: unknown directive '.frobnicate' (known: .byte"),
     (".layer \"a\\q\"", "t.s:1:8: bad string literal"),
     (".input \"x\", dtype=uint8, addr=0", "t.s:1:1: .input: missing shape="),
