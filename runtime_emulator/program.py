@@ -225,9 +225,15 @@ def _operand_classes(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for name in COMMON_FIELDS[1:]:
         field = load_table().instructions[0].field_by_name[name]
         masked[:, field.lsb // WORD_BITS] &= ~np.uint64(field.mask << (field.lsb % WORD_BITS))
-    rows = np.ascontiguousarray(masked).view(np.dtype((np.void, masked.shape[1] * masked.itemsize))).ravel()
-    _, firsts, classes = np.unique(rows, return_index=True, return_inverse=True)
-    return classes.reshape(-1), firsts
+    # Sorted by integer columns (a stable sort: each class starts with its first instruction),
+    # several times faster than np.unique on the rows as 64-byte strings.
+    order = np.lexsort(masked.T[::-1])
+    ordered = masked[order]
+    starts_class = np.ones(len(order), dtype=bool)
+    starts_class[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    classes = np.empty(len(order), dtype=np.int64)
+    classes[order] = np.cumsum(starts_class) - 1
+    return classes, order[starts_class]
 
 
 def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_rows: dict) -> Body:
