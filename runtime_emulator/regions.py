@@ -109,14 +109,20 @@ def region_writer(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
                 mem[tail_rows, :tail] = values[:, :, full_blocks * dim:]
         return write_indexed
     blocks = stacked_blocks(mem, region, depth, depth_stride)
-    full_target, tail_target = blocks[:, :full_blocks], blocks[:, full_blocks, :, :tail] if tail else None
+    full_by_row = blocks[:, :full_blocks].transpose(0, 2, 1, 3)  # (depth, rows, full_blocks, dim)
+    split = (depth, rows, full_blocks, dim)
+    if not tail:  # the common case, in the fewest numpy calls
+
+        def write_full_blocks(values):
+            full_by_row[...] = _broadcast(values, shape).reshape(split)
+        return write_full_blocks
+    tail_target = blocks[:, full_blocks, :, :tail]
 
     def write_blocks(values):
         values = _broadcast(values, shape)
         if full_blocks:
-            full_target[...] = values[:, :, :full_blocks * dim].reshape(depth, rows, full_blocks, dim).transpose(0, 2, 1, 3)
-        if tail:
-            tail_target[...] = values[:, :, full_blocks * dim:]
+            full_by_row[...] = values[:, :, :full_blocks * dim].reshape(split)
+        tail_target[...] = values[:, :, full_blocks * dim:]
     return write_blocks
 
 
