@@ -7,7 +7,7 @@ Invariants:
   what a kernel may need beyond its op and operands: onnxruntime's intra-op thread count (MLAS
   splits a float MatMul with a computed B between threads, which changes its rounding).
 - A float `matmul`'s B counts as prepacked by onnxruntime (an initializer) only when the op says
-  so (`b_prepacked` = 1, requested from the IR/frontend in docs/ir-requests.md); otherwise it is
+  so (`b_prepacked` = 1, docs/ir-design.md says why); otherwise it is
   a computed tensor, as the DequantizeLinear outputs feeding float MatMuls in quantized models are
   (the frontend folds that DequantizeLinear into a float `const`, which the IR cannot tell apart).
 - Quantization parameters are read from the operand and result types, kernel constants from the
