@@ -20,6 +20,7 @@ from isa.encoding import Instruction
 from isa.table import load_table
 
 Access = tuple[str, int, int]  # (space "spad" | "acc" | "dram", first, one past last)
+_UNIT_OF = {spec.mnemonic: spec.unit for spec in load_table().instructions}  # asked for every instruction, often
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Emitted:
 
     @property
     def unit(self) -> str:
-        return load_table().by_mnemonic[self.mnemonic].unit
+        return _UNIT_OF[self.mnemonic]
 
     def instruction(self, wait: int = 0, signal: int = 0) -> Instruction:
         return Instruction(self.mnemonic, {**self.fields, "wait": wait, "signal": signal, "layer": self.layer})
@@ -54,6 +55,7 @@ class ProgramBuilder:
         self.items: list[Emitted] = []
         self.layers: list[str] = []
         self.layer = 0
+        self._accesses: dict[Region | DramView, Access] = {}  # the same regions and views recur
 
     def begin_layer(self, name: str) -> None:
         """Instructions emitted from now on belong to the layer `name` (added to the table)."""
@@ -73,9 +75,15 @@ class ProgramBuilder:
             self.emit(instr.mnemonic, fields, reads, writes)
 
     def _access(self, what) -> Access:
-        kind = type(what)  # exact types first: this runs for every access of every instruction
-        if kind is Region or (kind is not DramView and isinstance(what, Region)):
-            return region_access(what, self.dim)
-        if kind is DramView or isinstance(what, DramView):
-            return view_access(what)
-        return what
+        if type(what) is tuple:  # already an Access; this runs for every access of every instruction
+            return what
+        access = self._accesses.get(what)
+        if access is not None:
+            return access
+        if isinstance(what, Region):
+            access = self._accesses[what] = region_access(what, self.dim)
+        elif isinstance(what, DramView):
+            access = self._accesses[what] = view_access(what)
+        else:
+            access = what
+        return access

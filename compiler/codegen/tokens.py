@@ -17,6 +17,8 @@ The bookkeeping (`_LastAccess`) is one int32 table over every tracked row and gr
 spaces laid end to end): per unit, the number of its last instruction that wrote each row, then
 per unit the number of its last instruction that read it; plus the maximum of every block of
 `BLOCK` rows, so an access spanning thousands of rows reduces a few blocks, not every row.
+Each distinct access is turned into table views once (`_Span`; vit-base has ~14k distinct
+accesses among ~440k), so an instruction costs a few reductions of ready-made views.
 
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential
@@ -24,11 +26,13 @@ order do more than `token_queue_depth` tokens wait in one queue, which (with eve
 pointing backwards) means the units can never deadlock on a full queue.
 """
 
+from __future__ import annotations
+
 import bisect
 
 import numpy as np
 
-from compiler.codegen.program import Emitted
+from compiler.codegen.program import Access, Emitted
 from isa.encoding import Instruction
 from isa.errors import VitcError
 from isa.table import load_table
@@ -49,7 +53,7 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
     """Each instruction's `wait` and `signal` masks (see the module docstring)."""
     n_units = len(UNITS)
     tracked = _TrackedSpaces(space_sizes)
-    last = _LastAccess(n_units, tracked.total)
+    last = _LastAccess(n_units, tracked)
     count = [0] * n_units  # instructions issued per unit so far
     satisfied = [[0] * n_units for _ in range(n_units)]  # [dst][src]: src's number dst waited for
     position = [[-1] for _ in range(n_units)]  # unit -> item index of its instruction number k (from 1)
@@ -57,14 +61,15 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
     waits = [0] * len(items)
     signals = [0] * len(items)
     unit_of = _unit_indices()
+    spans = last.spans
     for i, item in enumerate(items):
         d = unit_of[item.mnemonic]
         if d is None:
             continue  # control (halt): runs after every queue drained
         count[d] += 1
         position[d].append(i)
-        reads = tracked.rows(item.reads, item)
-        writes = tracked.rows(item.writes, item)
+        reads = spans(item.reads, item)
+        writes = spans(item.writes, item)
         need = last.need(reads, writes)
         for s in range(n_units):
             if s == d or need[s] <= satisfied[d][s]:
@@ -102,47 +107,78 @@ def _earliest_within_depth(queue: list[int], positions: list[int], first: int, l
     return lo
 
 
+class _Span:
+    """One range of tracked rows as views of `_LastAccess`'s tables, made once per distinct
+    range (a program has far fewer distinct ranges than accesses): `writers` and `accessors`
+    are the slices whose per-row maxima give the range's last writers (table rows 0..n-1) and
+    last writers and readers (all 2n rows), from the block maxima where the range covers many
+    whole blocks; `rows` and `blocks` are the columns `record` sets. Views see every later
+    update of the tables, so a span never goes stale."""
+
+    __slots__ = ("writers", "accessors", "rows", "blocks")
+
+    def __init__(self, last: _LastAccess, lo: int, hi: int):
+        first, stop = -(-lo // BLOCK), hi // BLOCK  # the whole blocks inside [lo, hi)
+        if stop - first < 4:
+            parts = [last.rows[:, lo:hi]]
+        else:
+            parts = [last.blocks[:, first:stop]]
+            if lo < first * BLOCK:
+                parts.append(last.rows[:, lo:first * BLOCK])
+            if stop * BLOCK < hi:
+                parts.append(last.rows[:, stop * BLOCK:hi])
+        self.accessors = parts
+        self.writers = [part[:last.n] for part in parts]
+        self.rows = last.rows[:, lo:hi]
+        self.blocks = last.blocks[:, lo // BLOCK:-(-hi // BLOCK)]
+
+
 class _LastAccess:
     """Per tracked row: the number of the last instruction of each unit that wrote it (table
-    rows 0..n-1) and that read it (rows n..2n-1), and the same maxima per block of `BLOCK` rows.
+    rows 0..n-1) and that read it (rows n..2n-1), and the same maxima per block of `BLOCK` rows,
+    so an access spanning thousands of rows reduces a few blocks, not every row.
 
     A unit's instruction numbers only grow, so recording number v over a range makes v the
     maximum of every block the range touches: the block maxima stay exact with one assignment.
     """
 
-    def __init__(self, n_units: int, rows: int):
+    def __init__(self, n_units: int, tracked: _TrackedSpaces):
         self.n = n_units
-        self.rows = np.zeros((2 * n_units, rows), np.int32)
-        self.blocks = np.zeros((2 * n_units, -(-rows // BLOCK)), np.int32)
+        self.rows = np.zeros((2 * n_units, tracked.total), np.int32)
+        self.blocks = np.zeros((2 * n_units, -(-tracked.total // BLOCK)), np.int32)
+        self.tracked = tracked
+        self._span_of: dict[Access, _Span | bool] = {}  # False: an untracked access
 
-    def need(self, reads: list[tuple[int, int]], writes: list[tuple[int, int]]) -> list[int]:
+    def spans(self, accesses: list[Access], item: Emitted) -> list[_Span]:
+        """The `_Span`s of the tracked accesses (each made on its first use)."""
+        found = list(map(self._span_of.get, accesses))
+        if None in found:
+            found = [self._span(access, item) for access in accesses]
+        return [span for span in found if span]
+
+    def _span(self, access: Access, item: Emitted) -> _Span | bool:
+        span = self._span_of.get(access)
+        if span is None:
+            rows = self.tracked.rows(access, item)
+            span = self._span_of[access] = rows is not None and _Span(self, *rows)
+        return span
+
+    def need(self, reads: list[_Span], writes: list[_Span]) -> list[int]:
         """Per unit, the number of its last instruction that wrote what `reads` or `writes`
         touch, or read what `writes` touch."""
         n = self.n
-        found = [self._max(n, lo, hi) for lo, hi in reads]
-        for lo, hi in writes:
-            both = self._max(2 * n, lo, hi)
-            found += (both[:n], both[n:])
+        found = [_MAX(part, axis=1).tolist() for span in reads for part in span.writers]
+        for span in writes:
+            for part in span.accessors:
+                both = _MAX(part, axis=1).tolist()
+                found += (both[:n], both[n:])
         return list(map(max, *found)) if len(found) > 1 else found[0] if found else [0] * n
 
-    def _max(self, table_rows: int, lo: int, hi: int) -> list[int]:
-        """Maxima of table rows 0..table_rows-1 over columns [lo, hi): from the block maxima
-        where the range covers many whole blocks, else row by row."""
-        first, stop = -(-lo // BLOCK), hi // BLOCK  # the whole blocks inside [lo, hi)
-        if stop - first < 4:
-            return _MAX(self.rows[:table_rows, lo:hi], axis=1).tolist()
-        maxima = _MAX(self.blocks[:table_rows, first:stop], axis=1)
-        if lo < first * BLOCK:
-            maxima = np.maximum(maxima, _MAX(self.rows[:table_rows, lo:first * BLOCK], axis=1))
-        if stop * BLOCK < hi:
-            maxima = np.maximum(maxima, _MAX(self.rows[:table_rows, stop * BLOCK:hi], axis=1))
-        return maxima.tolist()
-
-    def record(self, unit: int, number: int, reads: list[tuple[int, int]], writes: list[tuple[int, int]]) -> None:
-        for table_row, ranges in ((self.n + unit, reads), (unit, writes)):
-            for lo, hi in ranges:
-                self.rows[table_row, lo:hi] = number
-                self.blocks[table_row, lo // BLOCK:-(-hi // BLOCK)] = number
+    def record(self, unit: int, number: int, reads: list[_Span], writes: list[_Span]) -> None:
+        for table_row, spans in ((self.n + unit, reads), (unit, writes)):
+            for span in spans:
+                span.rows[table_row] = number
+                span.blocks[table_row] = number
 
 
 class _TrackedSpaces:
@@ -157,19 +193,17 @@ class _TrackedSpaces:
             total += -(-size // DRAM_GRANULE) if space == "dram" else size
         self.total = total
 
-    def rows(self, accesses, item: Emitted) -> list[tuple[int, int]]:
-        """The accesses as table rows; DRAM above the tracked size (constants) is dropped."""
-        rows = []
-        for space, lo, hi in accesses:
-            if space == "dram":
-                if lo >= self.sizes["dram"]:
-                    continue
-                lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
-            elif space not in self.sizes or lo < 0 or hi > self.sizes[space] or lo >= hi:
-                raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {self.sizes.get(space)})")
-            base = self.base[space]
-            rows.append((base + lo, base + hi))
-        return rows
+    def rows(self, access: Access, item: Emitted) -> tuple[int, int] | None:
+        """The access as table rows; None for DRAM above the tracked size (constants)."""
+        space, lo, hi = access
+        if space == "dram":
+            if lo >= self.sizes["dram"]:
+                return None
+            lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
+        elif space not in self.sizes or lo < 0 or hi > self.sizes[space] or lo >= hi:
+            raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {self.sizes.get(space)})")
+        base = self.base[space]
+        return base + lo, base + hi
 
 
 def _unit_indices() -> dict[str, int | None]:

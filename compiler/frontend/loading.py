@@ -20,8 +20,9 @@ SUPPORTED_OPSETS = range(13, 22)
 def load_checked_model(path_or_model: str | pathlib.Path | onnx.ModelProto) -> onnx.ModelProto:
     """The model, checked and shape-inferred; raises `FrontendError` naming what is wrong."""
     model, source = _load(path_or_model)
+    serialized = model.SerializeToString()  # once: the checker and shape inference both take bytes
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(serialized)
     except onnx.checker.ValidationError as err:
         raise FrontendError(f"{source}: not a valid ONNX model: {_first_line(err)}") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -29,7 +30,7 @@ def load_checked_model(path_or_model: str | pathlib.Path | onnx.ModelProto) -> o
         raise FrontendError(f"{source}: ONNX opset {opset} is not supported (supported: "
                             f"{SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1})")
     try:
-        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        model = onnx.shape_inference.infer_shapes(serialized, check_type=True, strict_mode=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as err:
         raise FrontendError(f"{source}: shape inference failed: {_first_line(err)}") from None
     _require_static_inputs(model, source)
