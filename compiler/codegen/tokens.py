@@ -15,7 +15,7 @@ DRAM is tracked in 16-byte granules and only below `space_sizes["dram"]` (the ac
 arena): the constant section above it is never written, so reading it orders nothing.
 The bookkeeping (`_LastAccess`) is one int32 table over every tracked row and granule (the
 spaces laid end to end): per unit, the number of its last instruction that wrote each row, then
-per unit the number of its last instruction that read it; plus the maximum of every block of
+per unit the number of its last instruction that read or wrote it; plus the maximum of every block of
 `BLOCK` rows, so an access spanning thousands of rows reduces a few blocks, not every row.
 Each distinct access is turned into table views once (`_Span`; vit-base has ~14k distinct
 accesses among ~440k), so an instruction costs a few reductions of ready-made views.
@@ -111,7 +111,7 @@ class _Span:
     """One range of tracked rows as views of `_LastAccess`'s tables, made once per distinct
     range (a program has far fewer distinct ranges than accesses): `writers` and `accessors`
     are the slices whose per-row maxima give the range's last writers (table rows 0..n-1) and
-    last writers and readers (all 2n rows), from the block maxima where the range covers many
+    last accessors, readers or writers (rows n..2n-1), from the block maxima where the range covers many
     whole blocks; `rows` and `blocks` are the columns `record` sets. Views see every later
     update of the tables, so a span never goes stale."""
 
@@ -127,16 +127,17 @@ class _Span:
                 parts.append(last.rows[:, lo:first * BLOCK])
             if stop * BLOCK < hi:
                 parts.append(last.rows[:, stop * BLOCK:hi])
-        self.accessors = parts
         self.writers = [part[:last.n] for part in parts]
+        self.accessors = [part[last.n:] for part in parts]
         self.rows = last.rows[:, lo:hi]
         self.blocks = last.blocks[:, lo // BLOCK:-(-hi // BLOCK)]
 
 
 class _LastAccess:
     """Per tracked row: the number of the last instruction of each unit that wrote it (table
-    rows 0..n-1) and that read it (rows n..2n-1), and the same maxima per block of `BLOCK` rows,
-    so an access spanning thousands of rows reduces a few blocks, not every row.
+    rows 0..n-1) and that read or wrote it (rows n..2n-1: what a write must follow, kept so that
+    it is one reduction, not two), and the same maxima per block of `BLOCK` rows, so an access
+    spanning thousands of rows reduces a few blocks, not every row.
 
     A unit's instruction numbers only grow, so recording number v over a range makes v the
     maximum of every block the range touches: the block maxima stay exact with one assignment.
@@ -166,19 +167,19 @@ class _LastAccess:
     def need(self, reads: list[_Span], writes: list[_Span]) -> list[int]:
         """Per unit, the number of its last instruction that wrote what `reads` or `writes`
         touch, or read what `writes` touch."""
-        n = self.n
         found = [_MAX(part, axis=1).tolist() for span in reads for part in span.writers]
-        for span in writes:
-            for part in span.accessors:
-                both = _MAX(part, axis=1).tolist()
-                found += (both[:n], both[n:])
-        return list(map(max, *found)) if len(found) > 1 else found[0] if found else [0] * n
+        found += [_MAX(part, axis=1).tolist() for span in writes for part in span.accessors]
+        return list(map(max, *found)) if len(found) > 1 else found[0] if found else [0] * self.n
 
     def record(self, unit: int, number: int, reads: list[_Span], writes: list[_Span]) -> None:
-        for table_row, spans in ((self.n + unit, reads), (unit, writes)):
-            for span in spans:
-                span.rows[table_row] = number
-                span.blocks[table_row] = number
+        accessed = self.n + unit
+        for span in reads:
+            span.rows[accessed] = number
+            span.blocks[accessed] = number
+        written = slice(unit, None, self.n)  # table rows `unit` (writers) and `accessed`
+        for span in writes:
+            span.rows[written] = number
+            span.blocks[written] = number
 
 
 class _TrackedSpaces:
