@@ -70,6 +70,7 @@ class ProgramBuilder:
     def emit_all(self, instructions: list[Instruction], reads=(), writes=()) -> None:
         """Append instructions of one unit that together read `reads` and write `writes`
         (each instruction is given the whole envelope: conservative, never wrong)."""
+        reads, writes = list(map(self._access, reads)), list(map(self._access, writes))  # once for all
         for instr in instructions:
             fields = {k: v for k, v in instr.fields.items() if k not in ("wait", "signal", "layer")}
             self.emit(instr.mnemonic, fields, reads, writes)

@@ -62,6 +62,7 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
     signals = [0] * len(items)
     unit_of = _unit_indices()
     spans = last.spans
+    previous = None  # (unit, reads, writes) of the instruction before
     for i, item in enumerate(items):
         d = unit_of[item.mnemonic]
         if d is None:
@@ -70,6 +71,12 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
         position[d].append(i)
         reads = spans(item.reads, item)
         writes = spans(item.writes, item)
+        if previous == (d, reads, writes):
+            # the same accesses on the same unit right after (e.g. `emit_all`): nothing another
+            # unit did since, and the instruction before already waited for everything before
+            last.record(d, count[d], reads, writes)
+            continue
+        previous = (d, reads, writes)
         need = last.need(reads, writes)
         for s in range(n_units):
             if s == d or need[s] <= satisfied[d][s]:
