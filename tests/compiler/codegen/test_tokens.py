@@ -64,3 +64,29 @@ def test_a_signal_that_would_overfill_the_queue_moves_to_the_earliest_load_that_
     out = schedule_tokens(b.items, SIZES, 2)
     assert [i.fields["signal"] for i in out] == [MATRIX, 0, 0, MATRIX, 0, 0]
     assert [i.fields["wait"] for i in out] == [0, 0, LOAD, 0, 0, LOAD]
+
+
+def test_repeated_accesses_on_one_unit_wait_once():
+    # the second and third mm read and write exactly what the first does, right after it: the
+    # first waited for the load; nothing else ran since, so they need no token
+    b = ProgramBuilder(16)
+    _load(b, 0)
+    _mm(b, 0, 0)
+    _mm(b, 0, 0)
+    _mm(b, 0, 0)
+    out = schedule_tokens(b.items, SIZES, 16)
+    assert [i.fields["wait"] for i in out] == [0, LOAD, 0, 0]
+    assert [i.fields["signal"] for i in out] == [MATRIX, 0, 0, 0]
+
+
+def test_repeated_accesses_after_another_units_write_wait_again():
+    # the same mm twice with a reload of its input in between: the reload waits for the first
+    # mm (write after read), the second mm for the reload (read after write)
+    b = ProgramBuilder(16)
+    _load(b, 0)
+    _mm(b, 0, 0)
+    _load(b, 0, dram=64)
+    _mm(b, 0, 0)
+    out = schedule_tokens(b.items, SIZES, 16)
+    assert [i.fields["wait"] for i in out] == [0, LOAD, MATRIX, LOAD]
+    assert [i.fields["signal"] for i in out] == [MATRIX, LOAD, MATRIX, 0]
