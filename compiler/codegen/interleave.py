@@ -99,15 +99,15 @@ def _latest(values: list[int], ranges, default: int) -> int:
     best = default
     for lo, hi in ranges:
         if hi > lo:
-            best = max(best, *values[lo:hi])
+            latest = max(values[lo:hi])
+            if latest > best:
+                best = latest
     return best
 
 
 def _raise(values: list[int], ranges, value: int) -> None:
     for lo, hi in ranges:
-        for i in range(lo, hi):
-            if values[i] < value:
-                values[i] = value
+        values[lo:hi] = [v if v > value else value for v in values[lo:hi]]
 
 
 def _assign(values: list[int], ranges, value: int) -> None:
