@@ -8,7 +8,8 @@ Modules, in the order a run uses them:
 - `runner`: `run_binary`: container, configuration check, inputs and outputs in DRAM;
 - `program`: decoded instructions prepared once (`Op`: tokens, layer and a `Body` shared by
   instructions with the same operands: unit, costs, checked accesses, bound semantics);
-- `footprint`: what an instruction touches, bounds checks; `timing`: what it costs;
+- `footprint`: what an instruction touches, bounds checks; `timing`: the work it does (its
+  cycle cost is the ISA's, `isa.costs`);
 - `machine`, `regions`: the memories and the on-chip block layout;
 - `semantics/`: what each instruction does, one module per family; `numerics`: float32 rules;
 - `scheduler`, `units`: when each instruction runs on the four in-order units, given their

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from isa.costs import dma_element_size
 from isa.errors import VitcError
 from runtime_emulator.regions import Region
 from runtime_emulator.semantics.elementwise import BMODE_COL, BMODE_FULL, BMODE_ROW
@@ -195,10 +196,6 @@ ACCESSES = {
 SIZE_FIELDS = ("rows", "cols", "depth", "m", "k", "n")
 # The ISA forbids these to write over their own sources: (source, destination) access indices.
 NO_OVERLAP = {"transpose": ((0, 1),), "copy": ((0, 1),), "fmm": ((0, 2), (1, 2))}
-
-
-def dma_element_size(f) -> int:
-    return 4 if f["mem"] else 1
 
 
 def dram_window(array: np.ndarray, f, origin: int = 0) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from isa import costs
 from isa.config import HardwareConfig
 from isa.disassembler import format_instruction
 from isa.encoding import Instruction, decode_program
@@ -242,13 +243,13 @@ def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_r
     mnemonic, f = instr.mnemonic, instr.fields
     unit_name = load_table().by_mnemonic[mnemonic].unit
     accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
-    moved = timing.dma_bytes(f) if mnemonic.startswith("dma.") and not f.get("zero") else 0
+    moved = timing.dram_bytes_moved(mnemonic, f)
     return Body(
         instruction=instr,
         unit=UNIT_INDEX.get(unit_name, CONTROL),
         run=SEMANTICS[mnemonic](machine, f),
         accesses=accesses,
-        cycles=timing.cycles(mnemonic, f, config),
+        cycles=costs.cycles(mnemonic, f, config),
         macs=timing.macs(mnemonic, f),
         vector_elements=timing.vector_elements(mnemonic, unit_name, f),
         dram_read=moved if mnemonic == "dma.load" else 0,

@@ -1,7 +1,7 @@
 """Run statistics: cycles, per-unit busy time and utilisation, matrix-engine utilisation, DRAM
 traffic, instruction counts and per-layer attribution; as a readable table or a JSON object.
 
-Definitions (cycles are the timing model's, see `timing.py`):
+Definitions (cycles are the timing model's, see `isa/costs.py`):
 - `cycles`: when the last instruction finishes (the `halt`);
 - `busy[unit]`: the sum of its instructions' cycles; utilisation = busy / cycles;
 - matrix-engine utilisation: MACs / (cycles * dim^2);

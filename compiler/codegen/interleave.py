@@ -25,8 +25,8 @@ instructions (deterministic). The layers' on-chip buffers come from different ha
 from __future__ import annotations
 
 from compiler.codegen.program import Emitted
+from isa.costs import cycles
 from isa.table import load_table
-from runtime_emulator.timing import cycles
 
 UNITS = load_table().units
 TAIL = 400  # instructions of the layer before that may move: the overlap is near the boundary
