@@ -13,12 +13,14 @@ instead: ordering is kept (S runs in order), only some overlap is lost.
 
 DRAM is tracked in 16-byte granules and only below `space_sizes["dram"]` (the activation
 arena): the constant section above it is never written, so reading it orders nothing.
-The bookkeeping (`_LastAccess`) is one int32 table over every tracked row and granule (the
-spaces laid end to end): per unit, the number of its last instruction that wrote each row, then
-per unit the number of its last instruction that read or wrote it; plus the maximum of every block of
-`BLOCK` rows, so an access spanning thousands of rows reduces a few blocks, not every row.
-Each distinct access is turned into table views once (`_Span`; vit-base has ~14k distinct
-accesses among ~440k), so an instruction costs a few reductions of ready-made views.
+The tracked rows and granules (the spaces laid end to end) are cut into *segments* at every
+bound of every access the program declares (vit-base: ~22k segments for ~2.4M rows and
+granules), so every access covers whole segments and all rows of a segment are always touched
+together: a segment stands for its rows exactly. The bookkeeping (`_AccessTable`) is one int32
+table with a row per unit: per segment, the number of the unit's last instruction that wrote
+it, then the number of its last instruction that read or wrote it. Each distinct combination of
+accesses (`_Signature`; vit-base has ~19k among ~145k instructions) is turned into table
+columns once, so an instruction costs one gather-and-reduce of its columns and one assignment.
 
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential
@@ -29,6 +31,7 @@ pointing backwards) means the units can never deadlock on a full queue.
 from __future__ import annotations
 
 import bisect
+from itertools import chain
 
 import numpy as np
 
@@ -39,7 +42,6 @@ from isa.table import load_table
 
 UNITS = load_table().units
 DRAM_GRANULE = 16
-BLOCK = 64  # rows per block of the bookkeeping table's block maxima
 _MAX = np.maximum.reduce  # without ndarray.max's Python wrapper: called for every access
 
 
@@ -52,32 +54,30 @@ def schedule_tokens(items: list[Emitted], space_sizes: dict[str, int], queue_dep
 def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: int) -> tuple[list[int], list[int]]:
     """Each instruction's `wait` and `signal` masks (see the module docstring)."""
     n_units = len(UNITS)
-    tracked = _TrackedSpaces(space_sizes)
-    last = _LastAccess(n_units, tracked)
+    unit_of = _unit_indices()
+    units = [unit_of[item.mnemonic] for item in items]
+    table = _AccessTable(items, units, space_sizes)
+    last = table.last
+    last_of_unit = list(last)  # per unit, its row of the table (a view)
     count = [0] * n_units  # instructions issued per unit so far
     satisfied = [[0] * n_units for _ in range(n_units)]  # [dst][src]: src's number dst waited for
     position = [[-1] for _ in range(n_units)]  # unit -> item index of its instruction number k (from 1)
     wait_positions = [[[] for _ in range(n_units)] for _ in range(n_units)]  # [src][dst]: item indices of the waits
     waits = [0] * len(items)
     signals = [0] * len(items)
-    unit_of = _unit_indices()
-    spans = last.spans
-    previous = None  # (unit, reads, writes) of the instruction before
-    for i, item in enumerate(items):
-        d = unit_of[item.mnemonic]
+    previous = None  # (signature, unit) of the instruction before
+    for i, (d, signature) in enumerate(zip(units, table.signatures)):
         if d is None:
             continue  # control (halt): runs after every queue drained
         count[d] += 1
         position[d].append(i)
-        reads = spans(item.reads, item)
-        writes = spans(item.writes, item)
-        if previous == (d, reads, writes):
+        if previous == (signature, d):
             # the same accesses on the same unit right after (e.g. `emit_all`): nothing another
             # unit did since, and the instruction before already waited for everything before
-            last.record(d, count[d], reads, writes)
+            last_of_unit[d][signature.recorded] = count[d]
             continue
-        previous = (d, reads, writes)
-        need = last.need(reads, writes)
+        previous = (signature, d)
+        need = _MAX(last.take(signature.needed, axis=1), axis=1).tolist()
         for s in range(n_units):
             if s == d or need[s] <= satisfied[d][s]:
                 continue
@@ -89,7 +89,7 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
             signals[position[s][number]] |= 1 << d
             satisfied[d][s] = number
             queue.append(i)
-        last.record(d, count[d], reads, writes)
+        last_of_unit[d][signature.recorded] = count[d]
     check_queue_depth(items, waits, signals, queue_depth)
     return waits, signals
 
@@ -114,104 +114,98 @@ def _earliest_within_depth(queue: list[int], positions: list[int], first: int, l
     return lo
 
 
-class _Span:
-    """One range of tracked rows as views of `_LastAccess`'s tables, made once per distinct
-    range (a program has far fewer distinct ranges than accesses): `writers` and `accessors`
-    are the slices whose per-row maxima give the range's last writers (table rows 0..n-1) and
-    last accessors, readers or writers (rows n..2n-1), from the block maxima where the range covers many
-    whole blocks; `rows` and `blocks` are the columns `record` sets. Views see every later
-    update of the tables, so a span never goes stale."""
+class _Signature:
+    """One distinct combination of tracked reads and writes as column indices of
+    `_AccessTable.last`: `needed`, the columns whose maxima give every unit's last instruction
+    that the combination must follow (the writers of everything it touches, the accessors of
+    everything it writes, and the zero column); `recorded`, the columns an instruction with
+    these accesses sets to its number (the accessors of what it reads, the writers and
+    accessors of what it writes)."""
 
-    __slots__ = ("writers", "accessors", "rows", "blocks")
+    __slots__ = ("needed", "recorded")
 
-    def __init__(self, last: _LastAccess, lo: int, hi: int):
-        first, stop = -(-lo // BLOCK), hi // BLOCK  # the whole blocks inside [lo, hi)
-        if stop - first < 4:
-            parts = [last.rows[:, lo:hi]]
-        else:
-            parts = [last.blocks[:, first:stop]]
-            if lo < first * BLOCK:
-                parts.append(last.rows[:, lo:first * BLOCK])
-            if stop * BLOCK < hi:
-                parts.append(last.rows[:, stop * BLOCK:hi])
-        self.writers = [part[:last.n] for part in parts]
-        self.accessors = [part[last.n:] for part in parts]
-        self.rows = last.rows[:, lo:hi]
-        self.blocks = last.blocks[:, lo // BLOCK:-(-hi // BLOCK)]
+    def __init__(self, needed: np.ndarray, recorded: np.ndarray):
+        self.needed = needed
+        self.recorded = recorded
 
 
-class _LastAccess:
-    """Per tracked row: the number of the last instruction of each unit that wrote it (table
-    rows 0..n-1) and that read or wrote it (rows n..2n-1: what a write must follow, kept so that
-    it is one reduction, not two), and the same maxima per block of `BLOCK` rows, so an access
-    spanning thousands of rows reduces a few blocks, not every row.
+class _AccessTable:
+    """The bookkeeping: per unit (table row), the number of its last instruction that wrote each
+    segment (columns 1..S) and that read or wrote it (columns S+1..2S: what a write must follow,
+    kept so that it is one lookup, not two), over the segments of the module docstring; column
+    0 is never written.
 
-    A unit's instruction numbers only grow, so recording number v over a range makes v the
-    maximum of every block the range touches: the block maxima stay exact with one assignment.
-    """
+    A unit's instruction numbers only grow, so recording its number over a segment makes it the
+    segment's maximum for that unit: `record` is one assignment, `need` one reduction."""
 
-    def __init__(self, n_units: int, tracked: _TrackedSpaces):
-        self.n = n_units
-        self.rows = np.zeros((2 * n_units, tracked.total), np.int32)
-        self.blocks = np.zeros((2 * n_units, -(-tracked.total // BLOCK)), np.int32)
-        self.tracked = tracked
-        self._span_of: dict[Access, _Span | bool] = {}  # False: an untracked access
+    def __init__(self, items: list[Emitted], units: list[int | None], space_sizes: dict[str, int]):
+        tracked = _TrackedSpaces(space_sizes)
+        keys = [(tuple(item.reads), tuple(item.writes)) for item in items]
+        distinct = dict.fromkeys(key for key, unit in zip(keys, units) if unit is not None)
+        rows = {}  # in order of first use, so the first access out of bounds is the program's first
+        for access in dict.fromkeys(chain.from_iterable(reads + writes for reads, writes in distinct)):
+            rows[access] = tracked.rows(access, lambda: _first_user(items, units, access))
+        spans = [(access, span) for access, span in rows.items() if span is not None]
+        bounds = np.array([span for _, span in spans], np.int64).reshape(-1, 2)
+        cuts = np.unique(bounds)
+        self.n_segments = max(len(cuts) - 1, 0)
+        self.last = np.zeros((len(UNITS), 1 + 2 * self.n_segments), np.int32)
+        segments = dict.fromkeys(rows)  # None: untracked
+        segments.update((access, tuple(lohi)) for (access, _), lohi in zip(spans, np.searchsorted(cuts, bounds).tolist()))
+        by_segments: dict[tuple, _Signature] = {}
+        for key in distinct:
+            read, written = (tuple(filter(None, map(segments.__getitem__, accesses))) for accesses in key)
+            signature = by_segments.get((read, written)) or self._signature(read, written)
+            distinct[key] = by_segments[(read, written)] = signature
+        self.signatures = [distinct.get(key) for key in keys]  # None for control instructions
 
-    def spans(self, accesses: list[Access], item: Emitted) -> list[_Span]:
-        """The `_Span`s of the tracked accesses (each made on its first use)."""
-        found = list(map(self._span_of.get, accesses))
-        if None in found:
-            found = [self._span(access, item) for access in accesses]
-        return [span for span in found if span]
+    def _signature(self, read: tuple[tuple[int, int], ...], written: tuple[tuple[int, int], ...]) -> _Signature:
+        """The signature of accesses covering the segment ranges `read` and `written`."""
+        s = self.n_segments
+        writers_read = [np.arange(lo + 1, hi + 1) for lo, hi in read]
+        writers_written = [np.arange(lo + 1, hi + 1) for lo, hi in written]
+        accessors_read = [columns + s for columns in writers_read]
+        accessors_written = [columns + s for columns in writers_written]
+        needed = np.concatenate([_ZERO_COLUMN, *writers_read, *writers_written, *accessors_written])
+        recorded = np.concatenate([_NO_COLUMN, *accessors_read, *writers_written, *accessors_written])
+        return _Signature(needed, recorded)
 
-    def _span(self, access: Access, item: Emitted) -> _Span | bool:
-        span = self._span_of.get(access)
-        if span is None:
-            rows = self.tracked.rows(access, item)
-            span = self._span_of[access] = rows is not None and _Span(self, *rows)
-        return span
 
-    def need(self, reads: list[_Span], writes: list[_Span]) -> list[int]:
-        """Per unit, the number of its last instruction that wrote what `reads` or `writes`
-        touch, or read what `writes` touch."""
-        found = [_MAX(part, axis=1).tolist() for span in reads for part in span.writers]
-        found += [_MAX(part, axis=1).tolist() for span in writes for part in span.accessors]
-        return list(map(max, *found)) if len(found) > 1 else found[0] if found else [0] * self.n
+_ZERO_COLUMN = np.zeros(1, np.intp)
+_NO_COLUMN = np.zeros(0, np.intp)
 
-    def record(self, unit: int, number: int, reads: list[_Span], writes: list[_Span]) -> None:
-        accessed = self.n + unit
-        for span in reads:
-            span.rows[accessed] = number
-            span.blocks[accessed] = number
-        written = slice(unit, None, self.n)  # table rows `unit` (writers) and `accessed`
-        for span in writes:
-            span.rows[written] = number
-            span.blocks[written] = number
+
+def _first_user(items: list[Emitted], units: list[int | None], access: Access) -> Emitted:
+    return next(item for item, unit in zip(items, units)
+                if unit is not None and (access in item.reads or access in item.writes))
 
 
 class _TrackedSpaces:
-    """Maps declared accesses to row ranges of the one bookkeeping table."""
+    """Maps declared accesses to row ranges of the tracked spaces laid end to end."""
 
     def __init__(self, space_sizes: dict[str, int]):
         self.sizes = dict(space_sizes)
         self.base: dict[str, int] = {}
+        self.end: dict[str, int] = {}
         total = 0
         for space, size in space_sizes.items():
             self.base[space] = total
             total += -(-size // DRAM_GRANULE) if space == "dram" else size
-        self.total = total
+            self.end[space] = total
 
-    def rows(self, access: Access, item: Emitted) -> tuple[int, int] | None:
-        """The access as table rows; None for DRAM above the tracked size (constants)."""
+    def rows(self, access: Access, user) -> tuple[int, int] | None:
+        """The access as rows; None for DRAM above the tracked size (constants). A DRAM access
+        that runs past the arena is tracked up to its end. `user()` gives the instruction
+        named when the access is out of bounds."""
         space, lo, hi = access
         if space == "dram":
             if lo >= self.sizes["dram"]:
                 return None
             lo, hi = lo // DRAM_GRANULE, -(-hi // DRAM_GRANULE)
         elif space not in self.sizes or lo < 0 or hi > self.sizes[space] or lo >= hi:
-            raise VitcError(f"codegen: {item.mnemonic} accesses {space} [{lo}, {hi}) outside [0, {self.sizes.get(space)})")
+            raise VitcError(f"codegen: {user().mnemonic} accesses {space} [{lo}, {hi}) outside [0, {self.sizes.get(space)})")
         base = self.base[space]
-        return base + lo, base + hi
+        return base + lo, min(base + hi, self.end[space])
 
 
 def _unit_indices() -> dict[str, int | None]:

@@ -90,3 +90,104 @@ def test_repeated_accesses_after_another_units_write_wait_again():
     out = schedule_tokens(b.items, SIZES, 16)
     assert [i.fields["wait"] for i in out] == [0, LOAD, MATRIX, LOAD]
     assert [i.fields["signal"] for i in out] == [MATRIX, LOAD, MATRIX, 0]
+
+
+# ---- random programs against the rule of tokens.py's docstring, written out naively ----------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from compiler.codegen.tokens import DRAM_GRANULE, token_masks  # noqa: E402
+
+UNIT_MNEMONICS = ("dma.load", "dma.store", "mm", "valu")  # units 0..3
+ARENA = SIZES["dram"]
+
+
+def _random_access(rng):
+    space = rng.choice(["spad", "acc", "dram", "dram"])
+    if space == "dram":  # some in the constant section above the arena, some across its end
+        lo = int(rng.integers(0, ARENA + 256))
+        return "dram", lo, lo + int(rng.integers(1, 200))
+    size = SIZES[space]
+    lo = int(rng.integers(0, size - 1))
+    return space, lo, lo + int(rng.integers(1, min(64, size - lo) + 1))
+
+
+def _random_program(seed: int, n: int = 300):
+    """Instructions with random accesses; a third repeat the accesses of the one before (the
+    scheduler's shortcut), on the same unit or another."""
+    rng = np.random.default_rng(seed)
+    b = ProgramBuilder(16)
+    reads, writes = [], []
+    for _ in range(n):
+        if not reads or rng.random() > 0.33:
+            reads = [_random_access(rng) for _ in range(int(rng.integers(0, 4)))]
+            writes = [_random_access(rng) for _ in range(int(rng.integers(0, 3)))]
+        b.emit(UNIT_MNEMONICS[int(rng.integers(0, 4))], {}, reads=reads, writes=writes)
+    return b.items
+
+
+def _touched(access) -> set:
+    """The rows (on chip) or granules (DRAM arena) an access covers, by brute force."""
+    space, lo, hi = access
+    if space != "dram":
+        return {(space, r) for r in range(lo, hi)}
+    if lo >= ARENA:
+        return set()
+    return {("dram", g) for g in range(lo // DRAM_GRANULE, -(-min(hi, ARENA) // DRAM_GRANULE))}
+
+
+def _conflicts(items):
+    """For each instruction i, per other unit s: the numbers of s's instructions before i that
+    wrote anything i touches or read anything i writes."""
+    unit = [UNIT_MNEMONICS.index(item.mnemonic) for item in items]
+    read = [set().union(*map(_touched, item.reads)) for item in items]
+    written = [set().union(*map(_touched, item.writes)) for item in items]
+    number = [sum(u == unit[i] for u in unit[:i + 1]) for i in range(len(items))]
+    for i in range(len(items)):
+        yield i, unit[i], {j: (unit[j], number[j]) for j in range(i) if unit[j] != unit[i]
+                           and (written[j] & (read[i] | written[i]) or read[j] & written[i])}, number
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_are_the_docstring_rule_on_random_programs(seed):
+    # with a queue deeper than the program, no signal ever moves: every instruction waits for
+    # the latest conflicting instruction of each other unit unless it already waited for it
+    # or a later one, and that instruction signals it
+    items = _random_program(seed)
+    waits, signals = [0] * len(items), [0] * len(items)
+    satisfied = {}
+    for i, d, earlier, number in _conflicts(items):
+        for s in range(4):
+            need = max((n for (u, n) in earlier.values() if u == s), default=0)
+            if need > satisfied.get((d, s), 0):
+                j = next(j for j, (u, n) in earlier.items() if (u, n) == (s, need))
+                waits[i] |= 1 << s
+                signals[j] |= 1 << d
+                satisfied[d, s] = need
+    got_waits, got_signals = token_masks(items, SIZES, len(items) + 1)
+    for i in range(len(items)):
+        assert (got_waits[i], got_signals[i]) == (waits[i], signals[i]), \
+            f"instruction {i}: wait/signal {got_waits[i]:#x}/{got_signals[i]:#x}, expected {waits[i]:#x}/{signals[i]:#x}"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_shallow_queue_keeps_every_ordering_on_random_programs(seed):
+    # depth 2 moves signals later; each conflicting pair must still be ordered: the last wait
+    # of i's unit on the other unit, at or before i, pairs with a signal at or after the conflict
+    items = _random_program(seed)
+    waits, signals = token_masks(items, SIZES, 2)  # raises itself if a queue overflows
+    unit = [UNIT_MNEMONICS.index(item.mnemonic) for item in items]
+    pushed = {(s, d): [] for s in range(4) for d in range(4)}  # the pushing instruction of each token
+    covered = {}  # (dst, src) -> the source instruction index the latest wait is paired with
+    popped = {(s, d): 0 for s in range(4) for d in range(4)}
+    for i, d, earlier, _ in _conflicts(items):
+        for s in range(4):
+            if waits[i] >> s & 1:
+                covered[d, s] = pushed[s, d][popped[s, d]]
+                popped[s, d] += 1
+        for j, (s, _) in earlier.items():
+            assert covered.get((d, s), -1) >= j, f"instruction {i} is not ordered after instruction {j} (unit {s})"
+        for t in range(4):
+            if signals[i] >> t & 1:
+                pushed[d, t].append(i)
