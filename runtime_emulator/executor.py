@@ -30,12 +30,14 @@ def execute(ops: list[Op], timeline: Timeline, hazards: HazardChecker | None) ->
 
 
 def _run(ops: list[Op], order) -> None:
-    for pc in order:
-        op = ops[pc]
-        try:
-            op.body.run()
-        except VitcError as err:
-            raise VitcError(f"{describe(op.pc, op.instruction)}: {err}") from None
+    runs = [ops[pc].body.run for pc in order]
+    running = 0  # position in `order` of the instruction running, named if it raises
+    try:
+        for running, run in enumerate(runs):
+            run()
+    except VitcError as err:
+        op = ops[order[running]]
+        raise VitcError(f"{describe(op.pc, op.instruction)}: {err}") from None
 
 
 def _run_checked(ops: list[Op], timeline: Timeline, hazards: HazardChecker) -> None:

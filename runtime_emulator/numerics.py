@@ -9,8 +9,9 @@ odd changes the result only at float32 halfway points and subnormals, so only th
 pay for it.
 
 Conventions kept by all callers:
-- 8-bit codes travel as int32 arrays; `code_range(u)` gives the type's range (`u=1` uint8,
-  `u=0` int8);
+- 8-bit codes read from memory travel as int32 arrays, codes computed from floats as float
+  arrays of exact integers in range (`round_to_code`); `code_range(u)` gives the type's range
+  (`u=1` uint8, `u=0` int8);
 - NaN never reaches an integer cast: it becomes the type's smallest code, as onnxruntime's
   QuantizeLinear does (checked in tests/runtime_emulator/test_quantization.py).
 """
@@ -30,12 +31,19 @@ def code_dtype(unsigned: int) -> type:
 
 
 def round_to_code(values: np.ndarray, unsigned: int, zero_point: int = 0) -> np.ndarray:
-    """`sat(RNE(v) + zero_point)` for float `v` (NaN -> smallest code), as int32."""
+    """`sat(RNE(v) + zero_point)` for a float array `v` (NaN -> smallest code), as an array of
+    v's float type holding the codes: exact integers in the 8-bit range, which writing into an
+    8-bit memory converts exactly (no integer array is made)."""
     lo, hi = code_range(unsigned)
-    # fmax/fmin return the bound where v is NaN; the bounds are integers, so clamping before or
-    # after the rounding and the zero point gives the same codes.
-    bounded = np.fmin(np.fmax(np.rint(values), lo - zero_point), hi - zero_point)
-    return bounded.astype(np.int32) + zero_point
+    codes = np.rint(values)
+    if zero_point:
+        # Exact below 2^24 (float32); beyond, the sum stays beyond the range, which the clamp
+        # maps to the same bound.
+        codes += zero_point
+    # fmax/fmin return the bound where a code is NaN.
+    np.fmax(codes, lo, out=codes)
+    np.fmin(codes, hi, out=codes)
+    return codes
 
 
 def quantize_linear(x: np.ndarray, scale, zero_point: int, unsigned: int) -> np.ndarray:

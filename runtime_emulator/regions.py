@@ -12,6 +12,7 @@ Invariants:
 - the caller has checked the region against the memory's size (see `footprint.py`).
 """
 
+import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -124,6 +125,65 @@ def region_writer(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
             full_by_row[...] = values[:, :, :full_blocks * dim].reshape(split)
         tail_target[...] = values[:, :, full_blocks * dim:]
     return write_blocks
+
+
+def _split_columns(values: np.ndarray, cols: int, dim: int) -> list[np.ndarray]:
+    """Views of a `(..., cols)` array's full column blocks as `(..., blocks, dim)` and of its
+    last partial block as `(..., tail)`, the parts that exist. Splitting the last axis is always
+    a view, whatever its strides."""
+    full_blocks, tail = divmod(cols, dim)
+    parts = []
+    if full_blocks:
+        parts.append(values[..., :full_blocks * dim].reshape(*values.shape[:-1], full_blocks, dim))
+    if tail:
+        parts.append(values[..., full_blocks * dim:cols])
+    return parts
+
+
+def _block_parts(mem: np.ndarray, region: Region, depth: int, depth_stride: int) -> list[np.ndarray]:
+    """Strided views of the logical elements of `depth` copies of the region, split like
+    `_split_columns` splits a `(depth, rows, cols)` matrix: element for element the same
+    shapes, so each pair of parts copies in one numpy call."""
+    dim = mem.shape[1]
+    full_blocks, tail = divmod(region.cols, dim)
+    blocks = stacked_blocks(mem, region, depth, depth_stride)
+    parts = []
+    if full_blocks:
+        parts.append(blocks[:, :full_blocks].transpose(0, 2, 1, 3))  # (depth, rows, full_blocks, dim)
+    if tail:
+        parts.append(blocks[:, full_blocks, :, :tail])
+    return parts
+
+
+def _copier(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[], None]:
+    if len(pairs) == 1:
+        return functools.partial(np.copyto, *pairs[0])
+
+    def copy_parts():
+        for target, source in pairs:
+            np.copyto(target, source)
+    return copy_parts
+
+
+def copier_into_region(mem: np.ndarray, region: Region, source: np.ndarray, depth: int = 1,
+                       depth_stride: int = 0) -> Callable[[], None]:
+    """A function copying `source`, a fixed `(depth, rows, cols)` array (a view of memory the
+    region does not share, e.g. DRAM), into `depth` copies of the region as `region_writer`
+    would, in one numpy call per part through views made once, here."""
+    if _copies_overlap(region, mem.shape[1], depth, depth_stride):
+        write = region_writer(mem, region, depth, depth_stride)
+        return lambda: write(source)
+    sources = _split_columns(source, region.cols, mem.shape[1])
+    return _copier(list(zip(_block_parts(mem, region, depth, depth_stride), sources)))
+
+
+def copier_from_region(mem: np.ndarray, region: Region, target: np.ndarray, depth: int = 1,
+                       depth_stride: int = 0) -> Callable[[], None]:
+    """A function copying `depth` copies of the region into `target`, a fixed
+    `(depth, rows, cols)` array whose elements are distinct memory the region does not share
+    (e.g. DRAM), in one numpy call per part through views made once, here."""
+    targets = _split_columns(target, region.cols, mem.shape[1])
+    return _copier(list(zip(targets, _block_parts(mem, region, depth, depth_stride))))
 
 
 def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:

@@ -9,36 +9,54 @@ zeros and reads no DRAM.
 
 Invariant: the caller has bounds-checked every DRAM byte and on-chip row (`footprint.py`), so
 the strided DRAM views (`footprint.dram_window`) never reach outside the array. The views are
-made once, when the instruction is bound; a run only copies through them. A DRAM view and an
-on-chip one never share memory, so copying straight from one to the other is exact.
+made once, when the instruction is bound; a run only copies through them (one numpy call per
+part of the region: its full column blocks, its last partial block). A DRAM view and an on-chip
+one never share memory, so copying straight from one to the other is exact; a store whose DRAM
+rows overlap (`dram_stride` below the row's bytes) is one assignment in row order instead.
 """
 
 import numpy as np
 
+from isa.costs import dma_element_size
 from runtime_emulator.footprint import dram_window
 from runtime_emulator.machine import Machine
-from runtime_emulator.regions import Region, region_reader, region_writer
+from runtime_emulator.regions import Region, copier_from_region, copier_into_region, region_reader, region_writer
 
 
 def _onchip(f) -> Region:
     return Region(f["addr"], f["rows"], f["cols"], f["bs"])
 
 
-def bind_load(m: Machine, f):
-    shape = (f["depth"], f["rows"], f["cols"])
-    mem = m.onchip(f["mem"])
-    write = region_writer(mem, _onchip(f), f["depth"], f["depth_stride"])
-    if f["zero"]:
-        zeros = np.broadcast_to(mem.dtype.type(0), shape)
-        return lambda: write(zeros)
+def _dram_elements(m: Machine, f) -> np.ndarray:
+    """The DMA's DRAM bytes as `(depth, rows, cols)` elements of the on-chip memory's type
+    (ACC words little-endian): a view of DRAM."""
     window = dram_window(m.dram, f)
-    if not f["mem"]:
-        return lambda: write(window)
-    return lambda: write(np.ascontiguousarray(window).view("<i4"))
+    return window.view("<i4") if f["mem"] else window
+
+
+def _distinct_dram_elements(f) -> bool:
+    """Whether no two elements of the DMA's DRAM window share a byte (rows and copies apart)."""
+    row_bytes = f["cols"] * dma_element_size(f)
+    rows_apart = f["rows"] == 1 or f["dram_stride"] >= row_bytes
+    copy_bytes = (f["rows"] - 1) * f["dram_stride"] + row_bytes
+    return rows_apart and (f["depth"] == 1 or f["dram_depth_stride"] >= copy_bytes)
+
+
+def bind_load(m: Machine, f):
+    mem = m.onchip(f["mem"])
+    if f["zero"]:
+        write = region_writer(mem, _onchip(f), f["depth"], f["depth_stride"])
+        zeros = np.broadcast_to(mem.dtype.type(0), (f["depth"], f["rows"], f["cols"]))
+        return lambda: write(zeros)
+    return copier_into_region(mem, _onchip(f), _dram_elements(m, f), f["depth"], f["depth_stride"])
 
 
 def bind_store(m: Machine, f):
-    read = region_reader(m.onchip(f["mem"]), _onchip(f), f["depth"], f["depth_stride"])
+    mem = m.onchip(f["mem"])
+    if _distinct_dram_elements(f):
+        return copier_from_region(mem, _onchip(f), _dram_elements(m, f), f["depth"], f["depth_stride"])
+    # Rows (or copies) overwrite each other in DRAM: one assignment in row order, the last wins.
+    read = region_reader(mem, _onchip(f), f["depth"], f["depth_stride"])
     window = dram_window(m.dram, f)
     if not f["mem"]:
         return lambda: window.__setitem__(Ellipsis, read())

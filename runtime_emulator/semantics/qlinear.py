@@ -13,7 +13,9 @@ Whatever depends on one operand's code alone (qadd's `a * ra` and inner fma, qmu
 computed once per byte value when the instruction is bound and gathered by the stored bytes.
 qadd's outer fma is the float64 sum of the exact product and the inner value, rounded to
 float32; only where that sum sits at a float32 halfway point (`numerics.f32_halfway`) can the
-double rounding differ from the fma, and then the exact `fma_f32` does the tile.
+double rounding differ from the fma, and then the exact `fma_f32` does the tile. Where every
+sum of the instruction's tables is exact in float64 (the usual case, found when the tables are
+made), there is no double rounding and nothing to look for.
 """
 
 import functools
@@ -68,26 +70,45 @@ def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) 
     """Per byte value: a's code as float32 and its product a * ra (exact in float64: 8 + 24
     bits), b's inner fma in float32 and float64. A pure function of its arguments (float32
     constants by bit pattern, so that -0.0 and NaNs are keys like any other), shared by every
-    qadd with the same operand types and constants (read-only)."""
+    qadd with the same operand types and constants (read-only); last, whether every sum of a
+    product and an inner value is exact in float64."""
     ra, rb, fixed = (np.array(bits, np.uint32).view(F32)[()] for bits in (ra_bits, rb_bits, fixed_bits))
     a_values = CODE_OF_BYTE[au].astype(F32)
     products = a_values.astype(np.float64) * np.float64(ra)
     inners = fma_f32(CODE_OF_BYTE[bu].astype(F32), rb, fixed)
-    tables = (a_values, products, inners, inners.astype(np.float64))
+    inners_wide = inners.astype(np.float64)
+    tables = (a_values, products, inners, inners_wide)
     for table in tables:
         table.setflags(write=False)
-    return tables
+    return tables + (_sums_exact_in_float64(products, inners_wide, ra),)
+
+
+def _sums_exact_in_float64(products: np.ndarray, inners: np.ndarray, ra) -> bool:
+    """Whether every sum `products[a] + inners[b]` is exact in float64, so that rounding it to
+    float32 is the fma itself (no double rounding to look for). Each product is a multiple of
+    ra's last bit (the codes are integers) and each inner one of its own last bit (a float32:
+    2^(exponent - 24) with numpy's frexp exponent, conservative for subnormals); every sum is
+    then a multiple of the smallest of those bits, and is exact when it needs at most 53 bits
+    of them."""
+    values = np.concatenate(([np.float64(ra)], inners))
+    nonzero = values[values != 0]
+    if not np.isfinite(nonzero).all():
+        return False
+    if len(nonzero) == 0:
+        return True  # every sum is a sum of zeros
+    last_bit = np.ldexp(1.0, np.frexp(nonzero)[1] - 24).min()
+    return bool(np.abs(products).max() + np.abs(inners).max() < np.ldexp(last_bit, 53))
 
 
 def bind_qadd(m: Machine, f):
-    a_values, products, inners, inners_wide = _qadd_tables(
+    a_values, products, inners, inners_wide, exact = _qadd_tables(
         f["au"], _f32_bits(f["ra"]), f["bu"], _f32_bits(f["rb"]), _f32_bits(f["fixed"]))
     unsigned = f["cu"]
 
     def kernel(a, b) -> np.ndarray:
         total = products[a]
         total += inners_wide[b]  # rounded once in float64: the fma unless at a double-rounding tie
-        if f32_halfway(total).any():
+        if not exact and f32_halfway(total).any():
             return round_to_code(fma_f32(a_values[a], F32(f["ra"]), inners[b]), unsigned)
         # Below the smallest normal float32 the float64 sum may round differently to float32 than
         # the exact one, but both round to the code 0 (or -0): no exact treatment needed.

@@ -78,3 +78,19 @@ def test_store_with_dram_stride_leaves_gaps_untouched():
     expected = np.zeros((4, 32), np.uint8)
     expected[:, :16] = x
     assert_equal("y", b.run().outputs["y"], expected)
+
+
+def test_store_whose_dram_rows_overlap_keeps_the_last_row():
+    """`dram_stride` below the row's bytes (0: every row on the same bytes; 8: each row over
+    half of the one before): the rows are written in order, so where they overlap the later
+    row's bytes win."""
+    x = np.arange(4 * 16, dtype=np.uint8).reshape(4, 16)
+    for stride in (0, 8):
+        b = ProgramBuilder()
+        src = b.input("x", x)
+        out = b.output("y", "uint8", (48,))
+        b.sequence([load(src, 4, 16, 0)], [("dma.store", dict(mem=0, addr=0, rows=4, cols=16, bs=4, dram=out, dram_stride=stride))])
+        expected = np.zeros(48, np.uint8)
+        for r in range(4):
+            expected[r * stride:r * stride + 16] = x[r]
+        assert_equal(f"y (dram_stride {stride})", b.run().outputs["y"], expected)

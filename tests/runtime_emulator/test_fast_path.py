@@ -10,7 +10,8 @@ and on programs built to defeat them.
   shallow queues where the pass must give up; and programs where it must give up.
 - `mm` summing in float32 BLAS when every partial sum is below 2^24, in float64 otherwise,
   against Python integers; qadd's double-rounding fallback at a float32 halfway point, against
-  the fma computed with fractions.
+  the fma computed with fractions, and its skipping the search for such points only where
+  every float64 sum is exact.
 """
 
 from pathlib import Path
@@ -26,6 +27,7 @@ from models import zoo
 from runtime_emulator import run_binary
 from runtime_emulator import program, scheduler
 from runtime_emulator.machine import Machine
+from runtime_emulator.semantics import qlinear
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, mask, store
 from tests.runtime_emulator.test_matrix import reference_mm
 from tests.runtime_emulator.test_qlinear import fma, run_q, saturate
@@ -176,3 +178,34 @@ def test_qadd_where_float64_rounds_onto_a_float32_halfway_point():
     expected = np.array([[saturate(np.rint(fma(x, ra, F32(3.5))), 1) for x in row] for row in a.astype(np.int64)], np.uint8)
     assert expected[130 // 32, 130 % 32] == 3
     assert_equal("qadd", got, expected)
+
+
+def float64_sum_is_exact(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Whether the float64 sum of every pair (p[i], q[j]) is exact: TwoSum's error term is 0."""
+    p, q = np.broadcast_arrays(p[:, None], q[None, :])
+    s = p + q
+    q_part = s - p
+    return ((p - (s - q_part)) + (q - q_part)) == 0
+
+
+@pytest.mark.parametrize("ra, rb, fixed", [
+    (0.13399076, 0.9637720, -13.208908),  # a residual add of deit-tiny
+    (3.0e-8, 1.7e-3, 1.0e4),              # products far below the inner values
+    (2.0 ** 20, 0.0, 2.0 ** -17),         # 28-bit products, inner values with bits down to 2^-40
+    (-16519105 * 2.0 ** -54, 0.0, 3.5),   # the halfway case above
+    (0.0, 0.0, 0.0),
+])
+def test_qadd_skips_the_halfway_search_only_where_every_float64_sum_is_exact(ra, rb, fixed):
+    """qadd looks for double-rounding ties only when its tables say some float64 sum of a
+    product and an inner value may be inexact; where they say none is, every sum is exact
+    (TwoSum's error is 0 for all 65536 pairs of bytes)."""
+    bits = [int(np.array(v, F32).view(np.uint32)) for v in (ra, rb, fixed)]
+    for au, bu in ((1, 1), (0, 1), (1, 0)):
+        *tables, exact = qlinear._qadd_tables(au, bits[0], bu, bits[1], bits[2])
+        _, products, _, inners_wide = tables
+        all_exact = bool(float64_sum_is_exact(products, inners_wide).all())
+        assert not exact or all_exact, f"ra={ra} rb={rb} fixed={fixed} au={au} bu={bu}: tables say exact, a sum is not"
+        if ra == 2.0 ** 20 or ra < 0:
+            assert not exact, f"ra={ra} fixed={fixed}: 28 + 40 bits, or the halfway case, cannot be exact"
+        if ra == 0.13399076:
+            assert exact, "deit-tiny's residual add: sums of at most ~45 bits are exact"

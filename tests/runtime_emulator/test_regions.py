@@ -9,7 +9,8 @@ import itertools
 import numpy as np
 import pytest
 
-from runtime_emulator.regions import Region, read_regions, write_regions
+from runtime_emulator.regions import Region, copier_from_region, copier_into_region, read_regions, write_regions
+from tests.runtime_emulator.harness import assert_equal
 
 DIM = 16
 
@@ -48,3 +49,43 @@ def test_write_then_read(rows, cols, bs, depth, depth_stride):
     for d, r, c in itertools.product(range(depth), range(rows), range(cols)):
         row = region.addr + d * depth_stride + (c // DIM) * bs + r
         assert read[d, r, c] == got[row, c % DIM], f"read ({d}, {r}, {c}): {read[d, r, c]} != row {row}"
+
+
+def strided_source(rng, depth, rows, cols, dtype):
+    """A `(depth, rows, cols)` view with gaps between its rows and copies (as a DMA's DRAM
+    window is), filled with random values."""
+    backing = rng.integers(0, 256, (depth, rows + 1, cols + 3)).astype(dtype)
+    return backing[:, 1:, 2:cols + 2]
+
+
+@pytest.mark.parametrize("rows, cols, bs, depth, depth_stride", CASES)
+def test_copier_into_region_equals_writing_the_values(rows, cols, bs, depth, depth_stride):
+    """The DMA load's copy through views made once writes what `write_regions` writes, copies
+    sharing rows included, and nothing else."""
+    rng = np.random.default_rng(rows * 100 + cols + 7)
+    region = Region(9, rows, cols, bs)
+    source = strided_source(rng, depth, rows, cols, np.int32)
+    before = rng.integers(-2**31, 2**31, (128, DIM)).astype(np.int32)
+    got, expected = before.copy(), before.copy()
+    copy = copier_into_region(got, region, source, depth, depth_stride)
+    source[...] += 1  # the copier reads the source when it runs, not when it is made
+    copy()
+    reference_write(expected, region, source, depth_stride)
+    assert_equal(f"memory after copying into {region} depth {depth}", got, expected)
+
+
+@pytest.mark.parametrize("rows, cols, bs, depth, depth_stride", CASES)
+def test_copier_from_region_equals_reading_the_values(rows, cols, bs, depth, depth_stride):
+    """The DMA store's copy through views made once gives the values `read_regions` reads, and
+    touches nothing of the target's backing array but its elements."""
+    rng = np.random.default_rng(rows * 100 + cols + 11)
+    region = Region(9, rows, cols, bs)
+    mem = rng.integers(-2**31, 2**31, (128, DIM)).astype(np.int32)
+    backing = rng.integers(-2**31, 2**31, (depth, rows + 1, cols + 3)).astype(np.int32)
+    expected_backing = backing.copy()
+    target = backing[:, 1:, 2:cols + 2]
+    copy = copier_from_region(mem, region, target, depth, depth_stride)
+    mem += 1  # the copier reads the region when it runs, not when it is made
+    copy()
+    expected_backing[:, 1:, 2:cols + 2] = read_regions(mem, region, depth, depth_stride)
+    assert_equal(f"target after copying from {region} depth {depth}", backing, expected_backing)
