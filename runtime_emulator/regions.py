@@ -186,6 +186,44 @@ def copier_from_region(mem: np.ndarray, region: Region, target: np.ndarray, dept
     return _copier(list(zip(targets, _block_parts(mem, region, depth, depth_stride))))
 
 
+def block_view(mem: np.ndarray, region: Region) -> np.ndarray:
+    """`(blocks, rows, dim)` strided view of the region's column blocks, every lane of each
+    (lanes past `cols` in the last block included): elementwise work runs on whole blocks with
+    no gather. Operands of one instruction have the same rows and columns, so their block views
+    line up lane for lane; `block_writer` stores only the logical lanes."""
+    return stacked_blocks(mem, region)[0]
+
+
+def block_row_vector(mem: np.ndarray, addr: int, cols: int) -> np.ndarray:
+    """A row vector (one value per column, rows = 1, bs = 1) as a `(blocks, 1, dim)` view, which
+    broadcasts against the block view of a region of `cols` columns."""
+    return mem[addr:addr + -(-cols // mem.shape[1]), None, :]
+
+
+def block_column_vector(mem: np.ndarray, addr: int, rows: int) -> np.ndarray:
+    """A column vector (one value per row, lane 0) as a `(1, rows, 1)` view, which broadcasts
+    against the block view of a region of `rows` rows."""
+    return mem[addr:addr + rows, 0][None, :, None]
+
+
+def block_writer(mem: np.ndarray, region: Region) -> Callable[[np.ndarray], None]:
+    """A function storing a `(blocks, rows, dim)` array (or one broadcasting to it) into the
+    region's logical elements: every lane of its full column blocks and the first `cols mod dim`
+    lanes of its partial last block, nothing else. Values convert to the memory's type as an
+    assignment does (float codes of `numerics.round_to_code` exactly)."""
+    full_blocks, tail = divmod(region.cols, mem.shape[1])
+    blocks = block_view(mem, region)
+    if not tail:
+        return functools.partial(np.copyto, blocks, casting="unsafe")
+    full_target, tail_target = blocks[:full_blocks], blocks[full_blocks, :, :tail]
+
+    def write_blocks(values):
+        if full_blocks:
+            np.copyto(full_target, values[:full_blocks], casting="unsafe")
+        np.copyto(tail_target, values[-1, :, :tail], casting="unsafe")
+    return write_blocks
+
+
 def read_regions(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
     """`depth` copies of the region as a `(depth, rows, cols)` array (see `region_reader`)."""
     return region_reader(mem, region, depth, depth_stride)()

@@ -12,8 +12,9 @@ float32 is exact scaling with one rounding (subnormals included); the exponent i
 or `a * 0` (NaN for `0 * 2^inf` and `inf * 2^-inf`, as the instruction does).
 `vfma`: float32 `dst = fma(a, b, c)` with one rounding (`numerics.fma_f32`, exact); b and c are
 each placed by a broadcast mode (`bmode`, `cmode`) with the same codes as `valu`'s `bmode`, the
-scalar mode taking the float32 immediates `b_imm`, `c_imm`. `operand_reader` is the one
-place those modes are read.
+scalar mode taking the float32 immediates `b_imm`, `c_imm`. `operand_view` is the one
+place those modes are read. All three work on whole column blocks (`regions.block_view`); each
+result is computed whole before it is written, so the destination may be a source.
 `vunary`: float32 `sqrt exp neg abs recip` (recip is `f32(1 / x)`), numpy's float32 kernels.
 sqrt, neg, abs and recip are correctly rounded IEEE operations; exp is numpy's float32 exp, which
 is not guaranteed correctly rounded and may differ by an ulp between CPUs with different SIMD
@@ -27,7 +28,7 @@ from isa.errors import VitcError
 from isa.table import load_table
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import F32, fma_f32
-from runtime_emulator.regions import Region, region_reader, region_writer
+from runtime_emulator.regions import Region, block_column_vector, block_row_vector, block_view, block_writer
 
 F32_OPS = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
@@ -53,28 +54,33 @@ OP_NAMES, TY_NAMES, FN_NAMES = _enum_names("op"), _enum_names("ty"), _enum_names
 BMODE_FULL, BMODE_ROW, BMODE_COL = 0, 1, 2  # the table's `bmode` codes: full, row, col, scalar
 
 
-def _divide_truncating(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _divide_truncating(a: np.ndarray, b: np.ndarray, dim: int, cols: int) -> np.ndarray:
+    """Integer division truncating towards zero, in block space; a zero divisor among the
+    logical elements (column `block * dim + lane` below `cols`) is an error naming the first
+    one, in row-major order, as (row, column)."""
     zeros = np.argwhere(np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)) == 0)
-    if len(zeros):
-        raise VitcError(f"valu: integer division by zero at element {tuple(int(i) for i in zeros[0])}")
+    columns = zeros[:, 0] * dim + zeros[:, 2]
+    rows, columns = zeros[:, 1][columns < cols], columns[columns < cols]
+    if len(rows):
+        first = np.lexsort((columns, rows))[0]
+        raise VitcError(f"valu: integer division by zero at element ({int(rows[first])}, {int(columns[first])})")
     quotient = np.abs(a) // np.abs(b)
     return np.where((a < 0) != (b < 0), -quotient, quotient)
 
 
-def operand_reader(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int, cols: int, scalar):
-    """A function giving an operand placed by a broadcast mode, shaped to broadcast against
-    `(rows, cols)`: a full region `(addr, rows, cols, bs)`, a column vector `(rows, 1)`, a row
-    vector `(1, cols)`, or `scalar` (a numpy scalar of `mem`'s dtype)."""
+def operand_view(mem: np.ndarray, mode: int, addr: int, bs: int, rows: int, cols: int, scalar) -> np.ndarray:
+    """An operand placed by a broadcast mode, in block space (`regions.block_view`) so that it
+    broadcasts against the `(blocks, rows, dim)` view of a `(rows, cols)` region: a full region
+    `(addr, rows, cols, bs)`, a column vector `(1, rows, 1)`, a row vector `(blocks, 1, dim)`, or
+    `scalar` (a numpy scalar of `mem`'s dtype) as `(1, 1, 1)`. Views of the memory, read when
+    the instruction runs."""
     if mode == BMODE_FULL:
-        read = region_reader(mem, Region(addr, rows, cols, bs))
-    elif mode == BMODE_ROW:
-        read = region_reader(mem, Region(addr, rows, 1, 1))
-    elif mode == BMODE_COL:
-        read = region_reader(mem, Region(addr, 1, cols, 1))
-    else:
-        constant = np.asarray(scalar, mem.dtype).reshape(1, 1)
-        return lambda: constant
-    return lambda: read()[0]
+        return block_view(mem, Region(addr, rows, cols, bs))
+    if mode == BMODE_ROW:
+        return block_column_vector(mem, addr, rows)
+    if mode == BMODE_COL:
+        return block_row_vector(mem, addr, cols)
+    return np.asarray(scalar, mem.dtype).reshape(1, 1, 1)
 
 
 # Beyond this power of two every float32 product is 0 or infinity (float32 spans 2^-149 .. 2^128).
@@ -96,38 +102,37 @@ def bind_valu(m: Machine, f):
     op = OP_NAMES[f["op"]]
     mem = m.acc_f32 if is_float else m.acc
     rows, cols = f["rows"], f["cols"]
-    read_a = region_reader(mem, Region(f["a"], rows, cols, f["a_bs"]))
+    a = block_view(mem, Region(f["a"], rows, cols, f["a_bs"]))
     imm = np.array([f["imm"] & 0xFFFFFFFF], np.uint32).view(mem.dtype)[0]
-    read_b = operand_reader(mem, f["bmode"], f["b"], f["b_bs"], rows, cols, imm)
-    write = region_writer(mem, Region(f["dst"], rows, cols, f["dst_bs"]))
+    b = operand_view(mem, f["bmode"], f["b"], f["b_bs"], rows, cols, imm)
+    write = block_writer(mem, Region(f["dst"], rows, cols, f["dst_bs"]))
 
     def valu() -> None:
         if op == "scalef" and not is_float:
             raise VitcError("valu: op scalef needs ty=f32 (it scales float32 values by powers of two)")
-        a, b = read_a()[0], read_b()
         if op == "scalef":
             result = _scalef(a, b)
         elif is_float:
             result = F32_OPS[op](a, b, dtype=np.float32)
         else:
             wide_a, wide_b = a.astype(np.int64), b.astype(np.int64)
-            wide = _divide_truncating(wide_a, wide_b) if op == "div" else I32_OPS[op](wide_a, wide_b)
+            wide = _divide_truncating(wide_a, wide_b, m.dim, cols) if op == "div" else I32_OPS[op](wide_a, wide_b)
             result = wide.astype(np.int32)
         write(result)
     return valu
 
 
 def bind_vunary(m: Machine, f):
-    read = region_reader(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
-    write = region_writer(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
+    source = block_view(m.acc_f32, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
+    write = block_writer(m.acc_f32, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
     function = UNARY[FN_NAMES[f["fn"]]]
-    return lambda: write(function(read()[0]))
+    return lambda: write(function(source))
 
 
 def bind_vfma(m: Machine, f):
     rows, cols = f["rows"], f["cols"]
-    read_a = region_reader(m.acc_f32, Region(f["a"], rows, cols, f["a_bs"]))
-    read_b = operand_reader(m.acc_f32, f["bmode"], f["b"], f["b_bs"], rows, cols, F32(f["b_imm"]))
-    read_c = operand_reader(m.acc_f32, f["cmode"], f["c"], f["c_bs"], rows, cols, F32(f["c_imm"]))
-    write = region_writer(m.acc_f32, Region(f["dst"], rows, cols, f["dst_bs"]))
-    return lambda: write(fma_f32(read_a()[0], read_b(), read_c()))
+    a = block_view(m.acc_f32, Region(f["a"], rows, cols, f["a_bs"]))
+    b = operand_view(m.acc_f32, f["bmode"], f["b"], f["b_bs"], rows, cols, F32(f["b_imm"]))
+    c = operand_view(m.acc_f32, f["cmode"], f["c"], f["c_bs"], rows, cols, F32(f["c_imm"]))
+    write = block_writer(m.acc_f32, Region(f["dst"], rows, cols, f["dst_bs"]))
+    return lambda: write(fma_f32(a, b, c))

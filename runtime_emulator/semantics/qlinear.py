@@ -9,6 +9,8 @@ Operands: a `(a, rows, cols, a_bs)` read as `au`, b `(b, rows, cols, b_bs)` read
   qmul `c = sat(RNE(f32(f32(f32((a - za) * (b - zb)) * r) + zc)))`, every step one float32
   operation (the product of two 9-bit values is exact in float32).
 - `mode=float` is the DQ -> op -> Q path: `c = Q(f32(DQ(a) OP DQ(b)), sc, zc)`.
+The operands are read and the result written in block space (`regions.block_view`): every
+step is elementwise, and c is computed whole before it is written, so c may be a or b.
 Whatever depends on one operand's code alone (qadd's `a * ra` and inner fma, qmul's `a - za`) is
 computed once per byte value when the instruction is bound and gathered by the stored bytes.
 qadd's outer fma is the float64 sum of the exact product and the inner value, rounded to
@@ -26,21 +28,20 @@ from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
     F32, code_dtype, dequantize_linear, f32_halfway, fma_f32, quantize_linear, round_to_code,
 )
-from runtime_emulator.regions import Region, region_reader, region_writer
+from runtime_emulator.regions import Region, block_row_vector, block_view, block_writer
 
 KERNEL_MODE = 0  # the table's `mode` enum: kernel, float
 # The code each byte value stands for, per `u` flag (index = the byte as stored in SPAD).
 CODE_OF_BYTE = {unsigned: np.arange(256, dtype=np.uint8).view(code_dtype(unsigned)) for unsigned in (0, 1)}
 
 
-def _byte_readers(m: Machine, f):
-    """Functions giving a's and b's SPAD bytes (uint8, as stored), b broadcast as `(1, cols)`
-    when it is a row vector (`bbc=1`)."""
+def _operand_bytes(m: Machine, f) -> tuple[np.ndarray, np.ndarray]:
+    """Views of a's and b's SPAD bytes (uint8, as stored) in block space (`regions.block_view`),
+    b a row vector broadcast over rows when `bbc=1`."""
     rows, cols = f["rows"], f["cols"]
-    read_a = region_reader(m.spad, Region(f["a"], rows, cols, f["a_bs"]))
-    b_region = Region(f["b"], 1, cols, 1) if f["bbc"] else Region(f["b"], rows, cols, f["b_bs"])
-    read_b = region_reader(m.spad, b_region)
-    return lambda: read_a()[0], lambda: read_b()[0]
+    a = block_view(m.spad, Region(f["a"], rows, cols, f["a_bs"]))
+    b = block_row_vector(m.spad, f["b"], cols) if f["bbc"] else block_view(m.spad, Region(f["b"], rows, cols, f["b_bs"]))
+    return a, b
 
 
 def _float_path(a, b, f, combine) -> np.ndarray:
@@ -53,12 +54,12 @@ def _float_path(a, b, f, combine) -> np.ndarray:
 def _bind(m: Machine, f, kernel, combine):
     """The instruction: `kernel(a_bytes, b_bytes) -> codes` in kernel mode, else the float path
     with `combine` (np.add, np.multiply) on the codes."""
-    a_bytes, b_bytes = _byte_readers(m, f)
-    write = region_writer(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]))
+    a_bytes, b_bytes = _operand_bytes(m, f)
+    write = block_writer(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]))
     if f["mode"] == KERNEL_MODE:
-        return lambda: write(kernel(a_bytes(), b_bytes()))
+        return lambda: write(kernel(a_bytes, b_bytes))
     a_codes, b_codes = CODE_OF_BYTE[f["au"]], CODE_OF_BYTE[f["bu"]]
-    return lambda: write(_float_path(a_codes[a_bytes()].astype(np.int32), b_codes[b_bytes()].astype(np.int32), f, combine))
+    return lambda: write(_float_path(a_codes[a_bytes].astype(np.int32), b_codes[b_bytes].astype(np.int32), f, combine))
 
 
 def _f32_bits(value: float) -> int:

@@ -7,6 +7,8 @@
   (`pr=0`) or, per row, the ACC column vector at `s_addr` (`pr=1`). `wide=1`: the quotient is
   `(x * mul) / s` in float64 (QLinearSoftmax's output step), rounded to an integer from float64.
 Each step is one float32 numpy operation (see `numerics.py`), except `wide`'s float64 quotient.
+They work on whole column blocks (`regions.block_view`): per-column multipliers as a row vector
+and per-row scales as a column vector line up with them lane for lane.
 """
 
 import numpy as np
@@ -15,7 +17,7 @@ from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import (
     F32, code_range, dequantize_linear, quantize_linear, quantize_wide_quotient, round_to_code,
 )
-from runtime_emulator.regions import Region, region_reader, region_writer
+from runtime_emulator.regions import Region, block_column_vector, block_row_vector, block_view, block_writer
 
 
 def _src(f) -> Region:
@@ -27,14 +29,9 @@ def _dst(f) -> Region:
 
 
 def bind_requant(m: Machine, f):
-    read = region_reader(m.acc, _src(f))
-    write = region_writer(m.spad_as(f["u"]), _dst(f))
-    if f["pc"]:
-        multipliers = region_reader(m.acc_f32, Region(f["mult_addr"], 1, f["cols"], 1))
-        multiplier = lambda: multipliers()[0]
-    else:
-        constant = F32(f["mult"])
-        multiplier = lambda: constant
+    source = block_view(m.acc, _src(f))
+    write = block_writer(m.spad_as(f["u"]), _dst(f))
+    multiplier = block_row_vector(m.acc_f32, f["mult_addr"], f["cols"]) if f["pc"] else F32(f["mult"])
     zy, unsigned = f["zy"], f["u"]
     lo, hi = F32(f["lo"] - zy), F32(f["hi"] - zy)
     # A clamp to the whole code range is the one `round_to_code` does anyway (NaN included:
@@ -43,29 +40,26 @@ def bind_requant(m: Machine, f):
 
     def requant() -> None:
         # dtype=F32: the int32 words are converted to float32 first (rounding to nearest even).
-        scaled = np.multiply(read()[0], multiplier(), dtype=F32)
-        write(round_to_code(np.clip(scaled, lo, hi) if clamps else scaled, unsigned, zy))
+        scaled = np.multiply(source, multiplier, dtype=F32)
+        if clamps:
+            np.clip(scaled, lo, hi, out=scaled)
+        write(round_to_code(scaled, unsigned, zy))
     return requant
 
 
 def bind_dequant(m: Machine, f):
-    read = region_reader(m.spad_as(f["u"]), _src(f))
-    write = region_writer(m.acc_f32, _dst(f))
+    source = block_view(m.spad_as(f["u"]), _src(f))
+    write = block_writer(m.acc_f32, _dst(f))
     scale, zero_point = F32(f["scale"]), f["zp"]
-    return lambda: write(dequantize_linear(read()[0], scale, zero_point))
+    return lambda: write(dequantize_linear(source, scale, zero_point))
 
 
 def bind_quant(m: Machine, f):
-    read = region_reader(m.acc_f32, _src(f))
-    write = region_writer(m.spad_as(f["u"]), _dst(f))
-    if f["pr"]:
-        scales = region_reader(m.acc_f32, Region(f["s_addr"], f["rows"], 1, 1))
-        scale = lambda: scales()[0]  # (rows, 1): one scale per row
-    else:
-        constant = F32(f["scale"])
-        scale = lambda: constant
+    source = block_view(m.acc_f32, _src(f))
+    write = block_writer(m.spad_as(f["u"]), _dst(f))
+    scale = block_column_vector(m.acc_f32, f["s_addr"], f["rows"]) if f["pr"] else F32(f["scale"])
     zero_point, unsigned = f["zp"], f["u"]
     if f["wide"]:
         multiplier = F32(f["mul"])
-        return lambda: write(quantize_wide_quotient(read()[0], multiplier, scale(), zero_point, unsigned))
-    return lambda: write(quantize_linear(read()[0], scale(), zero_point, unsigned))
+        return lambda: write(quantize_wide_quotient(source, multiplier, scale, zero_point, unsigned))
+    return lambda: write(quantize_linear(source, scale, zero_point, unsigned))

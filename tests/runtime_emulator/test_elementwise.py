@@ -83,6 +83,17 @@ def test_valu_i32_division_by_zero_names_the_instruction():
         run_valu(a, np.zeros((ROWS, 1), np.int32), ROWS, 1, op="div", ty="i32", bmode=1)
 
 
+def test_valu_i32_division_by_zero_names_the_first_element_in_row_major_order():
+    """Zeros at (1, 2) (first column block) and (0, 20) (second block): the row-major first is
+    (0, 20). The lanes past the 23 columns of the second block hold zeros too (ACC starts
+    zeroed); they are not elements, so they are never reported."""
+    a = np.ones((ROWS, COLS), np.int32)
+    divisor = np.ones((ROWS, COLS), np.int32)
+    divisor[1, 2] = divisor[0, 20] = 0
+    with pytest.raises(VitcError, match=r"division by zero at element \(0, 20\)"):
+        run_valu(a, divisor, ROWS, COLS, op="div", ty="i32", bmode=0)
+
+
 @pytest.mark.parametrize("fn", ["sqrt", "exp", "neg", "abs", "recip"])
 def test_vunary(fn):
     rng = np.random.default_rng(60)
@@ -148,3 +159,28 @@ def test_valu_scalef_refuses_i32():
     a = np.ones((ROWS, COLS), np.int32)
     with pytest.raises(VitcError, match=r"valu.*scalef needs ty=f32"):
         run_valu(a, a, ROWS, COLS, op="scalef", ty="i32", bmode=0)
+
+
+def test_valu_destination_overlapping_its_source_rows_shifted():
+    """dst 3 rows below a (both 2 column blocks, bs 8): the result is computed from a as it was
+    and then written; the rows of a that dst does not cover keep a's values. The reference is
+    the block layout formula applied to a numpy array standing for ACC."""
+    rng = np.random.default_rng(70)
+    a = rng.integers(-1000, 1000, (ROWS, COLS)).astype(np.int32)
+    acc = np.zeros((16, 16), np.int32)
+    place = lambda addr, values: [acc.__setitem__(((c // 16) * 8 + addr + r, c % 16), values[r, c])
+                                  for r in range(values.shape[0]) for c in range(values.shape[1])]
+    take = lambda addr: np.array([[acc[(c // 16) * 8 + addr + r, c % 16] for c in range(COLS)] for r in range(ROWS)], np.int32)
+    place(0, a)
+    place(3, a + 7)
+    b = ProgramBuilder()
+    a_dram = b.input("a", a)
+    dst_out, a_out = b.output("dst", "int32", (ROWS, COLS)), b.output("a_after", "int32", (ROWS, COLS))
+    b.sequence(
+        [load(a_dram, ROWS, COLS, 0, mem=1, bs=8)],
+        [("valu", dict(op="add", ty="i32", bmode=3, imm=7, a=0, dst=3, rows=ROWS, cols=COLS, a_bs=8, dst_bs=8))],
+        [store(dst_out, ROWS, COLS, 3, mem=1, bs=8), store(a_out, ROWS, COLS, 0, mem=1, bs=8)],
+    )
+    result = b.run()
+    assert_equal("dst", result.outputs["dst"], take(3))
+    assert_equal("a after", result.outputs["a_after"], take(0))

@@ -124,7 +124,7 @@ def test_vfma_in_place():
 
 
 def test_broadcast_modes_share_valu_codes():
-    """The emulator reads vfma's bmode and cmode with valu's codes (one `operand_reader`)."""
+    """The emulator reads vfma's bmode and cmode with valu's codes (one `operand_view`)."""
     table = load_table().by_mnemonic
     valu_modes = table["valu"].field_by_name["bmode"].values
     assert table["vfma"].field_by_name["bmode"].values == valu_modes == table["vfma"].field_by_name["cmode"].values
