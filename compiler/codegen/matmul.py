@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,7 @@ from compiler.codegen.dram_view import DramView
 from compiler.codegen.onchip import Arena, OnChipPlan
 from compiler.codegen.program import ProgramBuilder
 from compiler.codegen.region import Region, ceil_div
-from compiler.codegen.transfer import transfer
+from compiler.codegen.transfer import row_pieces, transfer
 from compiler.ir.graph import Op
 from compiler.ir.types import dtype_range
 from isa.errors import VitcError
@@ -67,6 +68,7 @@ class Tiling:
     a_resident: bool  # the whole A (tm == M) stays on chip for every N tile
     b_resident: bool  # a whole K x tn panel of B stays on chip for every M tile
     b_transposed: bool
+    gather: int = 0  # width of A's column runs gathered on chip into longer K steps (0: none)
 
 
 def k_chunks(a_cols, k: int, dim: int) -> tuple[tuple[int, int], ...]:
@@ -83,11 +85,21 @@ def _split(chunks, tk: int):
 
 
 def _candidates(total: int, dim: int) -> list[int]:
-    """Tile sizes worth trying for an extent: all of it, powers of two times `dim`, and the
-    block-rounded sizes that split it into 2..16 near-equal tiles."""
+    """Tile sizes worth trying for an extent of columns (or K): all of it, powers of two times
+    `dim`, and the block-rounded sizes that split it into 2..16 near-equal tiles."""
     sizes = {total} | {dim << i for i in range(16) if dim << i < total}
     sizes |= {ceil_div(ceil_div(total, parts), dim) * dim for parts in range(2, 17)}
     return sorted((s for s in sizes if 0 < s <= total), reverse=True)
+
+
+def _row_candidates(total: int, dim: int) -> list[int]:
+    """Tile sizes worth trying for output rows: those of `_candidates`, plus the unrounded
+    sizes that split the rows into 2..16 near-equal tiles of at least `dim` rows. An `mm` costs
+    max(m, dim) row-cycles and rows are not padded to blocks, so 197 rows as 50 + 49 + 49 + 49
+    cost 197 where blocks of 32 (32 x 6 + 5) cost 224."""
+    sizes = set(_candidates(total, dim))
+    sizes |= {ceil_div(total, parts) for parts in range(2, 17) if total // parts >= dim}
+    return sorted(sizes, reverse=True)
 
 
 def _forced(options: list[int], size: int, total: int) -> list[int]:
@@ -96,21 +108,32 @@ def _forced(options: list[int], size: int, total: int) -> list[int]:
 
 
 def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, acc_rows: int, config,
-                  epilogue_needs=None, forced: tuple[int, int, int] = (0, 0, 0), bias: bool = False) -> Tiling:
-    """The feasible tiling with the fewest estimated cycles (`_estimated_cycles`). With
+                  epilogue_needs=None, forced: tuple[int, int, int] = (0, 0, 0), bias: bool = False,
+                  batch: int = 1, a_rows=()) -> Tiling:
+    """The feasible tiling with the fewest estimated cycles (`_estimated_cycles`) for `batch`
+    matrices of m x n outputs. With
     `epilogue_needs(tm, tn) -> (rows, per_tile)` (a fused chain after the matmul: the on-chip
     rows it needs, {"spad", "acc"}, and its cycles per output tile, {"load", "store",
     "vector"}; None when the chain cannot run on tiles tn columns wide) output tiles leave the
     epilogue its rows. `forced` (tm, tn, tk), each non-zero one fixed, is for experiments;
-    `bias`: the accumulator is preloaded with a bias per output tile."""
+    `bias`: the accumulator is preloaded with a bias per output tile. A resident operand needs
+    a second copy only when there is a next one to load while it computes (a next matrix of
+    the batch; for B, also a next N tile). `a_rows`: the sub-axes of A's rows in DRAM (loads of
+    rows crossing them take more transfers)."""
     dim = config.dim
     force_m, force_n, force_k = forced
     longest = max(length for _, length in chunks)
     tn_options = _forced(_candidates(n, dim), force_n, n)
-    tm_options = _forced(_candidates(m, dim), force_m, m)
+    tm_options = _forced(_row_candidates(m, dim), force_m, m)
     tk_options = _forced(sorted({longest} | {dim << i for i in range(16) if dim << i < longest}, reverse=True),
                          force_k, longest)
-    step_options = [_split(chunks, tk) for tk in tk_options]
+    step_options = [(_split(chunks, tk), 0) for tk in tk_options]
+    run = chunks[0][1]
+    if len(chunks) > 1:  # A's runs may instead be gathered into block-aligned K steps
+        k = sum(length for _, length in chunks)
+        unit = math.lcm(run, dim)
+        gathered = _forced(sorted({k} | {unit << i for i in range(16) if unit << i < k}, reverse=True), force_k, k)
+        step_options += [(_split(((0, k),), tk), run) for tk in gathered if tk > run and tk % run == 0]
     no_epilogue = ({"spad": 0, "acc": 0}, {"load": 0, "store": 0, "vector": 0})
     best = None
     for tn, tm in itertools.product(tn_options, tm_options):
@@ -121,7 +144,7 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
         tile_rows = tm * ceil_div(tn, dim)
         if 2 * tile_rows + 2 * ceil_div(tn, dim) + extra["acc"] > acc_rows:
             continue
-        for steps in step_options:
+        for steps, gather in step_options:
             blocks = [ceil_div(length, dim) for _, length in steps]
             lengths = [length for _, length in steps]
             a_piece = (tm * sum(blocks), tm * max(blocks))  # rows: resident, streamed
@@ -130,18 +153,25 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
             for a_resident, b_resident in itertools.product((True, False), repeat=2):
                 if a_resident and tm != m:
                     continue
-                a_space = 2 * a_piece[0 if a_resident else 1]
-                b_space = 2 * b_piece[0 if b_resident else 1]
-                if a_space + b_space + 2 * tile_rows + extra["spad"] > spad_rows:
+                a_space = (2 if batch > 1 or not a_resident else 1) * a_piece[0 if a_resident else 1]
+                b_space = (1 if b_resident and batch == 1 and tn == n else 2) * b_piece[0 if b_resident else 1]
+                gather_space = _gather_rows(tm, max(lengths), gather, dim) if gather else 0
+                if a_space + b_space + gather_space + 2 * tile_rows + extra["spad"] > spad_rows:
                     continue
-                tiling = Tiling(tm, tn, steps, a_resident, b_resident, b_transposed)
-                cost = _estimated_cycles(m, n, tiling, bias, per_tile, config)
+                tiling = Tiling(tm, tn, steps, a_resident, b_resident, b_transposed, gather)
+                cost = _estimated_cycles(m, n, tiling, bias, per_tile, config, batch, a_rows)
                 if best is None or cost < best[0]:
                     best = (cost, tiling)
     if best is None:
         raise TilingError(f"no tiling fits: K chunks {list(chunks)}, {spad_rows} spad / {acc_rows} acc rows available"
                           + (f", tile sizes forced to (m, n, k) = {forced}" if any(forced) else ""))
     return best[1]
+
+
+def _gather_rows(tm: int, step: int, run: int, dim: int) -> int:
+    """SPAD rows of gathering A's runs for K steps of `step` columns: two copies of the runs
+    as loaded (each in its own column blocks) and one of the transposed step."""
+    return 2 * tm * (step // run) * ceil_div(run, dim) + step * ceil_div(tm, dim)
 
 
 def _tile_sizes(total: int, size: int) -> list[tuple[int, int]]:
@@ -152,11 +182,24 @@ def _tile_sizes(total: int, size: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict, config) -> int:
-    """The cost model of the tiling choice: the busiest unit's cycles (every unit runs its own
-    queue and double buffering overlaps them), plus filling the pipeline (the first A and B
-    pieces) and draining it (the last tile's vector work and store), with the instruction
-    costs of docs/architecture.md ("Timing"). `epilogue`: a fused chain's cycles per tile."""
+def _row_transfers(a_rows, m: int, tm: int) -> int:
+    """Transfers per K run of an A tile of `tm` rows, on average over the tiles: rows that
+    cross A's row sub-axes `a_rows` (e.g. patches: 14 rows of 14) take more than one
+    (`transfer.row_pieces`)."""
+    if len(a_rows) < 2:
+        return 1
+    starts = range(0, m, tm)
+    return ceil_div(sum(len(list(row_pieces(a_rows, m0, min(m, m0 + tm)))) for m0 in starts), len(starts))
+
+
+def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict, config, batch: int = 1,
+                      a_rows=()) -> int:
+    """The cost model of the tiling choice: the busiest unit's cycles over the `batch` matrices
+    (every unit runs its own queue and double buffering overlaps them, also from one matrix of
+    the batch to the next), plus filling the pipeline once (the first A and B pieces) and
+    draining it (the last tile's vector work and store), with the instruction costs of
+    docs/architecture.md ("Timing"). `epilogue`: a fused chain's cycles per tile; `a_rows`: the
+    sub-axes of A's rows in DRAM."""
     dim, bw, latency = config.dim, config.dma_bytes_per_cycle, config.dma_latency
     vector_latency = config.vector_latency
     steps = tiling.steps
@@ -165,6 +208,19 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
 
     def dma(rows: int, cols: int, esize: int = 1, transfers: int = 1) -> int:
         return transfers * latency + ceil_div(rows * cols * esize, bw)
+
+    def load_a(rows: int) -> int:
+        """Loading A's rows for every K step; gathered runs are one transfer each."""
+        pieces = _row_transfers(a_rows, m, rows)
+        return dma(rows, k, transfers=pieces * (k // tiling.gather if tiling.gather else len(steps)))
+
+    def gather_a(rows: int) -> int:
+        """The vector unit's transposes of gathered runs: each run, then each K step back."""
+        if not tiling.gather:
+            return 0
+        runs = k // tiling.gather
+        return runs * (vector_latency + ceil_div(rows * tiling.gather, dim)) + \
+            len(steps) * vector_latency + ceil_div(rows * k, dim)
 
     m_tiles, n_tiles = _tile_sizes(m, tiling.tm), _tile_sizes(n, tiling.tn)
     matrix = load = store = vector = 0
@@ -178,26 +234,31 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
             if not tiling.b_resident:
                 load += times * dma(k, tn, transfers=len(steps))
             if not tiling.a_resident:
-                load += times * dma(tm, k, transfers=len(steps))
+                load += times * load_a(tm)
+                vector += times * gather_a(tm)
     if tiling.a_resident:
-        load += dma(m, k, transfers=len(steps))
+        load += load_a(m)
+        vector += gather_a(m)
     if tiling.b_resident:
         load += sum(times * dma(k, tn, transfers=len(steps)) for tn, times in n_tiles)
     # The first output tile needs all its K steps loaded; the last one's result is then stored.
-    fill = dma(tiling.tm, k, transfers=len(steps)) + dma(k, tiling.tn, transfers=len(steps))
+    fill = load_a(tiling.tm) + gather_a(tiling.tm) + dma(k, tiling.tn, transfers=len(steps))
     drain = vector_latency + ceil_div(tiling.tm * tiling.tn, dim) + epilogue["vector"] + (epilogue["store"] or dma(tiling.tm, tiling.tn))
-    return max(matrix, load, store, vector) + fill + drain
+    return batch * max(matrix, load, store, vector) + fill + drain
 
 
 @dataclass(frozen=True)
 class MatmulShape:
     """What a qmatmul's tiling depends on besides the on-chip space: output rows and columns of
-    one matrix, A's K chunks, and whether B is loaded transposed."""
+    one matrix, A's K chunks, whether B is loaded transposed, and how many matrices the batch
+    has."""
 
     m: int
     n: int
     chunks: tuple[tuple[int, int], ...]
     b_transposed: bool
+    batch: int = 1
+    a_rows: tuple = ()  # the sub-axes (extent, stride) of A's rows in DRAM
 
     @classmethod
     def of(cls, op: Op, a: DramView, b: DramView, dim: int) -> "MatmulShape":
@@ -207,7 +268,8 @@ class MatmulShape:
         k = op.operands[0].type.shape[-1]
         a = a.broadcast_to(batch + (m, k))
         b = b.broadcast_to(batch + (k, n))
-        return cls(m, n, k_chunks(a.as_matrix().axes[1], k, dim), needs_transpose(b))
+        rows, cols = a.as_matrix().axes
+        return cls(m, n, k_chunks(cols, k, dim), needs_transpose(b), math.prod(batch), tuple(rows))
 
 
 RESIDENT = {(False, False): "none", (True, False): "a", (False, True): "b", (True, True): "ab"}
@@ -225,7 +287,7 @@ def plan_tiling(op: Op, shape: MatmulShape, config, epilogue=None, forced: tuple
     if key not in _PLANNED:
         try:
             _PLANNED[key] = choose_tiling(shape.m, shape.n, shape.chunks, shape.b_transposed, spad.free, acc.free, config,
-                                          epilogue_needs(epilogue), forced, bias)
+                                          epilogue_needs(epilogue), forced, bias, shape.batch, shape.a_rows)
         except TilingError as err:
             _PLANNED[key] = err
     if isinstance(_PLANNED[key], TilingError):
@@ -250,7 +312,12 @@ def recorded_tiling(op: Op, shape: MatmulShape) -> Tiling:
                         f"run the tile-matmul pass before code generation")
     resident = op.attrs["resident"]
     a_resident, b_resident = next(key for key, name in RESIDENT.items() if name == resident)
-    return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(shape.chunks, op.attrs["tile_k"]),
+    tk, run = op.attrs["tile_k"], shape.chunks[0][1]
+    if len(shape.chunks) > 1 and tk > run:  # K steps longer than A's runs: gathered on chip
+        k = sum(length for _, length in shape.chunks)
+        return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(((0, k),), tk), a_resident, b_resident,
+                      shape.b_transposed, run)
+    return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(shape.chunks, tk),
                   a_resident, b_resident, shape.b_transposed)
 
 
@@ -270,7 +337,8 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
         raise TilingError(f"{op.describe()}: the fused chain runs on tiles of {epilogue.cols} columns, the recorded "
                           f"tile_n is {tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
-    emitter = _MatmulEmitter(op, operands, tiling, builder, _Slots(tiling, spad, acc, config.dim), epilogue)
+    slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n)
+    emitter = _MatmulEmitter(op, operands, tiling, builder, slots, epilogue)
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm)
     for batch_number, batch_index in enumerate(np.ndindex(*batch)):
@@ -299,7 +367,9 @@ class _MatmulEmitter:
             tn = min(tiling.tn, self.n - n0)
             b_tiles = None
             if tiling.b_resident:
-                b_tiles = [_load_b(builder, b, self.slots.b(n_number, s, tn, True), step, n0, tiling.b_transposed)
+                # Numbered across the batch, so the next matrix's panel loads into the other copy.
+                panel = self.counter.next("b panel")
+                b_tiles = [_load_b(builder, b, self.slots.b(panel, s, tn, True), step, n0, tiling.b_transposed)
                            for s, step in enumerate(tiling.steps)]
             mult_region = None
             if self.operands.multipliers is not None:
@@ -343,10 +413,30 @@ class _MatmulEmitter:
     def _a_tile(self, batch_number: int, a: DramView, s: int, step, tm: int, m0: int) -> Region:
         """A's tile for K step `s`: loaded once per batch when resident, else every time."""
         if not self.tiling.a_resident:
-            return _load_a(self.builder, a, self.slots.a(self.counter.next("a"), s, tm, False), step, m0)
+            return self._load_a(a, self.slots.a(self.counter.next("a"), s, tm, False), step, m0)
         if s not in self.a_resident:
-            self.a_resident[s] = _load_a(self.builder, a, self.slots.a(batch_number, s, tm, True), step, m0)
+            self.a_resident[s] = self._load_a(a, self.slots.a(batch_number, s, tm, True), step, m0)
         return self.a_resident[s]
+
+    def _load_a(self, a: DramView, region: Region, step, m0: int) -> Region:
+        """A's rows [m0, m0 + rows) and K step `step` into `region`: one transfer, or, when
+        A's runs are gathered, each run into its own column block, transposed run by run into
+        the rows of the step's transpose, which is transposed back into `region`."""
+        if not self.tiling.gather:
+            transfer(self.builder, "load", a, region, m0, step[0])
+            return region
+        builder, run = self.builder, self.tiling.gather
+        staged = self.slots.staged_runs(self.counter.next("staged"), region.rows)
+        flipped = self.slots.flipped(region.rows, step[1])
+        for j, k0 in enumerate(range(step[0], step[0] + step[1], run)):
+            piece = staged.col_blocks(j * ceil_div(run, builder.dim), run, builder.dim)
+            transfer(builder, "load", a, piece, m0, k0)
+            target = Region("spad", flipped.addr + j * run, run, region.rows, flipped.bs)
+            builder.emit("transpose", {"src": piece.addr, "dst": target.addr, "rows": piece.rows, "cols": run,
+                                       "src_bs": piece.bs, "dst_bs": target.bs}, reads=[piece], writes=[target])
+        builder.emit("transpose", {"src": flipped.addr, "dst": region.addr, "rows": step[1], "cols": region.rows,
+                                   "src_bs": flipped.bs, "dst_bs": region.bs}, reads=[flipped], writes=[region])
+        return region
 
 
 def epilogue_needs(epilogue):
@@ -402,11 +492,6 @@ def needs_transpose(b: DramView) -> bool:
     return True
 
 
-def _load_a(builder, a2: DramView, region: Region, chunk, m0: int) -> Region:
-    transfer(builder, "load", a2, region, m0, chunk[0])
-    return region
-
-
 def _load_b(builder, b2: DramView, region: Region, chunk, n0: int, transposed: bool) -> Region:
     if transposed:
         transfer(builder, "load", b2.transpose((1, 0)), region, n0, chunk[0])
@@ -416,33 +501,49 @@ def _load_b(builder, b2: DramView, region: Region, chunk, n0: int, transposed: b
 
 
 class _Slots:
-    """Two copies of every tile buffer, used alternately (double buffering). A resident operand
-    has one region per K step in each copy; a streamed one a single region sized for the
-    longest step."""
+    """Two copies of every tile buffer, used alternately (double buffering), except a resident
+    operand loaded only once (A of a single matrix; B of a single matrix in one N tile). A resident operand has one region per K step in
+    each copy; a streamed one a single region sized for the longest step."""
 
-    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int):
+    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, batch: int, n: int):
         tm, tn = tiling.tm, tiling.tn
         lengths = [length for _, length in tiling.steps]
         longest = max(lengths)
         a_lengths = lengths if tiling.a_resident else [longest]
         b_lengths = lengths if tiling.b_resident else [longest]
-        self.a_regions = [[spad.region(tm, length, dim, "A tile") for length in a_lengths] for _ in range(2)]
+        a_copies = 1 if tiling.a_resident and batch == 1 else 2
+        b_copies = 1 if tiling.b_resident and batch == 1 and tn == n else 2
+        self.a_regions = [[spad.region(tm, length, dim, "A tile") for length in a_lengths] for _ in range(a_copies)]
         if tiling.b_transposed:
-            self.b_regions = [[spad.region(tn, length, dim, "B tile") for length in b_lengths] for _ in range(2)]
+            self.b_regions = [[spad.region(tn, length, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
         else:
-            self.b_regions = [[spad.region(length, tn, dim, "B tile") for length in b_lengths] for _ in range(2)]
+            self.b_regions = [[spad.region(length, tn, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
         self.c = [acc.region(tm, tn, dim, "accumulator tile") for _ in range(2)]
         self.y = [spad.region(tm, tn, dim, "output tile") for _ in range(2)]
         self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(2)]
         self.lengths = lengths
         self.b_transposed = tiling.b_transposed
+        if tiling.gather:
+            run_blocks = longest // tiling.gather * ceil_div(tiling.gather, dim)
+            self.staged = [spad.region(tm, run_blocks * dim, dim, "A runs") for _ in range(2)]
+            self.transposed = spad.region(longest, tm, dim, "A step transposed")
+
+    def staged_runs(self, number: int, tm: int) -> Region:
+        """The runs of a K step as loaded, each in its own column blocks."""
+        full = self.staged[number % 2]
+        return Region(full.mem, full.addr, tm, full.cols, full.bs)
+
+    def flipped(self, tm: int, step: int) -> Region:
+        """The transpose (step x tm) of an A tile."""
+        full = self.transposed
+        return Region(full.mem, full.addr, step, tm, full.bs)
 
     def a(self, number: int, step: int, tm: int, resident: bool) -> Region:
-        full = self.a_regions[number % 2][step if resident else 0]
+        full = self.a_regions[number % len(self.a_regions)][step if resident else 0]
         return Region(full.mem, full.addr, tm, self.lengths[step], full.bs)
 
     def b(self, number: int, step: int, tn: int, resident: bool) -> Region:
-        full = self.b_regions[number % 2][step if resident else 0]
+        full = self.b_regions[number % len(self.b_regions)][step if resident else 0]
         if self.b_transposed:
             return Region(full.mem, full.addr, tn, self.lengths[step], full.bs)
         return Region(full.mem, full.addr, self.lengths[step], tn, full.bs)

@@ -17,6 +17,9 @@ row): each op is lowered as the same op over `tile_cols` columns, operands are l
 tile's first column, and the once-per-op operands (rows, scalars, broadcast tiles) are loaded
 per column range instead, in two copies used alternately.
 
+A chained stage whose lowering `returns_its_input` (a table that maps every code to itself,
+such as the attention's division by 8 when the scales differ by exactly 8) is left out.
+
 Invariant: each lowering's instructions are declared as reading every input, constant and
 scratch region of its stage and writing its output and scratch (an over-approximation), so
 tokens order them against DMA correctly whatever they do inside.
@@ -37,6 +40,7 @@ from compiler.codegen.vector import vector_lowering
 from compiler.codegen.vector.lowering import memory_of
 from compiler.ir.graph import Op, Value
 from compiler.ir.types import TensorType
+from isa.costs import cycles
 from isa.errors import VitcError
 
 ESIZE = {"spad": 1, "acc": 4}
@@ -57,8 +61,6 @@ class StageInput:
 
 # Ops that reduce along a row: a chain with one needs whole rows.
 ROW_OPS = frozenset({"layernorm", "softmax", "qsoftmax", "reduce_mean"})
-# Vector instructions over the whole tile per op, roughly, where more than one (cost model only).
-VECTOR_PASSES = {"layernorm": 7, "qsoftmax": 5, "softmax": 16}
 
 
 def column_tileable(ops: list[Op]) -> bool:
@@ -88,12 +90,19 @@ class VectorChain:
                                 f"{shape[-1]} columns")
             stages = [StageInput(_narrowed(s.op, shape[-1], tile_cols), s.operand_views, s.chained, s.constant_operands)
                       for s in stages]
-        self.stages = stages
+        lowerings = [vector_lowering(s.op, config, s.constant_operands) for s in stages]
+        # A chained stage that returns its input codes unchanged (an identity table) emits
+        # nothing: the next stage reads the tile before it. At least one stage stays.
+        kept = [i for i, (s, lowering) in enumerate(zip(stages, lowerings))
+                if s.chained is None or not lowering.returns_its_input()] or [0]
+        self.view_shapes = [self.view_shapes[i] for i in kept]
+        self.stages = [stages[i] for i in kept]
+        self.lowerings = [lowerings[i] for i in kept]
         self.out_view = out_view
-        self.lowerings = [vector_lowering(s.op, config, s.constant_operands) for s in stages]
         self.cols = tile_cols if self.column_tiled else shape[-1]
         self.copies = 2 if self.column_tiled else 1  # of the operands loaded once per column range
         self._tile_rows: dict[int, dict[str, int]] = {}
+        self._tile_vector_cycles: dict[int, int] = {}
 
     # ---- sizes -------------------------------------------------------------------------------
 
@@ -151,9 +160,9 @@ class VectorChain:
 
     def tile_cycles(self, rows: int) -> dict[str, int]:
         """Estimated cycles of one tile of `rows` rows per unit ({"load", "store", "vector"}),
-        for the tiling cost model: a DMA per per-tile operand and for the result, and per
-        stage `VECTOR_PASSES` instructions over the tile (1 for an elementwise op)."""
-        config, dim = self.config, self.dim
+        for the tiling cost model: a DMA per per-tile operand and for the result, and the
+        vector instructions every stage really emits for such a tile, at their costs."""
+        config = self.config
 
         def dma(nbytes: int) -> int:
             return config.dma_latency + ceil_div(nbytes, config.dma_bytes_per_cycle)
@@ -161,9 +170,48 @@ class VectorChain:
         load = sum(dma(rows * self._width(index, i, kind) * ESIZE[mem])
                    for index in range(len(self.stages)) for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS)
         out_mem = memory_of(self.stages[-1].op.result.type.dtype)
-        passes = sum(VECTOR_PASSES.get(stage.op.kind, 1) for stage in self.stages)
-        vector = passes * (config.vector_latency + ceil_div(rows * self.cols, dim))
-        return {"load": load, "store": dma(rows * self.cols * ESIZE[out_mem]), "vector": vector}
+        return {"load": load, "store": dma(rows * self.cols * ESIZE[out_mem]), "vector": self._vector_cycles(rows)}
+
+    def _vector_cycles(self, rows: int) -> int:
+        """Cycles of the vector instructions of one tile of `rows` rows: each stage emitted on
+        stand-in regions of the right shapes (costs depend on shapes only, never on addresses)."""
+        if rows in self._tile_vector_cycles:
+            return self._tile_vector_cycles[rows]
+        dim, total = self.dim, 0
+        shapes = {"tile": (rows, self.cols), "broadcast": (rows, self.cols), "row": (1, self.cols),
+                  "column": (rows, 1), "scalar": (1, 1)}
+        for stage, lowering in zip(self.stages, self.lowerings):
+            inputs = []
+            for i, (kind, value) in enumerate(zip(lowering.operand_kinds, stage.op.operands)):
+                height, width = (rows, value.type.shape[-1]) if kind == "reduced" else shapes[kind]
+                inputs.append(Region(memory_of(value.type.dtype), 0, height, width, 1 if kind == "row" else height))
+            output = Region(memory_of(stage.op.result.type.dtype), 0, rows, self.cols, rows)
+            scratch = tuple(Region.packed(mem, 0, max(count, 1), 1) for mem, count in zip(("spad", "acc"),
+                                                                                          lowering.scratch_rows(rows)))
+            constants = {block.name: Region(block.mem, 0, block.rows, block.cols, block.rows)
+                         for block in lowering.constants()}
+            instructions = lowering.emit(rows, inputs, output, scratch, constants, 0)
+            total += sum(cycles(i.mnemonic, i.fields, self.config) for i in instructions)
+        self._tile_vector_cycles[rows] = total
+        return total
+
+    def best_tile(self, spad_free: int, acc_free: int) -> int:
+        """The row tile of the chain on its own (0 if not even one row fits): among the sizes
+        that fit, the one whose tiles cost the fewest cycles, each tile costing its busiest
+        unit (`tile_cycles`). A row reduction costs a whole block of `dim` rows for any part
+        of one, so e.g. 38-row tiles cost about as much as 64-row ones."""
+        largest = self.largest_tile(spad_free, acc_free)
+        if largest == 0:
+            return 0
+        total, dim = self.total_rows, self.dim
+        sizes = {largest} | {size for size in range(dim, largest + 1, dim)}
+        sizes |= {ceil_div(total, parts) for parts in range(ceil_div(total, largest), ceil_div(total, largest) + 4)}
+
+        def cost(rows: int) -> int:
+            tiles = [rows] * (total // rows) + ([total % rows] if total % rows else [])
+            return sum(max(self.tile_cycles(size).values()) for size in tiles)
+
+        return min(sorted(size for size in sizes if 0 < size <= largest), key=cost)
 
     def largest_tile(self, spad_free: int, acc_free: int) -> int:
         """The largest row tile whose buffers fit in the given free rows (0 if none)."""
@@ -267,7 +315,7 @@ class VectorChain:
 
     def emit(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool) -> None:
         """The whole chain on its own, tile by tile."""
-        tile = self.largest_tile(spad.free, acc.free)
+        tile = self.best_tile(spad.free, acc.free)
         if tile == 0:
             raise VitcError(f"not even one row fits on chip ({spad.free} spad, {acc.free} acc rows free)")
         self.prepare(builder, spad, acc, pool, tile)

@@ -124,6 +124,11 @@ class VectorLowering:
     def constants(self) -> list[ConstantBlock]:
         return []
 
+    def returns_its_input(self) -> bool:
+        """Whether the op's result is its (only tile) operand, code for code, so a chain may
+        skip it (default: no)."""
+        return False
+
     def scratch_rows(self, rows: int) -> tuple[int, int]:
         spad, acc = ScratchPlan("spad", 0, self.dim), ScratchPlan("acc", 0, self.dim)
         self.plan_scratch(rows, spad, acc)

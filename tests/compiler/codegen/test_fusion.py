@@ -1,9 +1,11 @@
 """Fusion: ops chained after a matmul or a vector op run on chip tile by tile; the results are
 the same as unfused (checked against numpy and onnxruntime's QLinearAdd); an elementwise chain
-runs on output tiles narrower than the row when whole rows do not fit (or cost more)."""
+runs on output tiles narrower than the row when whole rows do not fit (or cost more); an identity
+table inside a chain emits nothing; a chain with row reductions takes row tiles of whole blocks."""
 
 import numpy as np
 import pytest
+from onnx import helper
 
 from compiler.codegen.driver import compile_graph_full
 from compiler.codegen.fusion import plan_chains
@@ -14,6 +16,7 @@ from isa.config import load_config
 from tests.compiler.codegen.programs import (
     assert_equal_tensors, f32, q, qmatmul_reference, random_codes, run_graph_on_emulator, tensor_type,
 )
+from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.onnxruntime_reference import qlinear_binary
 
 SHIFT = ((np.arange(256) * 7 + 3) % 256).astype(np.uint8)  # a permutation of the codes
@@ -100,3 +103,60 @@ def test_bias_residual_and_table_fused_on_column_tiles_are_exact(config_name):
     assert head.attrs["tile_n"] < 3072 and 3072 % head.attrs["tile_n"] == 0
     outputs, _, _ = run_graph_on_emulator(g, config, {name: inputs[name] for name in ("x", "r")})
     assert_equal_tensors("t", outputs["t"], expected)
+
+
+IDENTITY = np.arange(256, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("config_name", ["default", "large"])
+def test_an_identity_table_inside_a_chain_emits_nothing(config_name):
+    """mm -> identity table (codes unchanged, another scale, as the attention's division by 8)
+    -> table: the identity emits no `lut`, the result is still the second table of the codes."""
+    g, xin, expected = _matmul_then_tables(197, 48, tables=0)
+    mm = g.outputs[0]
+    same = g.add_op("table", [mm], tensor_type("u8", mm.type.shape, q(0.05 / 8, 128)), {"table": IDENTITY}, name="same")
+    t = g.add_op("table", [same], tensor_type("u8", mm.type.shape, q(0.05, 128)), {"table": SHIFT}, name="t")
+    g.set_outputs([t])
+    config = load_config(config_name)
+    mnemonics = [i.mnemonic for i in compile_graph_full(g, config).instructions]
+    assert mnemonics.count("lut") == mnemonics.count("requant")  # one per output tile: the SHIFT table's
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": xin})
+    assert_equal_tensors("t", outputs["t"], SHIFT[expected])
+
+
+def test_an_identity_table_on_its_own_still_copies_the_codes():
+    g = Graph("alone")
+    x = g.add_input("x", tensor_type("u8", (1, 40, 64), q(0.05, 128)))
+    y = g.add_op("table", [x], tensor_type("u8", (1, 40, 64), q(0.05 / 8, 128)), {"table": IDENTITY}, name="y")
+    g.set_outputs([y])
+    xin = random_codes(np.random.default_rng(5), (1, 40, 64), np.uint8)
+    outputs, _, _ = run_graph_on_emulator(g, load_config("large"), {"x": xin})
+    assert_equal_tensors("y", outputs["y"], xin)
+
+
+def test_a_chain_with_row_reductions_takes_row_tiles_of_as_few_blocks_as_possible():
+    """dequantize -> layernorm -> quantize over 197 rows on `large` (dim 32): a row reduction
+    costs ceil(rows / dim) * cols, so the tiles cover the rows in as few blocks of 32 as the
+    rows need (7 per reduction, not e.g. 12 for tiles of 38); exact against onnxruntime."""
+    rng = np.random.default_rng(9)
+    rows, n = 197, 192
+    g = Graph("norm")
+    x = g.add_input("x", tensor_type("u8", (1, rows, n), q(0.0087, 121)))
+    gamma, beta = (rng.standard_normal(n) * 0.5 + 1).astype(np.float32), (rng.standard_normal(n) * 0.1).astype(np.float32)
+    d = g.add_op("dequantize", [x], tensor_type("f32", (1, rows, n)), name="d")
+    ln = g.add_op("layernorm", [d, g.add_const(gamma, name="g"), g.add_const(beta, name="b")], tensor_type("f32", (1, rows, n)),
+                  {"axis": 2, "epsilon": float(np.float32(1e-6))}, name="ln")
+    y = g.add_op("quantize", [ln], tensor_type("u8", (1, rows, n), q(0.031, 127)), name="y")
+    g.set_outputs([y])
+    config = load_config("large")
+    tiles = [i.fields["rows"] for i in compile_graph_full(g, config).instructions if i.mnemonic == "rowsum"]
+    assert sum(tiles) == 2 * rows and sum(-(-t // config.dim) for t in tiles) == 2 * -(-rows // config.dim), tiles
+    codes = random_codes(rng, (1, rows, n), np.uint8)
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": codes})
+    nodes = [helper.make_node("DequantizeLinear", ["q", "s", "z"], ["x"]),
+             helper.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1, epsilon=float(np.float32(1e-6))),
+             helper.make_node("QuantizeLinear", ["y", "so", "zo"], ["out"])]
+    expected = ort_ref.run_nodes(nodes, {"q": codes}, {"s": np.array(f32(0.0087), np.float32), "z": np.array(121, np.uint8),
+                                                       "g": gamma, "b": beta, "so": np.array(f32(0.031), np.float32),
+                                                       "zo": np.array(127, np.uint8)}, "out", np.uint8)
+    assert_equal_tensors("y", outputs["y"], expected)

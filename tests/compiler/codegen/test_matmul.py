@@ -1,14 +1,20 @@
 """qmatmul compiled to DMA/mm/requant and run on the emulator (hazard checking on), against the
 numpy meaning of qmatmul: partial edge tiles, per-channel multipliers, bias, int8/uint8,
-batched attention matmuls with B as a transposed view (mm bt), and split K (patch layout)."""
+batched attention matmuls with B as a transposed view (mm bt), split K (patch layout) with its
+runs multiplied one by one or gathered on chip, and the tiling choices of the cost model."""
 
 import numpy as np
 import pytest
 
-from compiler.codegen.matmul import choose_tiling, k_chunks
+from compiler.codegen.driver import compile_graph_full
+from compiler.codegen.matmul import _row_candidates, choose_tiling, k_chunks
 from compiler.ir.graph import Graph
+from compiler.ir.pass_manager import PassManager
+from compiler.ir.pipeline import parse_pipeline
 from isa.config import load_config
+from isa.container import write_vitb
 from isa.errors import VitcError
+from runtime_emulator import run_binary
 from tests.compiler.codegen.programs import (
     assert_equal_tensors, f32, q, qmatmul_reference, random_codes, run_graph_on_emulator, tensor_type,
 )
@@ -174,3 +180,56 @@ def test_long_k_is_streamed_in_steps(config_name):
     assert len(choose_tiling(40, 48, ((0, 3072),), False, config.spad_rows // 2, config.acc_rows // 2, config).steps) > 1
     outputs, _, _ = run_graph_on_emulator(g, config, {"x": x})
     assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+@pytest.mark.parametrize("tile_k", [0, 8, 64])
+def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, tile_k):
+    """The patch matrix's 8-byte runs: K steps of one run each (tile_k 8, half-empty blocks),
+    or gathered on chip into steps of whole blocks (tile_k 64: each run loaded into its own
+    block, transposed into the step's transpose, transposed back), or as the cost model
+    chooses (0)."""
+    rng = np.random.default_rng(4)
+    g = Graph("patches")
+    x = g.add_input("x", tensor_type("u8", (1, 3, 32, 32), q(0.02, 128)))
+    r = g.add_op("reshape", [x], tensor_type("u8", (1, 3, 4, 8, 4, 8), x.type.quant), name="r")
+    t = g.add_op("transpose", [r], attrs={"perm": (0, 2, 4, 1, 3, 5)}, name="t")
+    rows = g.add_op("reshape", [t], tensor_type("u8", (16, 192), x.type.quant), name="rows")
+    w = random_codes(rng, (192, 40), np.int8)
+    bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
+    y = g.add_op("qmatmul", [rows, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
+                 tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
+    g.set_outputs([y])
+    config = load_config(config_name)
+    pipeline = f"fuse-requant,tabulate,dce,canonicalize,fold-layout,tile-matmul{{hw={config_name} k={tile_k}}},plan-memory"
+    compiled = compile_graph_full(g, config, passes=PassManager(parse_pipeline(pipeline)))
+    transposes = sum(i.mnemonic == "transpose" for i in compiled.instructions)
+    gathered = next(op for op in g.ops if op.kind == "qmatmul").attrs["tile_k"] > 8
+    assert (transposes > 0) == gathered
+    if tile_k:
+        assert gathered == (tile_k == 64)
+    xin = random_codes(rng, (1, 3, 32, 32), np.uint8)
+    result = run_binary(write_vitb(compiled.binary), {"x": xin}, config, check_hazards=True)
+    a = xin.reshape(1, 3, 4, 8, 4, 8).transpose(0, 2, 4, 1, 3, 5).reshape(16, 192)
+    assert_equal_tensors("y", result.outputs["y"],
+                         qmatmul_reference(a, 128, w, 0, bias, np.float32(f32(0.02 * 0.003 / 0.05)), 120, np.uint8))
+
+
+def test_row_tiles_need_not_be_whole_blocks():
+    """An mm costs max(m, dim) row-cycles: 197 rows as 4 tiles of <= 50 cost 197, as 32-row
+    blocks (6 x 32 + 5) 224. The candidates include such splits, none under dim rows."""
+    sizes = _row_candidates(197, 32)
+    assert 50 in sizes and 99 in sizes and 197 in sizes
+    assert all(size >= 32 for size in sizes)
+
+
+def test_a_single_resident_operand_has_one_copy():
+    """A resident A of one matrix is loaded once: with all rows and all of K in one tile it
+    fits in one copy (streamed, it would need two); a batch of two matrices needs two."""
+    config = load_config("large")
+    m, k, n = 64, 2048, 32
+    spad = m * k // config.dim + 2 * k + 2 * m  # one A, two B panels of k x 32, two output tiles
+    tiling = choose_tiling(m, n, ((0, k),), False, spad, 512, config, forced=(m, n, k), batch=1)
+    assert tiling.a_resident
+    with pytest.raises(VitcError, match="no tiling fits"):
+        choose_tiling(m, n, ((0, k),), False, spad, 512, config, forced=(m, n, k), batch=2)
