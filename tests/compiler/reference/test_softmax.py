@@ -9,6 +9,7 @@ from compiler.reference.kernels import softmax as mlas
 from compiler.reference.kernels.fp32 import sequential_sum
 from isa.errors import VitcError
 from tests.compiler.reference.onnxruntime_runner import assert_exact, count_differences, run_nodes
+from tests.compiler.softmax_inputs import ADVERSARIAL_SOFTMAX_INPUTS
 
 F32 = np.float32
 
@@ -33,22 +34,9 @@ def test_random_rows(opset, d, spread):
     assert_exact(f"Softmax D={d} spread={spread} opset {opset}", mlas.softmax(x, 1), onnxruntime_softmax(x, -1, opset))
 
 
-ADVERSARIAL = {
-    "ties": lambda rng: rng.integers(-3, 3, (40, 197)).astype(F32),
-    "equal rows": lambda rng: np.full((4, 197), 7.5, F32),
-    "huge range": lambda rng: (rng.standard_normal((40, 197)) * 1e30).astype(F32),
-    "float32 extremes (x - max overflows)": lambda rng: np.array([[3.4e38, -3.4e38, 0, 1]], F32),
-    "around the -103.97 clamp": lambda rng: np.linspace(-110, -80, 17 * 64, dtype=F32).reshape(17, 64),
-    "subnormal exponentials": lambda rng: np.concatenate(
-        [np.full((20, 1), 100, F32), (rng.uniform(-8, 3, (20, 196)) - 100).astype(F32)], axis=1),
-    "signed zeros": lambda rng: np.array([[-0.0, -0.0, -1], [0.0, -0.0, -1]], F32),
-    "attention scores": lambda rng: (rng.standard_normal((1, 3, 197, 197)) * 5).astype(F32),
-}
-
-
-@pytest.mark.parametrize("name", list(ADVERSARIAL))
+@pytest.mark.parametrize("name", list(ADVERSARIAL_SOFTMAX_INPUTS))
 def test_adversarial_rows(name):
-    x = ADVERSARIAL[name](np.random.default_rng(len(name)))
+    x = ADVERSARIAL_SOFTMAX_INPUTS[name](np.random.default_rng(len(name)))
     assert_exact(f"Softmax {name}", mlas.softmax(x, x.ndim - 1), onnxruntime_softmax(x))
 
 

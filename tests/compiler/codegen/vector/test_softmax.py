@@ -1,11 +1,10 @@
 """softmax lowering (float32, last axis) against onnxruntime's Softmax and the reference
 interpreter's MLAS kernel (compiler/reference/kernels/softmax.py), bit for bit: rows of 17, 197,
-64 (and 1, 16, 48, 49), random rows of three spreads, the adversarial rows of
-tests/compiler/reference/test_softmax.py (ties, equal rows, huge ranges, float32 extremes where
-x - max overflows, the -103.97 clamp, subnormal exponentials, signed zeros) and
-exponentials spread over the subnormal range, several tiles; and
-the refusal of a non-last axis. onnxruntime runs MLAS's AVX-512F kernel only on CPUs with
-AVX-512F, so the onnxruntime comparisons are skipped elsewhere (the kernel comparison is not)."""
+64 (and 1, 16, 48, 49), random rows of three spreads, the adversarial rows the reference
+kernel is tested on too (tests/compiler/softmax_inputs.py: ties, equal rows, huge ranges, float32
+extremes where x - max overflows, the -103.97 clamp, subnormal exponentials, signed zeros),
+several tiles; and the refusal of a non-last axis. onnxruntime runs MLAS's AVX-512F kernel only
+on CPUs with AVX-512F, so the onnxruntime comparisons are skipped elsewhere (the kernel comparison is not)."""
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
 from tests.compiler.codegen.vector.ir_ops import f32, single_op
+from tests.compiler.softmax_inputs import ADVERSARIAL_SOFTMAX_INPUTS
 
 F32 = np.float32
 needs_avx512f = pytest.mark.skipif(not detect().has("avx512f"),
@@ -47,31 +47,16 @@ def test_random_rows(d, spread):
     check(f"softmax D={d} spread={spread}", x, max_tile_rows=5)
 
 
-ADVERSARIAL = {
-    "ties": lambda rng: rng.integers(-3, 3, (20, 197)).astype(F32),
-    "equal rows": lambda rng: np.full((4, 197), 7.5, F32),
-    "huge range": lambda rng: (rng.standard_normal((20, 197)) * 1e30).astype(F32),
-    "float32 extremes (x - max overflows)": lambda rng: np.array([[3.4e38, -3.4e38, 0, 1]], F32),
-    "around the -103.97 clamp": lambda rng: np.linspace(-110, -80, 17 * 64, dtype=F32).reshape(17, 64),
-    "subnormal exponentials": lambda rng: np.concatenate(
-        [np.full((20, 1), 100, F32), (rng.uniform(-8, 3, (20, 196)) - 100).astype(F32)], axis=1),
-    "exponentials in the subnormal range": lambda rng: np.concatenate(
-        [np.zeros((20, 1), F32), rng.uniform(-103.9, -87.4, (20, 196)).astype(F32)], axis=1),
-    "signed zeros": lambda rng: np.array([[-0.0, -0.0, -1], [0.0, -0.0, -1]], F32),
-    "attention scores": lambda rng: (rng.standard_normal((1, 2, 9, 197)) * 5).astype(F32),
-}
-
-
-@pytest.mark.parametrize("name", list(ADVERSARIAL))
+@pytest.mark.parametrize("name", list(ADVERSARIAL_SOFTMAX_INPUTS))
 def test_adversarial_rows(name):
-    x = ADVERSARIAL[name](np.random.default_rng(len(name)))
+    x = ADVERSARIAL_SOFTMAX_INPUTS[name](np.random.default_rng(len(name)))
     check(f"softmax {name}", x, max_tile_rows=7)
 
 
 def test_subnormal_exponentials_are_present():
     """That case really exercises scalef's rounding into the subnormals."""
     name = "exponentials in the subnormal range"
-    x = ADVERSARIAL[name](np.random.default_rng(len(name)))
+    x = ADVERSARIAL_SOFTMAX_INPUTS[name](np.random.default_rng(len(name)))
     t = (x - x.max(axis=-1, keepdims=True)).astype(F32)
     e = mlas.exp_shifted(t)
     assert np.count_nonzero((e > 0) & (e < F32(2.0 ** -126))) > 1000
