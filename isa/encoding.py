@@ -23,7 +23,8 @@ Invariants:
 - `decode_program` extracts each field for all instructions of one opcode at once with numpy
   (shift and mask per 64-bit word), so 100k instructions decode in a fraction of a second;
   given `pcs`, it checks every instruction the same way but builds `Instruction`s only there;
-  `encode_program` inserts them the same way, and gives exactly the bytes of `encode`.
+  `encode_program` (and `encode_program_fields`, which takes the fields and shared columns
+  instead of `Instruction`s) inserts them the same way, and gives exactly the bytes of `encode`.
 """
 
 import dataclasses
@@ -69,23 +70,35 @@ def encode(instr: Instruction) -> bytes:
 
 
 def encode_program(instructions: Iterable[Instruction]) -> bytes:
-    """The concatenated encodings; an error names the instruction's index.
-
-    All instructions of one mnemonic are encoded at once, field by field with numpy, when every
-    value is a plain int (a float for f32 fields) inside its field. Otherwise (enum names, unit
-    names, numpy scalars, a bad value) the program is encoded one instruction at a time by
-    `encode`, which gives the same bytes, or the error of the first bad instruction.
-    """
+    """The concatenated encodings; an error names the instruction's index."""
     instructions = list(instructions)
-    width = load_table().width_bytes
-    words = np.zeros((len(instructions), width // 8), dtype="<u8")
-    groups: dict[str, list[int]] = {}
-    for pc, instr in enumerate(instructions):
-        groups.setdefault(instr.mnemonic, []).append(pc)
-    for mnemonic, pcs in groups.items():
-        group_words = _encode_group(mnemonic, [instructions[pc] for pc in pcs])
+    return encode_program_fields([i.mnemonic for i in instructions], [i.fields for i in instructions])
+
+
+def encode_program_fields(mnemonics: Sequence[str], fields: Sequence[Mapping[str, int | float]],
+                          shared: Mapping[str, Sequence[int | float]] | None = None) -> bytes:
+    """`encode_program` of the instructions `Instruction(mnemonics[pc], {**fields[pc], name:
+    shared[name][pc] for each shared name})`, without building them (the compiler keeps the
+    token masks and layers of its instructions as columns).
+
+    Instructions with one mnemonic and one set of given fields are encoded at once, field by
+    field with numpy, when every value is a plain int (a float for f32 fields) inside its field.
+    Otherwise (enum names, unit names, numpy scalars, a bad value) the program is encoded one
+    instruction at a time by `encode`, which gives the same bytes, or the error of the first bad
+    instruction.
+    """
+    shared = dict(shared or {})
+    words = np.zeros((len(mnemonics), load_table().width_bytes // 8), dtype="<u8")
+    groups: dict[tuple, list[int]] = {}
+    for pc, key in enumerate(zip(mnemonics, map(tuple, fields))):
+        groups.setdefault(key, []).append(pc)
+    for (mnemonic, names), pcs in groups.items():
+        given = {name: column for name, column in zip(names, zip(*(fields[pc].values() for pc in pcs))) if name not in shared}
+        given.update((name, tuple(map(column.__getitem__, pcs))) for name, column in shared.items())
+        group_words = _encode_group(mnemonic, given, len(pcs))
         if group_words is None:
-            return _encode_one_by_one(instructions)
+            return _encode_one_by_one([Instruction(m, {**f, **{name: column[pc] for name, column in shared.items()}})
+                                       for pc, (m, f) in enumerate(zip(mnemonics, fields))])
         words[pcs] = group_words
     return words.tobytes()
 
@@ -100,26 +113,24 @@ def _encode_one_by_one(instructions: list[Instruction]) -> bytes:
     return b"".join(parts)
 
 
-def _encode_group(mnemonic: str, group: list[Instruction]) -> np.ndarray | None:
-    """The words of instructions that share `mnemonic`, or None when a value is not in the
-    numeric fast path (`encode` then handles it, or reports it)."""
+def _encode_group(mnemonic: str, given: dict[str, tuple], count: int) -> np.ndarray | None:
+    """The words of `count` instructions of `mnemonic` whose field values are the columns
+    `given` (name -> one value per instruction; fields not given take their default), or None
+    when a value is not in the numeric fast path (`encode` then handles it, or reports it)."""
     spec = load_table().by_mnemonic.get(mnemonic)
     if spec is None:
         return None
     plan = _encoding_plan(mnemonic)
-    fields = [instr.fields for instr in group]
-    if not all(map(plan.names.issuperset, fields)):
+    if not plan.names.issuperset(given):
         return None
-    complete = [{**plan.defaults, **f} for f in fields]  # a missing required field stays None
-    words = np.zeros((len(group), load_table().width_bits // 64), dtype=np.uint64)
+    words = np.zeros((count, load_table().width_bits // 64), dtype=np.uint64)
     opcode = spec.fields[0]
     words[:, opcode.lsb // 64] |= np.uint64(spec.opcode << (opcode.lsb % 64))
     columns = {}
     for names in (plan.int_fields, plan.f32_fields):
         if not names:
             continue
-        values = list(zip(*map(operator.itemgetter(*names), complete))) if len(names) > 1 \
-            else [tuple(f[names[0]] for f in complete)]
+        values = [given[name] if name in given else (plan.defaults[name],) * count for name in names]
         codes = _field_codes_columns([plan.field_of[n] for n in names], values)
         if codes is None:
             return None
@@ -300,7 +311,8 @@ def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) 
     wanted[slice(None) if pcs is None else np.asarray(pcs, dtype=np.int64)] = True
     decoded: list[Instruction | None] = [None] * len(words)
     _check_opcodes(table, opcodes, first_pc)
-    for opcode in np.unique(opcodes).tolist():
+    # The opcodes present, in order (8 bits; bincount: np.unique would import numpy.ma, ~20 ms).
+    for opcode in np.flatnonzero(np.bincount(opcodes.astype(np.intp), minlength=1)).tolist():
         index = np.flatnonzero(opcodes == opcode)
         _decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded)
     return decoded if pcs is None else [decoded[pc] for pc in pcs]

@@ -23,7 +23,7 @@ from compiler.codegen.program import Emitted
 from compiler.codegen.tokens import check_queue_depth
 from isa.container import Binary, IOEntry
 from isa.disassembler import format_instruction
-from isa.encoding import Instruction, decode_program, encode_program
+from isa.encoding import Instruction, decode_program, encode_program, encode_program_fields
 from isa.errors import VitcError
 from isa.table import load_table
 
@@ -58,13 +58,20 @@ class MachineProgram:
             return [item.instruction() for item in self.items]
         return [item.instruction(w, s) for item, w, s in zip(self.items, self.waits, self.signals)]
 
+    def encode(self) -> bytes:
+        """The code section: `encode_program(self.instructions())`, without building them."""
+        items, n = self.items, len(self.items)
+        waits, signals = (self.waits, self.signals) if self.scheduled else ([0] * n, [0] * n)
+        return encode_program_fields([item.mnemonic for item in items], [item.fields for item in items],
+                                     {"wait": waits, "signal": signals, "layer": [item.layer for item in items]})
+
     def to_text(self) -> str:
         """Readable assembly: a header, then each layer's name as a comment over its instructions."""
         state = "emitted" if self.binary is not None else "scheduled" if self.scheduled else "not scheduled"
         lines = [f"# machine code for hw '{self.config.name}': {len(self.items)} instructions, "
                  f"{len(self.layers)} layers, {len(self.constants)} constant bytes, {state}"]
         layer = None
-        canonical = decode_program(encode_program(self.instructions()))  # enum codes as the disassembler wants them
+        canonical = decode_program(self.encode())  # enum codes as the disassembler wants them
         for pc, instr in enumerate(canonical):
             item_layer = self.items[pc].layer
             if instr.mnemonic != "halt" and item_layer != layer:
@@ -75,8 +82,7 @@ class MachineProgram:
 
     def verify(self) -> None:
         """Check the invariants of the module docstring; a `VitcError` names what broke."""
-        instructions = self.instructions()
-        code = encode_program(instructions)
+        code = self.encode()
         if encode_program(decode_program(code)) != code:
             raise VitcError("machine code: the instructions do not survive an encode/decode round trip")
         if self.scheduled:

@@ -1,6 +1,6 @@
 """`emit`: the `.vitb` container of the scheduled machine program (`graph.machine.binary`).
 
-The code section is the instructions' encoding (`isa.encoding.encode_program`), followed by the
+The code section is the instructions' encoding (`MachineProgram.encode`), followed by the
 constant section at the end of the activation arena, the DRAM size, the I/O table and the layer
 names (`isa.container.Binary`), stamped with the hash of the configuration the instructions
 were selected for.
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from compiler.ir.graph import Graph
 from compiler.ir.passes import Pass
 from isa.container import Binary
-from isa.encoding import encode_program
 from isa.errors import VitcError
 
 
@@ -32,7 +31,7 @@ class Emit(Pass):
             raise VitcError("the machine program has no dependency tokens yet: run schedule before emit")
         machine.binary = Binary(
             config_hash=machine.config.hash,
-            code=encode_program(machine.instructions()),
+            code=machine.encode(),
             constants=machine.constants,
             constants_addr=machine.arena,
             dram_size=machine.dram_size,
