@@ -20,7 +20,6 @@ A read-modify-write (mm with accum=1) is listed as a write: for hazards a write 
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from isa.costs import dma_element_size
 from isa.errors import VitcError
@@ -209,7 +208,9 @@ def dram_window(array: np.ndarray, f, origin: int = 0) -> np.ndarray:
         return array[base:base + depth * rows * row_bytes].reshape(depth, rows, row_bytes)
     item = array.itemsize
     strides = (f["dram_depth_stride"] * item, f["dram_stride"] * item, item)
-    return as_strided(array[base:], shape=(depth, rows, row_bytes), strides=strides)
+    # The ndarray constructor on the (contiguous) array's buffer: as_strided's view, made
+    # without its helper objects, and bounds-checked against the buffer by numpy too.
+    return np.ndarray((depth, rows, row_bytes), array.dtype, array, base * item, strides)
 
 
 def dram_address(f, index: tuple[int, int, int]) -> int:

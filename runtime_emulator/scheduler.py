@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime_emulator.program import Op, describe
-from runtime_emulator.units import UNITS
+from runtime_emulator.units import MASK_UNITS, UNITS
 
 UNIT_COUNT = len(UNITS)
 
@@ -74,6 +74,19 @@ class _Tokens:
         return pops[needed_pop] if needed_pop < len(pops) else None
 
 
+def _token_pairs(outgoing: bool) -> list[dict[tuple[int, ...], tuple[int, ...]]]:
+    """Per unit, the token-queue indices (`src * UNIT_COUNT + dst`) of each tuple of units an
+    instruction waits for (`outgoing=False`) or signals (`outgoing=True`)."""
+    return [
+        {units: tuple(unit * UNIT_COUNT + other if outgoing else other * UNIT_COUNT + unit for other in units)
+         for units in MASK_UNITS}
+        for unit in range(UNIT_COUNT)
+    ]
+
+
+_WAIT_PAIRS, _SIGNAL_PAIRS = _token_pairs(outgoing=False), _token_pairs(outgoing=True)
+
+
 def schedule(ops: list[Op], token_depth: int, *, timing: bool) -> Timeline:
     """Issue every instruction of `ops` (the last one is `halt`, see `program.py`)."""
     if timing:
@@ -102,40 +115,44 @@ def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
     push_times: list[list[int]] = [[] for _ in range(pairs)]
     pushers: list[list[int]] = [[] for _ in range(pairs)]
     pop_times: list[list[int]] = [[] for _ in range(pairs)]
+    popped = [0] * pairs
     free = [0] * UNIT_COUNT
     start = [0] * len(ops)
     end = [0] * len(ops)
-    passed: list[tuple[int, int]] = []
+    passed_pushers: list[int] = []
+    passed_poppers: list[int] = []
     for op in ops[:-1]:
-        unit, pc = op.body.unit, op.pc
+        body, pc = op.body, op.pc
+        unit = body.unit
         at = free[unit]
-        for src in op.waits:
-            pair = src * UNIT_COUNT + unit
-            popped = len(pop_times[pair])
-            if popped == len(push_times[pair]):
+        wait_pairs = _WAIT_PAIRS[unit][op.waits]
+        for pair in wait_pairs:
+            times = push_times[pair]
+            if popped[pair] == len(times):
                 return None  # the token comes from a later instruction, or never
-            if push_times[pair][popped] > at:
-                at = push_times[pair][popped]
+            if times[popped[pair]] > at:
+                at = times[popped[pair]]
+        signal_pairs = _SIGNAL_PAIRS[unit][op.signals]
         room_at = -1
-        for dst in op.signals:
-            pair = unit * UNIT_COUNT + dst
+        for pair in signal_pairs:
             needed_pop = len(push_times[pair]) - token_depth
             if needed_pop >= 0:
-                if needed_pop >= len(pop_times[pair]):
+                if needed_pop >= popped[pair]:
                     return None  # the room comes from a later instruction, or never
                 if pop_times[pair][needed_pop] > room_at:
                     room_at = pop_times[pair][needed_pop]
         if room_at >= at:
             return None  # the exception above
-        finish = at + op.body.cycles
-        start[pc], end[pc] = at, finish
+        finish = at + body.cycles
+        start[pc] = at
+        end[pc] = finish
         free[unit] = finish
-        for src in op.waits:
-            pair = src * UNIT_COUNT + unit
-            passed.append((pushers[pair][len(pop_times[pair])], pc))
+        for pair in wait_pairs:
+            passed_pushers.append(pushers[pair][popped[pair]])
+            passed_poppers.append(pc)
             pop_times[pair].append(at)
-        for dst in op.signals:
-            pair = unit * UNIT_COUNT + dst
+            popped[pair] += 1
+        for pair in signal_pairs:
             push_times[pair].append(finish)
             pushers[pair].append(pc)
     halt = ops[-1].pc
@@ -144,7 +161,7 @@ def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
     order = np.lexsort((np.arange(len(ops)), starts))
     position = np.empty(len(ops), np.int64)
     position[order] = np.arange(len(ops))
-    tokens = np.array(passed, np.int64).reshape(-1, 2)
+    tokens = np.array([passed_pushers, passed_poppers], np.int64).T.reshape(-1, 2)
     tokens = tokens[np.argsort(position[tokens[:, 1]], kind="stable")]  # in the order they are popped
     return Timeline(starts, ends, order.tolist(), list(map(tuple, tokens.tolist())))
 

@@ -153,7 +153,8 @@ def _layers(ops, timeline, units, cycles, on_unit, layer_names) -> list[LayerSta
     starts, ends = timeline.start[on_unit], timeline.end[on_unit]
     unit_of = units[on_unit]
     result = []
-    for layer in np.unique(layer_ids).tolist():
+    # The layers present, in order (bincount: np.unique would import numpy.ma, ~20 ms, in the run).
+    for layer in np.flatnonzero(np.bincount(layer_ids)).tolist():
         mine = layer_ids == layer
         busy = np.bincount(unit_of[mine], weights=cycles[on_unit][mine], minlength=len(UNITS))
         name = layer_names[layer] if layer < len(layer_names) else f"layer{layer}"
