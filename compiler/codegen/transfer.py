@@ -10,6 +10,7 @@ Invariant: every emitted transfer declares exactly the on-chip region it touches
 span of its DRAM window, so `tokens.py` orders it.
 """
 
+import functools
 import math
 
 from compiler.codegen.dram_view import DramView, SubAxis
@@ -67,31 +68,44 @@ def col_pieces(axes: tuple[SubAxis, ...], c0: int, c1: int):
 def transfer(builder: ProgramBuilder, direction: str, view: DramView, region: Region, row0: int = 0, col0: int = 0) -> None:
     """Move view elements [row0 : row0+region.rows, col0 : col0+region.cols] (of the view as a
     matrix) into (`direction` "load") or out of ("store") `region`."""
-    matrix = view.as_matrix()
-    rows_axes, cols_axes = matrix.axes
+    addr, rows_axes, cols_axes = _matrix(view)
     mem = region.mem
     esize = view.esize
     if (mem == "acc") != (esize == 4):
         raise VitcError(f"codegen: {esize}-byte elements cannot move to/from {mem}")
     dim = builder.dim
+    mnemonic = "dma.load" if direction == "load" else "dma.store"
     for col, col_offset, cols in col_pieces(cols_axes, col0, col0 + region.cols):
         placed = col - col0
         if placed % dim:
             raise VitcError(f"codegen: a contiguous column run starts at column {placed} of a tile, not at a block boundary")
-        target = region.col_blocks(placed // dim, cols, dim)
+        if placed + cols > region.cols:
+            raise VitcError(f"region {region}: column range {placed}+{cols} out of bounds")
+        block_addr = region.addr + placed // dim * region.bs
+        last_block = (cols - 1) // dim * region.bs  # rows from a row of the first block to the same row of the last
         for row, offset, depth, depth_stride, rows, stride in row_pieces(rows_axes, row0, row0 + region.rows):
-            on_chip = Region(mem, target.addr + row - row0, rows, cols, target.bs)
+            if depth * rows > region.bs:
+                raise VitcError(f"codegen: a transfer of {depth} x {rows} rows exceeds the block stride {region.bs}")
+            first = block_addr + row - row0
+            dram = addr + (offset + col_offset) * esize
             fields = {
-                "mem": mem, "addr": on_chip.addr, "rows": rows, "cols": cols, "bs": on_chip.bs,
+                "mem": mem, "addr": first, "rows": rows, "cols": cols, "bs": region.bs,
                 "depth": depth, "depth_stride": rows if depth > 1 else 0,
-                "dram": matrix.addr + (offset + col_offset) * esize,
-                "dram_stride": stride * esize, "dram_depth_stride": depth_stride * esize,
+                "dram": dram, "dram_stride": stride * esize, "dram_depth_stride": depth_stride * esize,
             }
-            if depth * rows > on_chip.bs:
-                raise VitcError(f"codegen: a transfer of {depth} x {rows} rows exceeds the block stride {on_chip.bs}")
-            footprint = Region(mem, on_chip.addr, depth * rows, cols, on_chip.bs)
-            window = DramView(fields["dram"], esize, (((depth, depth_stride),), ((rows, stride),), ((cols, 1),)))
+            # The declared accesses, as `program.region_access` and `view_access` would give them
+            # for the on-chip footprint (depth * rows rows of every block) and the DRAM window.
+            on_chip = (mem, first, first + last_block + depth * rows)
+            window = ("dram", dram, dram + ((depth - 1) * depth_stride + (rows - 1) * stride + cols) * esize)
             if direction == "load":
-                builder.emit("dma.load", fields, reads=[window], writes=[footprint])
+                builder.emit(mnemonic, fields, reads=[window], writes=[on_chip])
             else:
-                builder.emit("dma.store", fields, reads=[footprint], writes=[window])
+                builder.emit(mnemonic, fields, reads=[on_chip], writes=[window])
+
+
+@functools.lru_cache(maxsize=4096)
+def _matrix(view: DramView) -> tuple[int, tuple[SubAxis, ...], tuple[SubAxis, ...]]:
+    """The view as a matrix (address, row sub-axes, column sub-axes); the same views are moved
+    tile after tile."""
+    matrix = view.as_matrix()
+    return matrix.addr, *matrix.axes

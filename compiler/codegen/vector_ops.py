@@ -103,6 +103,7 @@ class VectorChain:
         self.copies = 2 if self.column_tiled else 1  # of the operands loaded once per column range
         self._tile_rows: dict[int, dict[str, int]] = {}
         self._tile_vector_cycles: dict[int, int] = {}
+        self._emitted: dict[tuple, list] = {}  # (stage, rows, input regions, output) -> its instructions
 
     # ---- sizes -------------------------------------------------------------------------------
 
@@ -236,6 +237,7 @@ class VectorChain:
         arenas = {"spad": spad, "acc": acc}
         dim = self.dim
         self.tile = tile
+        self._emitted.clear()  # instructions name this preparation's constants and scratch
         self.constants, self.shared, self.slots = [], [], []
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
             constants = {}
@@ -307,7 +309,13 @@ class VectorChain:
                     regions.append(region)
             output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
             constants = self.constants[index]
-            instructions = lowering.emit(rows, regions, output, self.scratch, constants, builder.layer)
+            # Tiles alternate between two sets of buffers: most tiles repeat an earlier one's
+            # instructions exactly (the layer is the chain's own).
+            key = (index, rows, tuple(regions), output)
+            instructions = self._emitted.get(key)
+            if instructions is None:
+                instructions = self._emitted[key] = lowering.emit(rows, regions, output, self.scratch, constants,
+                                                                  builder.layer)
             builder.emit_all(instructions, reads=regions + list(constants.values()) + self.scratch_used,
                              writes=[output] + self.scratch_used)
             previous = output
