@@ -227,8 +227,9 @@ def dram_range(mnemonic: str, f) -> tuple[int, int] | None:
     return f["dram"], f["dram"] + last + f["cols"] * dma_element_size(f)
 
 
-def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) -> list[Access]:
-    """Check the instruction's sizes and addresses; return its accesses."""
+def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) -> tuple[list[Access], tuple[int, int] | None]:
+    """Check the instruction's sizes and addresses; return its accesses and its DRAM bytes
+    (`dram_range`)."""
     for name in SIZE_FIELDS:
         if name in f and f[name] < 1:
             raise VitcError(f"field {name}={f[name]} must be at least 1")
@@ -248,7 +249,7 @@ def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) 
     span = dram_range(mnemonic, f)
     if span is not None and span[1] > dram_size:
         raise VitcError(f"DRAM bytes [{span[0]:#x}, {span[1]:#x}) exceed the DRAM size {dram_size:#x}")
-    return accesses
+    return accesses, span
 
 
 def _check_disjoint(src: Access, dst: Access) -> None:

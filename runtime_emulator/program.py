@@ -160,11 +160,13 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
     table = load_table()
     whole = len(code) // table.width_bytes  # a truncated last word is reported by decode_program
     words = np.frombuffer(code, "<u8", count=whole * table.width_bytes // 8).reshape(whole, table.width_bytes // 8)
-    classes, firsts = _operand_classes(words)
-    firsts = firsts.tolist()
+    classes, first_pcs = _operand_classes(words)
+    firsts = first_pcs.tolist()
     operands = decode_program(code, firsts)  # checks every word, builds one instruction per class
     classes = classes.tolist()
-    waits, signals, layers = (_common_field(words, name).tolist() for name in ("wait", "signal", "layer"))
+    waits, signals = (_common_field(words, name).tolist() for name in ("wait", "signal"))
+    layer_array = _common_field(words, "layer")
+    layers = layer_array.tolist()
 
     def instruction_at(pc: int) -> Instruction:
         return _with_common(operands[classes[pc]], waits[pc], signals[pc], layers[pc])
@@ -177,15 +179,17 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
         raise VitcError(f"{describe(pc, instruction_at(pc))}: code after halt (pc {halts[0]}) can never run")
     memory_rows = footprint.memory_rows(config)
     layer_limit = max(layer_count, 1)
-    bad_layer = next((pc for pc, layer in enumerate(layers) if layer >= layer_limit), whole)
+    bad_layers = np.flatnonzero(layer_array >= layer_limit)
+    bad_layer = int(bad_layers[0]) if len(bad_layers) else whole
     bodies: list[Body | None] = [None] * len(firsts)
     # In pc order, so that the first bad instruction is the one reported.
-    for body_index, pc in sorted(enumerate(firsts), key=lambda entry: entry[1]):
+    for body_index in np.argsort(first_pcs).tolist():
+        pc = firsts[body_index]
         if pc > bad_layer:
             break
         instr = operands[body_index]
         try:
-            check_implemented(load_table().by_mnemonic[instr.mnemonic], instr)
+            check_implemented(table.by_mnemonic[instr.mnemonic], instr)
             if pc == bad_layer:
                 break  # its layer is reported before its operands are checked
             bodies[body_index] = _body(instr, config, machine, memory_rows)
@@ -242,7 +246,7 @@ def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_r
     semantics to the machine (only after the checks: binding makes views of the memories)."""
     mnemonic, f = instr.mnemonic, instr.fields
     unit_name = load_table().by_mnemonic[mnemonic].unit
-    accesses = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
+    accesses, dram_span = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
     moved = timing.dram_bytes_moved(mnemonic, f)
     return Body(
         instruction=instr,
@@ -254,5 +258,5 @@ def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_r
         vector_elements=timing.vector_elements(mnemonic, unit_name, f),
         dram_read=moved if mnemonic == "dma.load" else 0,
         dram_written=moved if mnemonic == "dma.store" else 0,
-        dram_span=footprint.dram_range(mnemonic, f),
+        dram_span=dram_span,
     )

@@ -156,12 +156,15 @@ def _block_parts(mem: np.ndarray, region: Region, depth: int, depth_stride: int)
 
 
 def _copier(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[], None]:
+    # Assignments, not np.copyto: the same copy without copyto's Python-level dispatch (~0.3 us,
+    # tens of thousands of times a run).
     if len(pairs) == 1:
-        return functools.partial(np.copyto, *pairs[0])
+        target, source = pairs[0]
+        return functools.partial(target.__setitem__, Ellipsis, source)
 
     def copy_parts():
         for target, source in pairs:
-            np.copyto(target, source)
+            target[...] = source
     return copy_parts
 
 
@@ -214,13 +217,13 @@ def block_writer(mem: np.ndarray, region: Region) -> Callable[[np.ndarray], None
     full_blocks, tail = divmod(region.cols, mem.shape[1])
     blocks = block_view(mem, region)
     if not tail:
-        return functools.partial(np.copyto, blocks, casting="unsafe")
+        return functools.partial(blocks.__setitem__, Ellipsis)
     full_target, tail_target = blocks[:full_blocks], blocks[full_blocks, :, :tail]
 
     def write_blocks(values):
         if full_blocks:
-            np.copyto(full_target, values[:full_blocks], casting="unsafe")
-        np.copyto(tail_target, values[-1, :, :tail], casting="unsafe")
+            full_target[...] = values[:full_blocks]
+        tail_target[...] = values[-1, :, :tail]
     return write_blocks
 
 
