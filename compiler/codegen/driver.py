@@ -4,17 +4,21 @@ The whole compile is the pipeline `backend_pipeline(config)` (or the caller's pa
 from `vitc compile -p`), run by the pass manager over the graph:
 1. IR passes: `fuse-requant` and `tabulate` turn the frontend's unfused steps into `qmatmul`
    and `table`; `dce` and `canonicalize` simplify (layout chains collapse into fewer views:
-   views emit nothing and take no turn in the alternation of on-chip halves, so the code stays
-   the same; every vit-micro binary is identical with and without it); then the passes that
+   views emit nothing and take no place among the on-chip arenas, so the code stays the same;
+   every vit-micro binary is identical with and without it); then the passes that
    record their decisions as op attributes (the reference interpreter ignores them, so every
    level still runs): `fold-layout` (`layout`: which values are views, copies, or stored in a
    later layout), `fuse-elementwise` (`chain`), `tile-matmul` (`tile_m/n/k`, `resident`),
    `plan-memory` (`dram_offset`);
 2. `select-instructions`: instruction selection and emission per op (`lowering.lower_op`) into
    the machine-level program, `graph.machine` (`machine.MachineProgram`);
-3. machine passes: `schedule` (dependency tokens, `tokens.py`), `emit` (the `.vitb` container).
-A pipeline that stops before code generation is completed with the machine passes it lacks
-(`select-instructions`, `schedule`, `emit`), so `-p ...,plan-memory` still compiles.
+3. machine passes: `interleave` (the whole program re-ordered so the units overlap across
+   layers, `interleave.py`), `schedule` (dependency tokens, `tokens.py`), `emit` (the `.vitb`
+   container).
+A pipeline that stops before the end of code generation is completed with the code generation
+passes after the last one it has (`select-instructions`, `interleave`, `schedule`, `emit`), so
+`-p ...,plan-memory` still compiles and `-p ...,select-instructions,schedule` (no interleaving)
+gets only `emit`.
 A debug build (`debug_build=True`, its own default pipeline) fuses nothing, gives every buffer
 its own DRAM bytes and keeps every IR value, so every IR tensor is in DRAM after a run.
 
@@ -45,7 +49,7 @@ from isa.container import Binary
 from isa.encoding import Instruction
 from isa.errors import VitcError
 
-CODEGEN_PASSES = ("select-instructions", "schedule", "emit")
+CODEGEN_PASSES = ("select-instructions", "interleave", "schedule", "emit")
 
 
 @dataclass
@@ -82,7 +86,7 @@ def backend_pipeline(config, debug_build: bool = False) -> str:
     Both start with `fuse-requant,tabulate`, which turn the frontend's unfused matmul steps and
     elementwise chains into the `qmatmul` and `table` ops codegen lowers."""
     hw = target_option(config)
-    codegen = f"select-instructions{{hw={hw}}},schedule,emit"
+    codegen = f"select-instructions{{hw={hw}}},interleave,schedule,emit"
     if debug_build:
         return f"fuse-requant,tabulate,dce,fold-layout,tile-matmul{{hw={hw}}},plan-memory{{reuse=false}},{codegen}"
     return f"fuse-requant,tabulate,dce,canonicalize,fold-layout,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory,{codegen}"
@@ -114,9 +118,11 @@ def compile_model(path, config, progress=None) -> Binary:
 
 
 def _with_codegen(manager: PassManager, config) -> PassManager:
-    """`manager` with the code generation passes it lacks appended (same instrumentation)."""
+    """`manager` with the code generation passes after the last one it has appended (same
+    instrumentation)."""
     present = {p.name for p in manager.passes}
-    missing = [name for name in CODEGEN_PASSES if name not in present]
+    reached = max((CODEGEN_PASSES.index(name) for name in present if name in CODEGEN_PASSES), default=-1)
+    missing = CODEGEN_PASSES[reached + 1:]
     if not missing:
         return manager
     hw = target_option(config)

@@ -3,9 +3,8 @@ on-chip halves, as one layer of the program.
 
 `lower_op` dispatches: layout ops that need a copy -> `copies.emit_copy`; float `matmul` ->
 `float_matmul`; `qmatmul` (with or without a fused epilogue chain) -> `matmul.lower_qmatmul`;
-everything else -> a `vector_ops.VectorChain`. Errors are re-raised naming the op. The new
-layer's instructions are then interleaved with the previous layer's (`interleave.py`), so the
-units overlap across the boundary.
+everything else -> a `vector_ops.VectorChain`. Errors are re-raised naming the op. The layers
+are interleaved afterwards, over the whole program, by the `interleave` pass.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 from compiler.codegen.copies import emit_copy
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.float_matmul import lower_float_matmul
-from compiler.codegen.interleave import interleave_tail
 from compiler.codegen.layout_plan import LAYOUT_OPS, LayoutPlan, Placement
 from compiler.codegen.matmul import MatmulOperands, lower_qmatmul, per_channel_multipliers
 from compiler.codegen.memory_plan import ConstantPool
@@ -25,16 +23,8 @@ from isa.errors import VitcError
 
 
 def lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
-              onchip: OnChipPlan, config, producers: dict) -> None:
-    """Emit op (with the ops fused after it in `chain`) as one layer, interleaved with the
-    end of the layer before it (`interleave.interleave_tail`)."""
-    first = len(builder.items)
-    _emit_op(op, chain, number, plan, pool, builder, onchip, config, producers)
-    interleave_tail(builder.items, first, config)
-
-
-def _emit_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: ConstantPool, builder: ProgramBuilder,
              onchip: OnChipPlan, config, producers: dict) -> None:
+    """Emit op (with the ops fused after it in `chain`) as one layer."""
     copies = plan.copies.get(op, [])
     if op.kind in LAYOUT_OPS and not copies:
         return

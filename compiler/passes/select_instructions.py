@@ -4,9 +4,10 @@ It reads what the passes before it recorded: the layout decisions (`layout`, `fo
 `compiler.codegen.layout_plan.plan_layout` follows them), the on-chip chains (`chain`,
 `fuse-elementwise`), each qmatmul's tiling (`tile_m/n/k`, `resident`, `tile-matmul`) and the
 DRAM offsets (`dram_offset`, `plan-memory`), then, op by op in graph order, selects and emits
-instructions with `compiler.codegen.lowering.lower_op` (each op or chain one layer, on alternating
-on-chip halves, `onchip.py`), ends the program with `halt`, and builds the constant section and
-the I/O table. The result is a `compiler.codegen.machine.MachineProgram` without tokens
+instructions with `compiler.codegen.lowering.lower_op` (each op or chain one layer, its on-chip
+arenas after the previous op's around a ring, `onchip.py`), ends the program with `halt`, and
+builds the constant section and the I/O table. The result is a `compiler.codegen.machine.
+MachineProgram` in program order, layer after layer (`interleave` re-orders it), without tokens
 (`schedule` adds them). Progress (ops done) goes to the callback set with `reporting_progress`.
 
 Invariants: the graph's ops are left as they are (the IR stays readable and executable by the
@@ -70,7 +71,7 @@ def select_instructions(graph: Graph, config, progress: Progress | None = None,
     onchip = OnChipPlan(config)
     fused = {op for chain in chains.values() for op in chain}
     # Ops that emit nothing (layout views, concats whose operands were written in place) take
-    # no number: consecutive emitting ops alternate on-chip halves whatever views lie between.
+    # no number: each emitting op's on-chip arenas follow the previous emitting op's.
     ops = [op for op in graph.ops if op.kind != "const" and op not in fused
            and not (op.kind in LAYOUT_OPS and not plan.copies.get(op))]
     producers = graph.producers()

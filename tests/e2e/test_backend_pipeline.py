@@ -11,7 +11,9 @@ re-recorded when the schedule itself changed: layer interleaving, column-tiled e
 cycle cost model of the tiling, exactness re-verified with bench/verify_zoo.py; and when the
 tiling's cost model changed (row tiles not rounded to blocks, batch-aware, one copy of an
 operand loaded once, A's narrow runs gathered on chip) and chains skip identity tables and take
-row tiles of whole blocks (verify_zoo 64/64 exact).
+row tiles of whole blocks (verify_zoo 64/64 exact); and when interleaving became the
+whole-program `interleave` pass over a window of layers and the on-chip arenas a ring
+(verify_zoo 64/64 exact).
 The pin applies to one IR: when the frontend changes vit-micro's IR (its own pinned hash
 differs), the case is skipped with that reason, and both pins need to be recorded again from a
 commit whose driver is trusted. The IR pinned is the one after `fuse-requant,tabulate` (the
@@ -40,10 +42,10 @@ from models import zoo
 
 # variant index -> (sha256 prefix of the IR text after FRONT_PASSES, {config: sha256 prefix of the binary})
 PINNED = {
-    0: ("dad688466f2c840e", {"default": "1d873e342ea6c663", "large": "e46dde46ea0f40db"}),
-    6: ("3d195bfa334b99b3", {"default": "4c80db9260b0f9f3", "large": "bbabdb71cae6369c"}),
-    10: ("aa6507f9e72a6d48", {"default": "9c033f004f4afc07", "large": "7c0537f40a403a16"}),
-    13: ("e4f8e7d2a29e7c5c", {"default": "edb83373c00d3aba", "large": "6792bc186953c72f"}),
+    0: ("dad688466f2c840e", {"default": "a1b8aa4498cfc5ad", "large": "71a4f28059515c48"}),
+    6: ("3d195bfa334b99b3", {"default": "6923c7b2b3739cb2", "large": "35316e2367004182"}),
+    10: ("aa6507f9e72a6d48", {"default": "2ffc78e70b78e8c1", "large": "071deda338ec9e7d"}),
+    13: ("e4f8e7d2a29e7c5c", {"default": "dac92d73c8399aae", "large": "5f9182153065d4a5"}),
 }
 FRONT_PASSES = "fuse-requant,tabulate"  # the unfused import -> the IR the pins were recorded from
 
@@ -84,7 +86,7 @@ def test_compile_takes_the_pass_manager_flags(tmp_path, capsys):
     expected = ["00-input.vir"] + [f"{i:02d}-{name}.{'vir' if i <= names.index('plan-memory') + 1 else 's'}"
                                    for i, name in enumerate(names, start=1)]
     assert sorted(p.name for p in dumps.iterdir()) == expected
-    assert expected[-3:] == ["09-select-instructions.s", "10-schedule.s", "11-emit.s"]
+    assert expected[-4:] == ["09-select-instructions.s", "10-interleave.s", "11-schedule.s", "12-emit.s"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 
@@ -94,7 +96,8 @@ def test_a_pipeline_stopping_before_code_generation_is_completed(tmp_path, capsy
                       f"{FRONT_PASSES},dce,canonicalize,fold-layout,fuse-elementwise,tile-matmul,plan-memory",
                       "--dump-dir", str(dumps)])
     assert code == 0, capsys.readouterr().err
-    assert sorted(p.name for p in dumps.iterdir())[-3:] == ["09-select-instructions.s", "10-schedule.s", "11-emit.s"]
+    assert sorted(p.name for p in dumps.iterdir())[-4:] == ["09-select-instructions.s", "10-interleave.s", "11-schedule.s",
+                                                            "12-emit.s"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 

@@ -1,23 +1,27 @@
-"""Interleaving two layers' instructions (`interleave.interleave_tail`): the result is a
-permutation that keeps each layer's order and every conflicting pair's order (checked pair by
-pair against a brute-force conflict test), the tail of the layer before the previous one is left
-alone, and a vector-only layer followed by an independent matmul layer really overlaps (the
-matmul's work moves up between the vector layer's tiles, and the emulated program is faster and
-hazard-free)."""
+"""Interleaving a whole program's layers (`interleave.interleave`): on random programs the result
+is a permutation that keeps each layer's order and every conflicting pair's order (checked pair
+by pair against a brute-force conflict test, also on a program already interleaved, where each
+stretch of one layer keeps its order), and nothing crosses a control instruction; window 1 keeps the
+program. On hand-made programs: an independent matmul layer moves up between a vector layer's
+tiles, a third layer joins only when the window holds three, and the emulated program gets
+faster and stays hazard-free. The cost estimate reads enum fields given by name as the emulator
+reads their codes (a scratchpad DMA moves 1-byte elements)."""
 
 import numpy as np
 import pytest
 
-from compiler.codegen.interleave import interleave_tail
+from compiler.codegen.interleave import _Costs, interleave
 from compiler.codegen.program import Emitted
+from compiler.codegen.tokens import schedule_tokens
 from isa.config import load_config
 from isa.container import Binary, write_vitb
-from isa.encoding import encode_program
-from compiler.codegen.tokens import schedule_tokens
+from isa.costs import cycles
+from isa.encoding import decode, encode, encode_program
 from runtime_emulator import run_binary
 
 CONFIG = load_config("default")
 MNEMONICS = {"load": "dma.load", "store": "dma.store", "matrix": "mm", "vector": "copy"}
+TRACKED_DRAM = 1 << 20
 
 
 def _item(unit: str, layer: int, reads, writes) -> Emitted:
@@ -46,78 +50,143 @@ def _random_layer(rng, layer: int, count: int) -> list[Emitted]:
     return items
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_merge_keeps_layer_order_and_every_conflicting_pair(seed):
+def _random_program(seed: int) -> list[Emitted]:
     rng = np.random.default_rng(seed)
-    older, previous, new = (_random_layer(rng, layer, int(rng.integers(1, 30))) for layer in range(3))
-    items = older + previous + new
-    interleave_tail(items, len(older) + len(previous), CONFIG)
-    assert items[:len(older)] == older  # only the last two layers move
-    merged = items[len(older):]
-    assert sorted(map(id, merged)) == sorted(map(id, previous + new))
-    position = {id(item): i for i, item in enumerate(merged)}
-    for layer in (previous, new):
-        assert [position[id(item)] for item in layer] == sorted(position[id(item)] for item in layer)
-    for p in previous:
-        for n in new:
-            if _conflict(p, n):
-                assert position[id(p)] < position[id(n)]
+    return [item for layer in range(int(rng.integers(2, 7))) for item in _random_layer(rng, layer, int(rng.integers(1, 25)))]
 
 
-def _vector_then_matmul():
-    """Layer 0: four row tiles loaded, copied on the vector unit, stored (on-chip half 0).
-    Layer 1: an independent matmul (loads, mm) on half 1, with its result stored."""
+def _stretches(items: list[Emitted]) -> list[list[Emitted]]:
+    """The maximal stretches of consecutive instructions of one layer (the layers the pass keeps
+    in order; in a program emitted layer by layer, the layers themselves)."""
+    groups = []
+    for i, item in enumerate(items):
+        if i == 0 or item.layer != items[i - 1].layer:
+            groups.append([])
+        groups[-1].append(item)
+    return groups
+
+
+def _assert_valid_reordering(before: list[Emitted], after: list[Emitted]) -> None:
+    assert sorted(map(id, after)) == sorted(map(id, before))
+    position = {id(item): i for i, item in enumerate(after)}
+    for group in _stretches(before):
+        mine = [position[id(item)] for item in group]
+        assert mine == sorted(mine), f"layer {group[0].layer} lost its order"
+    for i, x in enumerate(before):
+        for j in range(i + 1, len(before)):
+            y = before[j]
+            if _conflict(x, y):
+                assert position[id(x)] < position[id(y)], f"conflicting instructions {i} and {j} swapped"
+
+
+@pytest.mark.parametrize("window", [2, 3, 5])
+@pytest.mark.parametrize("seed", range(12))
+def test_every_layer_order_and_every_conflicting_pair_is_kept(seed, window):
+    program = _random_program(seed)
+    _assert_valid_reordering(program, interleave(program, CONFIG, window, TRACKED_DRAM))
+
+
+def test_random_programs_really_are_reordered():
+    moved = sum(interleave(p, CONFIG, 3, TRACKED_DRAM) != p for p in map(_random_program, range(12)))
+    assert moved >= 6
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_already_interleaved_program_is_reordered_correctly_again(seed):
+    once = interleave(_random_program(seed), CONFIG, 3, TRACKED_DRAM)
+    _assert_valid_reordering(once, interleave(once, CONFIG, 4, TRACKED_DRAM))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nothing_crosses_a_control_instruction(seed):
+    first, second = _random_program(seed), _random_program(seed + 100)
+    halt = Emitted("halt", {}, 0)
+    result = interleave(first + [halt] + second, CONFIG, 3, TRACKED_DRAM)
+    cut = result.index(halt)
+    assert sorted(map(id, result[:cut])) == sorted(map(id, first))
+    _assert_valid_reordering(first, result[:cut])
+    _assert_valid_reordering(second, result[cut + 1:])
+
+
+def test_window_one_keeps_the_program():
+    program = _random_program(3)
+    assert interleave(program, CONFIG, 1, TRACKED_DRAM) == program
+
+
+def _vector_layer(layer: int, copies: int = 8, buffers: int = 4) -> list[Emitted]:
+    """Four row tiles loaded, copied `copies` times on the vector unit (a long stage), stored;
+    the tiles take turns in `buffers` buffers (with one, each load waits for the copies before)."""
     dim = CONFIG.dim
-    vector_layer, matmul_layer = [], []
+    items = []
     for t in range(4):
-        src, dst = t * 64, 1000 + t * 64
+        src, dst = t % buffers * 64, 1000 + t % buffers * 64
         dram_in, dram_out = t * 64 * dim, 65536 + t * 64 * dim
         fields = {"mem": "spad", "rows": 64, "cols": dim, "bs": 64, "depth": 1, "depth_stride": 0,
                   "dram_stride": dim, "dram_depth_stride": 0}
-        vector_layer.append(Emitted("dma.load", {**fields, "addr": src, "dram": dram_in}, 0,
-                                    [("dram", dram_in, dram_in + 64 * dim)], [("spad", src, src + 64)]))
-        for _ in range(8):  # a long vector stage per tile
-            vector_layer.append(Emitted("copy", {"mem": "spad", "src": src, "dst": dst, "rows": 64, "cols": dim,
-                                                 "src_bs": 64, "dst_bs": 64}, 0,
-                                        [("spad", src, src + 64)], [("spad", dst, dst + 64)]))
-        vector_layer.append(Emitted("dma.store", {**fields, "addr": dst, "dram": dram_out}, 0,
-                                    [("spad", dst, dst + 64)], [("dram", dram_out, dram_out + 64 * dim)]))
-    half = CONFIG.spad_rows // 2
-    a, b, c = half, half + 256, 0
+        items.append(Emitted("dma.load", {**fields, "addr": src, "dram": dram_in}, layer,
+                             [("dram", dram_in, dram_in + 64 * dim)], [("spad", src, src + 64)]))
+        for _ in range(copies):
+            items.append(Emitted("copy", {"mem": "spad", "src": src, "dst": dst, "rows": 64, "cols": dim,
+                                          "src_bs": 64, "dst_bs": 64}, layer,
+                                 [("spad", src, src + 64)], [("spad", dst, dst + 64)]))
+        items.append(Emitted("dma.store", {**fields, "addr": dst, "dram": dram_out}, layer,
+                             [("spad", dst, dst + 64)], [("dram", dram_out, dram_out + 64 * dim)]))
+    return items
+
+
+def _matmul_layer(layer: int, spad: int, acc: int, dram: int, matmuls: int = 6) -> list[Emitted]:
+    """Two operand loads and `matmuls` accumulating 64x64x64 matmuls on rows of its own."""
+    a, b, c = spad, spad + 256, acc
     fields = {"mem": "spad", "rows": 64, "cols": 64, "bs": 64, "depth": 1, "depth_stride": 0, "dram_stride": 64,
               "dram_depth_stride": 0}
-    matmul_layer.append(Emitted("dma.load", {**fields, "addr": a, "dram": 131072}, 1,
-                                [("dram", 131072, 131072 + 4096)], [("spad", a, a + 256)]))
-    matmul_layer.append(Emitted("dma.load", {**fields, "addr": b, "dram": 135168}, 1,
-                                [("dram", 135168, 135168 + 4096)], [("spad", b, b + 256)]))
-    for _ in range(6):
-        matmul_layer.append(Emitted("mm", {"a": a, "b": b, "c": c, "m": 64, "k": 64, "n": 64, "a_bs": 64, "b_bs": 64,
-                                           "c_bs": 64, "accum": 1}, 1,
-                                    [("spad", a, a + 256), ("spad", b, b + 256), ("acc", c, c + 256)],
-                                    [("acc", c, c + 256)]))
-    return vector_layer, matmul_layer
+    items = [Emitted("dma.load", {**fields, "addr": a, "dram": dram}, layer,
+                     [("dram", dram, dram + 4096)], [("spad", a, a + 256)]),
+             Emitted("dma.load", {**fields, "addr": b, "dram": dram + 4096}, layer,
+                     [("dram", dram + 4096, dram + 8192)], [("spad", b, b + 256)])]
+    for _ in range(matmuls):
+        items.append(Emitted("mm", {"a": a, "b": b, "c": c, "m": 64, "k": 64, "n": 64, "a_bs": 64, "b_bs": 64,
+                                    "c_bs": 64, "accum": 1}, layer,
+                             [("spad", a, a + 256), ("spad", b, b + 256), ("acc", c, c + 256)], [("acc", c, c + 256)]))
+    return items
 
 
 def _cycles(items) -> int:
-    instructions = schedule_tokens(items + [Emitted("halt", {}, 1)], {"spad": CONFIG.spad_rows, "acc": CONFIG.acc_rows,
-                                                                      "dram": 1 << 20}, CONFIG.token_queue_depth)
-    binary = Binary(CONFIG.hash, encode_program(instructions), b"", 1 << 20, 1 << 20, [], ["vector", "matmul"])
+    instructions = schedule_tokens(items + [Emitted("halt", {}, 2)], {"spad": CONFIG.spad_rows, "acc": CONFIG.acc_rows,
+                                                                      "dram": TRACKED_DRAM}, CONFIG.token_queue_depth)
+    binary = Binary(CONFIG.hash, encode_program(instructions), b"", TRACKED_DRAM, TRACKED_DRAM, [],
+                    ["vector", "matmul", "matmul 2"])
     return run_binary(write_vitb(binary), {}, CONFIG, check_hazards=True).stats.cycles
 
 
-def test_independent_matmul_moves_between_the_vector_tiles_and_the_program_gets_faster():
-    vector_layer, matmul_layer = _vector_then_matmul()
-    sequential = vector_layer + matmul_layer
-    items = list(sequential)
-    interleave_tail(items, len(vector_layer), CONFIG)
+def test_an_independent_matmul_moves_between_the_vector_tiles_and_the_program_gets_faster():
+    sequential = _vector_layer(0) + _matmul_layer(1, CONFIG.spad_rows // 2, 0, 131072)
+    items = interleave(sequential, CONFIG, 2, TRACKED_DRAM)
     first_mm = next(i for i, item in enumerate(items) if item.mnemonic == "mm")
-    last_vector = max(i for i, item in enumerate(items) if item.mnemonic == "copy")
-    assert first_mm < last_vector
+    last_copy = max(i for i, item in enumerate(items) if item.mnemonic == "copy")
+    assert first_mm < last_copy
     assert _cycles(items) < _cycles(sequential)
 
 
-def test_a_layer_ending_in_halt_is_left_alone():
-    vector_layer, matmul_layer = _vector_then_matmul()
-    items = vector_layer + [Emitted("halt", {}, 0)]
-    interleave_tail(items, len(vector_layer), CONFIG)
-    assert items == vector_layer + [items[-1]] and items[-1].mnemonic == "halt"
+def test_a_third_layer_joins_only_when_the_window_holds_three():
+    half = CONFIG.spad_rows // 2
+    sequential = (_vector_layer(0, copies=30, buffers=1) + _matmul_layer(1, half, 0, 131072, matmuls=2)
+                  + _matmul_layer(2, half + 1024, CONFIG.acc_rows // 2, 262144, matmuls=2))
+    last_copy = {}
+    first_of_third = {}
+    for window in (2, 3):
+        items = interleave(sequential, CONFIG, window, TRACKED_DRAM)
+        last_copy[window] = max(i for i, item in enumerate(items) if item.mnemonic == "copy")
+        first_of_third[window] = next(i for i, item in enumerate(items) if item.layer == 2)
+    assert first_of_third[2] > last_copy[2]
+    assert first_of_third[3] < last_copy[3]
+    assert _cycles(interleave(sequential, CONFIG, 3, TRACKED_DRAM)) < _cycles(interleave(sequential, CONFIG, 2, TRACKED_DRAM))
+
+
+@pytest.mark.parametrize("mem, esize", [("spad", 1), ("acc", 4)])
+def test_costs_read_enum_fields_by_name_as_the_emulator_reads_their_codes(mem, esize):
+    fields = {"mem": mem, "addr": 0, "rows": 64, "cols": 64, "bs": 64, "depth": 1, "depth_stride": 0,
+              "dram": 0, "dram_stride": 64 * esize, "dram_depth_stride": 0, "zero": 0}
+    item = Emitted("dma.load", fields, 0)
+    decoded = decode(encode(item.instruction()))
+    assert _Costs(CONFIG)(item) == cycles("dma.load", decoded.fields, CONFIG)
+    assert _Costs(CONFIG)(item) == CONFIG.dma_latency + -(-64 * 64 * esize // CONFIG.dma_bytes_per_cycle)
