@@ -74,8 +74,9 @@ def import_model(path_or_model: str | pathlib.Path | onnx.ModelProto) -> Graph:
 
 def import_model_with_tensors(path_or_model: str | pathlib.Path | onnx.ModelProto) -> ImportedModel:
     """`import_model`, also returning onnxruntime's optimised graph and the tensor map."""
-    model = load_checked_model(path_or_model)
-    optimized = optimized_by_onnxruntime(model)
+    checked = load_checked_model(path_or_model)
+    model = checked.model
+    optimized = optimized_by_onnxruntime(model, checked.serialized)
     lw = Lowering(optimized, original_tensor_names(model.graph, optimized.graph))
     for value in optimized.graph.input:
         if value.name not in lw.view.constants:

@@ -81,13 +81,13 @@ def tabulate(text: str) -> np.ndarray:
     table = np.zeros(256, dtype=out_dtype)
     seen = np.zeros(256, dtype=bool)
     for start in range(0, 256, max(size, 1)):
-        codes = ((np.arange(size) + start) % 256).astype(np.uint8)
+        codes = np.resize(((np.arange(256) + start) % 256).astype(np.uint8), size)  # cyclic from `start`
         y = run_chain(text, codes.view(dtype).reshape(shape)).ravel()
-        candidate = table.copy()
-        candidate[codes] = y
-        if not np.array_equal(candidate[seen], table[seen]) or not np.array_equal(candidate[codes], y):
+        head, first = codes[:256], y[:256]  # every code of this run once, at its first position
+        again = seen[head]
+        table_before = table[head[again]]
+        table[head], seen[head] = first, True
+        if not np.array_equal(table_before, first[again]) or not np.array_equal(table[codes], y):
             raise VitcError("onnxruntime gives one code different results at different positions of the "
                             "chain's input; it is not a table")
-        table = candidate
-        seen[codes] = True
     return table

@@ -95,3 +95,24 @@ def test_a_bad_chain_is_a_clear_error(tmp_path, capsys, chain, message):
     err = capsys.readouterr().err
     assert "op 'onnx_chain' %y" in err and "Traceback" not in err
     assert message in err, err
+
+
+SMALL_X, SMALL_Y = "tensor<1x1x100xi8, q<0.05 : -3>>", "tensor<1x1x100xu8, q<0.02 : 10>>"
+SMALL_CHAIN = SCALE_CHAIN.replace("int8[2,3,50]", "int8[1,1,100]")  # 100 codes per run: three runs
+
+
+def test_a_chain_smaller_than_256_codes_is_tabulated_over_several_runs():
+    out = run_pipeline_on_text(_graph(SMALL_CHAIN, SMALL_X, SMALL_Y), "tabulate")
+    table = parse_graph(out).ops[0].attrs["table"]
+    want = _spec_table()
+    bad = np.flatnonzero(table != want)
+    assert bad.size == 0, f"%y table entry {bad[0]}: {table[bad[0]]} != spec {want[bad[0]]}"
+
+
+def test_a_chain_that_depends_on_position_across_runs_is_refused():
+    # within one run of 100 codes every code appears once; the third run repeats codes 0..43 at
+    # other positions, where the running sum differs
+    running_sum = SMALL_CHAIN.replace("t3 = Sqrt (t2)", "t3 = CumSum (t2, axis)").replace(
+        "uint8 z2 = {10}>", "uint8 z2 = {10}, int64 axis = {2}>")
+    with pytest.raises(VitcError, match=r"op 'onnx_chain' %y .*not a table"):
+        run_pipeline_on_text(_graph(running_sum, SMALL_X, SMALL_Y), "tabulate")
