@@ -11,8 +11,9 @@ Operands: a `(a, rows, cols, a_bs)` read as `au`, b `(b, rows, cols, b_bs)` read
 - `mode=float` is the DQ -> op -> Q path: `c = Q(f32(DQ(a) OP DQ(b)), sc, zc)`.
 The operands are read and the result written in block space (`regions.block_view`): every
 step is elementwise, and c is computed whole before it is written, so c may be a or b.
-Whatever depends on one operand's code alone (qadd's `a * ra` and inner fma, qmul's `a - za`) is
-computed once per byte value when the instruction is bound and gathered by the stored bytes.
+Whatever depends on one operand's code alone and costs more than one operation (qadd's inner
+fma of b, qmul's `a - za`) is computed once per byte value when the instruction is bound and
+gathered by the stored bytes; qadd's `a * ra` is one exact float64 multiplication.
 qadd's outer fma is the float64 sum of the exact product and the inner value, rounded to
 float32; only where that sum sits at a float32 halfway point (`numerics.f32_halfway`) can the
 double rounding differ from the fma, and then the exact `fma_f32` does the tile. Where every
@@ -67,21 +68,19 @@ def _f32_bits(value: float) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) -> tuple[np.ndarray, ...]:
-    """Per byte value: a's code as float32 and its product a * ra (exact in float64: 8 + 24
-    bits), b's inner fma in float32 and float64. A pure function of its arguments (float32
-    constants by bit pattern, so that -0.0 and NaNs are keys like any other), shared by every
-    qadd with the same operand types and constants (read-only); last, whether every sum of a
-    product and an inner value is exact in float64."""
+def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per byte value of b, its inner fma in float32 and float64; and whether every sum of a
+    product `a * ra` (exact in float64: 8 + 24 bits) and an inner value is exact in float64. A
+    pure function of its arguments (float32 constants by bit pattern, so that -0.0 and NaNs are
+    keys like any other), shared by every qadd with the same operand types and constants (the
+    tables read-only)."""
     ra, rb, fixed = (np.array(bits, np.uint32).view(F32)[()] for bits in (ra_bits, rb_bits, fixed_bits))
-    a_values = CODE_OF_BYTE[au].astype(F32)
-    products = a_values.astype(np.float64) * np.float64(ra)
+    products = CODE_OF_BYTE[au].astype(np.float64) * np.float64(ra)
     inners = fma_f32(CODE_OF_BYTE[bu].astype(F32), rb, fixed)
     inners_wide = inners.astype(np.float64)
-    tables = (a_values, products, inners, inners_wide)
-    for table in tables:
+    for table in (inners, inners_wide):
         table.setflags(write=False)
-    return tables + (_sums_exact_in_float64(products, inners_wide, ra),)
+    return inners, inners_wide, _sums_exact_in_float64(products, inners_wide, ra)
 
 
 def _sums_exact_in_float64(products: np.ndarray, inners: np.ndarray, ra) -> bool:
@@ -102,15 +101,17 @@ def _sums_exact_in_float64(products: np.ndarray, inners: np.ndarray, ra) -> bool
 
 
 def bind_qadd(m: Machine, f):
-    a_values, products, inners, inners_wide, exact = _qadd_tables(
+    inners, inners_wide, exact = _qadd_tables(
         f["au"], _f32_bits(f["ra"]), f["bu"], _f32_bits(f["rb"]), _f32_bits(f["fixed"]))
-    unsigned = f["cu"]
+    a_dtype, ra, unsigned = code_dtype(f["au"]), F32(f["ra"]), f["cu"]
+    ra_wide = np.float64(ra)
 
     def kernel(a, b) -> np.ndarray:
-        total = products[a]
+        codes = a.view(a_dtype)
+        total = np.multiply(codes, ra_wide, dtype=np.float64)  # a * ra, exact: 8 + 24 bits
         total += inners_wide[b]  # rounded once in float64: the fma unless at a double-rounding tie
         if not exact and f32_halfway(total).any():
-            return round_to_code(fma_f32(a_values[a], F32(f["ra"]), inners[b]), unsigned)
+            return round_to_code(fma_f32(codes.astype(F32), ra, inners[b]), unsigned)
         # Below the smallest normal float32 the float64 sum may round differently to float32 than
         # the exact one, but both round to the code 0 (or -0): no exact treatment needed.
         return round_to_code(total.astype(F32), unsigned)
