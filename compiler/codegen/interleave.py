@@ -22,14 +22,16 @@ order on that unit whatever comes between them, and the scheduler handles severa
 candidates. A control instruction (`halt`) is a barrier: nothing moves across it.
 
 Conflicts are found once, before scheduling, in program order: the accesses are cut into
-elementary pieces (every space's access bounds, sorted), and two tables hold, per piece and per
+elementary pieces (every space's access bounds, sorted), and a table holds, per piece and per
 (layer slot, unit), the last run that wrote it and the last run that read or wrote it (slot =
 the layer's number modulo `window`; a slot's older values belong to layers that have left the
-window, which are finished when they matter). One reduction per access gives, per layer slot
-and unit, the latest earlier run a run conflicts with: those of other layers in the window are
-what it waits for, and since a unit's runs finish in the order they are scheduled, the latest
-one on each unit gives its estimated data-ready time. DRAM at or above `tracked_dram` (the
-constant section: never written) orders nothing and is left out.
+window, which are finished when they matter), with block rows so a wide access reads and
+writes a few rows (`_ConflictRows`). One gather and one reduction per run give, per layer slot
+and unit, the latest earlier run it conflicts with: a head of a layer waits until those of the
+other layers in the window have gone (its own layer's and older layers' have), and since a
+unit's runs finish in the order they are scheduled, the latest one on each unit gives its
+estimated data-ready time. DRAM at or above `tracked_dram` (the constant section: never
+written) orders nothing and is left out.
 
 Invariants: the result is a permutation of the input that keeps the order of every pair of
 conflicting instructions and of each layer's own instructions, and never moves an instruction
@@ -67,23 +69,30 @@ def interleave(items: list[Emitted], config, window: int, tracked_dram: int) -> 
     return result + _interleave_section(section, config, window, tracked_dram)
 
 
+def _cost(item: Emitted, config) -> int:
+    """The instruction's cycles (`isa.costs.cycles`). Lowerings write enum fields by name, the
+    cost model reads codes (a DMA's `mem` decides its element size), so names become codes."""
+    fields = item.fields
+    enums = _ENUM_CODES[item.mnemonic]
+    named = [name for name in enums if type(fields.get(name)) is str]
+    if named:
+        fields = {**fields, **{name: enums[name][fields[name]] for name in named}}
+    return cycles(item.mnemonic, fields, config)
+
+
 class _Costs:
-    """Each instruction's cycles (`isa.costs.cycles`), computed once per distinct instruction
-    (a program repeats a few shapes many times). Lowerings write enum fields by name, the cost
-    model reads codes (a DMA's `mem` decides its element size), so names become codes first."""
+    """`_cost`, once per distinct instruction (a program repeats a few shapes many times)."""
 
     def __init__(self, config):
         self.config = config
         self.known: dict[tuple, int] = {}
 
     def __call__(self, item: Emitted) -> int:
-        key = (item.mnemonic, *item.fields.items())
+        fields = item.fields
+        key = (item.mnemonic, tuple(fields), *fields.values())
         cost = self.known.get(key)
         if cost is None:
-            fields = item.fields
-            named = {name: codes[fields[name]] for name, codes in _ENUM_CODES[item.mnemonic].items()
-                     if type(fields.get(name)) is str}
-            cost = self.known[key] = cycles(item.mnemonic, {**fields, **named}, self.config)
+            cost = self.known[key] = _cost(item, self.config)
         return cost
 
 
@@ -150,39 +159,82 @@ class _Pieces:
             if hi > lo:
                 self.range_of[space, lo, hi] = (index[space, lo], index[space, hi])
 
-    def ranges(self, accesses: list[Access]) -> list[tuple[int, int]]:
-        """The tracked accesses as piece ranges [first, last), each distinct range once."""
-        found = dict.fromkeys(map(self.range_of.__getitem__, dict.fromkeys(accesses)))
-        found.pop(None, None)
-        return list(found)
+    def ranges(self, accesses: list[Access]) -> tuple[tuple[int, int], ...]:
+        """The tracked accesses as piece ranges [first, last), each distinct range once, sorted."""
+        found = set(map(self.range_of.__getitem__, accesses))
+        found.discard(None)
+        return tuple(sorted(found))
+
+
+BLOCK = 16  # pieces per block of the conflict tables' block rows
+
+
+class _ConflictRows:
+    """Row indices into `_conflicts`' table for a combination of accesses, made once per
+    distinct combination. The table has six sections of rows, each one column per (layer slot,
+    unit): per piece, the last run that wrote it (W) and that read or wrote it (A); per block of
+    `BLOCK` pieces, the largest value of any of its pieces (max W, max A) and a value recorded
+    over the whole block at once (all W, all A). A piece's value is the larger of its own row and
+    its block's "all" row; a range reads its edge pieces (and their blocks' "all" rows) and the
+    "max" rows of the blocks inside it, and records its edge pieces, the "max" rows of every
+    block it touches and the "all" rows of the blocks inside it: a few rows for a range of
+    thousands of pieces. A run's number is larger than any recorded before, so assigning it to
+    a "max" row keeps that row the block's maximum."""
+
+    def __init__(self, pieces: int):
+        blocks = -(-pieces // BLOCK)
+        self.size = 2 * pieces + 4 * blocks
+        self.own = {"W": 0, "A": pieces}
+        self.max = {"W": 2 * pieces, "A": 2 * pieces + blocks}
+        self.all = {"W": 2 * pieces + 2 * blocks, "A": 2 * pieces + 3 * blocks}
+
+    def rows(self, reads, writes) -> tuple[np.ndarray, np.ndarray]:
+        """(query rows, record rows): a read asks the W sections and is recorded in A, a write
+        asks A and is recorded in both."""
+        query, record = [], []
+        for ranges, asked, recorded in ((reads, "W", ("A",)), (writes, "A", ("W", "A"))):
+            for lo, hi in ranges:
+                edges, edge_blocks, inner = _split(lo, hi)
+                own, whole, most = self.own[asked], self.all[asked], self.max[asked]
+                query += [own + p for p in edges] + [whole + b for b in edge_blocks] + [most + b for b in inner]
+                for table in recorded:
+                    own, whole, most = self.own[table], self.all[table], self.max[table]
+                    record += [own + p for p in edges] + [most + b for b in (*edge_blocks, *inner)]
+                    record += [whole + b for b in inner]
+        return np.array(query, np.intp), np.array(record, np.intp)
+
+
+def _split(lo: int, hi: int) -> tuple[list[int], list[int], range]:
+    """Pieces [lo, hi) as the pieces outside whole blocks, their blocks, and the whole blocks
+    inside."""
+    first, stop = -(-lo // BLOCK), hi // BLOCK
+    if stop <= first:
+        return list(range(lo, hi)), list(range(lo // BLOCK, (hi - 1) // BLOCK + 1)), range(0)
+    head, tail = range(lo, first * BLOCK), range(stop * BLOCK, hi)
+    return [*head, *tail], [lo // BLOCK] * bool(head) + [stop] * bool(tail), range(first, stop)
 
 
 def _conflicts(runs: _Runs, window: int) -> list[list[int]]:
     """Per run, the latest earlier run it conflicts with in each (layer slot, unit), as far as
-    the tables still know it (-1 entries dropped; see the module docstring)."""
-    columns = window * len(UNITS)
-    # per piece, per column: the last run that wrote it, and the last that read or wrote it
-    last_write = np.full((runs.pieces, columns), -1, np.int32)
-    last_access = np.full((runs.pieces, columns), -1, np.int32)
+    the tables still know it (-1 entries dropped; see the module docstring): one gather and one
+    reduction per run, one assignment to record it (`_ConflictRows`)."""
+    layout = _ConflictRows(runs.pieces)
+    table = np.full((layout.size, window * len(UNITS)), -1, np.int32)
     reduce = np.maximum.reduce
+    rows_of: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     found = []
     for run, (reads, writes) in enumerate(zip(runs.reads, runs.writes)):
-        # a one-piece range is a row (a view), wider ones a reduction
-        parts = [last_write[lo] if hi - lo == 1 else reduce(last_write[lo:hi]) for lo, hi in reads]
-        parts += [last_access[lo] if hi - lo == 1 else reduce(last_access[lo:hi]) for lo, hi in writes]
-        if len(parts) > 1:
-            latest = reduce(parts)
+        key = (reads, writes)
+        rows = rows_of.get(key)
+        if rows is None:
+            rows = rows_of[key] = layout.rows(reads, writes)
+        query, record = rows
+        if query.size:
+            latest = reduce(table[query])
             found.append(latest[latest >= 0].tolist())
-        elif parts:
-            found.append(parts[0][parts[0] >= 0].tolist())
         else:
             found.append([])
-        column = runs.layer[run] % window * len(UNITS) + runs.unit[run]
-        for lo, hi in reads:
-            last_access[lo:hi, column] = run
-        for lo, hi in writes:
-            last_access[lo:hi, column] = run
-            last_write[lo:hi, column] = run
+        table[record, runs.layer[run] % window * len(UNITS) + runs.unit[run]] = run
     return found
 
 
@@ -192,14 +244,11 @@ def _interleave_section(items: list[Emitted], config, window: int, tracked_dram:
     runs = _Runs(items, config, tracked_dram)
     conflicts = _conflicts(runs, window)
     layer_of, unit_of, cost = runs.layer, runs.unit, runs.cost
-    # what each run waits for: its conflicts in other layers that can still be in the window
-    blockers = [[c for c in found if layer_of[run] - window < layer_of[c] < layer_of[run]]
-                for run, found in enumerate(conflicts)]
     layer_start = runs.layer_start
     layers = len(layer_start) - 1
     done = [False] * len(cost)
     finish = [0] * len(cost)
-    ready = [-1] * len(cost)  # estimated data-ready time, once known (when the run is a candidate)
+    ready = [-1] * len(cost)  # estimated data-ready time, once the run is a candidate (then it stays one)
     unit_free = [0] * len(UNITS)
     head = layer_start[:-1]  # each layer's next run
     oldest = 0  # the first layer not finished
@@ -209,16 +258,24 @@ def _interleave_section(items: list[Emitted], config, window: int, tracked_dram:
         candidates = []
         for layer in range(oldest, min(oldest + window, layers)):
             run = head[layer]
-            if run == layer_start[layer + 1] or not all(done[c] for c in blockers[run]):
+            if run == layer_start[layer + 1]:
                 continue
             if ready[run] < 0:
-                ready[run] = max([finish[c] for c in conflicts[run]], default=0)
+                # a head's conflicts in its own layer and in layers before the window are done:
+                # it waits only for those in the other layers of the window
+                found = conflicts[run]
+                if not all(done[c] for c in found):
+                    continue
+                ready[run] = max([finish[c] for c in found], default=0)
             start = max(ready[run], unit_free[unit_of[run]])
             candidates.append((run, start))
             if best is None or start < best_start:
                 best, best_start = run, start
         unit = unit_of[best]
-        best_finish, best = min((start + cost[run], run) for run, start in candidates if unit_of[run] == unit)
+        best_finish = best_start + cost[best]
+        for run, start in candidates:  # on that unit, the one that finishes first (then program order)
+            if unit_of[run] == unit and (start + cost[run], run) < (best_finish, best):
+                best, best_finish = run, start + cost[run]
         done[best] = True
         finish[best] = best_finish
         unit_free[unit] = best_finish
