@@ -49,11 +49,16 @@ class Buffer:
     name: str
     nbytes: int
     kind: str  # "input", "output", "activation", "const"
-    data: bytes | None = None  # const only
+    array: np.ndarray | None = None  # const only: its value
     value: Value | None = None  # the I/O value of an input/output buffer
     first: int = 0  # op index of the first write (inputs: -1)
     last: int = 0  # op index of the last read (outputs: past the end)
     addr: int | None = None  # set by the memory plan
+
+    def const_bytes(self) -> bytes:
+        """A constant's bytes in DRAM (row-major, little-endian). Made when asked, not with the
+        plan: several passes plan the layout, and vit-base's constants are 87 MB."""
+        return self.array.astype(self.array.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
 @dataclass
@@ -92,9 +97,9 @@ def plan_layout(graph: Graph) -> LayoutPlan:
     outputs = set(graph.outputs)
     index = {op: i for i, op in enumerate(graph.ops)}
 
-    def new_buffer(value: Value, kind: str, data: bytes | None = None) -> Placement:
+    def new_buffer(value: Value, kind: str, array: np.ndarray | None = None) -> Placement:
         t = value.type
-        buffer = Buffer(value.name, ESIZE[t.dtype] * math.prod(t.shape), kind, data, value)
+        buffer = Buffer(value.name, ESIZE[t.dtype] * math.prod(t.shape), kind, array, value)
         plan.buffers.append(buffer)
         return Placement(buffer, DramView.contiguous(0, t.shape, ESIZE[t.dtype]))
 
@@ -108,8 +113,7 @@ def plan_layout(graph: Graph) -> LayoutPlan:
             continue
         recorded = _recorded(op)
         if op.kind == "const":
-            array = np.ascontiguousarray(op.attrs["value"])
-            plan.placements[result] = new_buffer(result, "const", array.astype(array.dtype.newbyteorder("<")).tobytes())
+            plan.placements[result] = new_buffer(result, "const", op.attrs["value"])
         elif op.kind in LAYOUT_OPS:
             plan.placements[result] = _forward(op, plan, new_buffer, outputs, recorded)
         elif result in outputs or recorded == "own":
@@ -307,8 +311,7 @@ def _gather_view(op: Op, view: DramView, plan: LayoutPlan) -> DramView | None:
     if indices_op.kind != "const":
         raise VitcError(f"{op.describe()}: gather indices must be constant")
     axis = op.attrs["axis"]
-    indices = np.frombuffer(indices_op.data, np.dtype(IO_DTYPES[op.operands[1].type.dtype]).newbyteorder("<"))
-    indices = indices.reshape(op.operands[1].type.shape).astype(np.int64)
+    indices = np.asarray(indices_op.array, np.int64).reshape(op.operands[1].type.shape)
     if indices.ndim == 0:
         return view.select(axis, int(indices))
     flat = indices.ravel()
