@@ -4,9 +4,15 @@ A region `(addr, rows, cols, bs)` of a memory with `dim` lanes per row keeps ele
 row `addr + (c // dim) * bs + r`, lane `c % dim` (docs/architecture.md). The functions here are
 the only place that layout is spelled out; every instruction reads and writes through them.
 
+Two views of a region: as a matrix (`region_reader` / `region_writer`, `(depth, rows, cols)`),
+and in block space (`block_view` / `block_writer`, `(blocks, rows, dim)`: every lane of each
+column block, for elementwise work with no gather); DMAs copy between DRAM and a region through
+views made once (`copier_into_region`, `copier_from_region`).
+
 Invariants:
-- reads return a `(rows, cols)` array and writes touch only the logical elements: lanes past
-  `cols` in the last column block keep their contents;
+- matrix reads return a `(rows, cols)` array; block views also read the lanes past `cols` in
+  the last column block, and every write touches only the logical elements: those lanes keep
+  their contents;
 - no Python loop over rows or blocks: whole blocks move through one strided view of the memory
   (a fancy-indexed gather only where `depth` copies share rows);
 - the caller has checked the region against the memory's size (see `footprint.py`).

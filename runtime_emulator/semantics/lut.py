@@ -4,7 +4,7 @@ Index of element (r, c): `(x + off - (pr ? rowvec[r] : 0)) & 0xFF`, with `x` the
 `u`-typed, `off` a signed immediate and `rowvec` the ACC int32 column vector at `r_addr`. The
 table is a row vector of 256 entries at `tab` (entry i in row `tab + i // dim`, lane
 `i % dim`): bytes in SPAD with output to SPAD (`out=0`), or 32-bit words in ACC with output to
-ACC (`out=1`). The index wraps modulo 256 in int64, so every index is in range by construction
+ACC (`out=1`). The index wraps modulo 256 (byte arithmetic), so every index is in range by construction
 (lanes past the region's columns included: the look-up runs on whole column blocks,
 `regions.block_view`, and only the logical lanes are written).
 """
@@ -18,19 +18,21 @@ TABLE_SIZE = 256
 
 
 def bind_lut(m: Machine, f):
-    source = block_view(m.spad_as(f["u"]), Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
+    # Every term of the index is taken modulo 256, and a code's stored byte is the code modulo
+    # 256 whether it is read as int8 or uint8: the index is byte arithmetic that wraps, whatever
+    # `u` says.
+    source = block_view(m.spad, Region(f["src"], f["rows"], f["cols"], f["src_bs"]))
     mem = m.acc if f["out"] else m.spad
     write = block_writer(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
     # Entry i is in row tab + i // dim, lane i % dim: the table's rows in order, one flat view.
     table = mem[f["tab"]:f["tab"] + -(-TABLE_SIZE // m.dim)].reshape(-1)[:TABLE_SIZE]
-    offset = f["off"]
+    offset = np.uint8(f["off"] % TABLE_SIZE)
     row_offsets = block_column_vector(m.acc, f["r_addr"], f["rows"]) if f["pr"] else None
 
     def lut() -> None:
-        index = source.astype(np.int64)
-        index += offset
+        index = np.add(source, offset)  # uint8: wraps modulo 256
         if row_offsets is not None:
-            index -= row_offsets
-        index &= TABLE_SIZE - 1
+            # In int32, then its low byte: the difference modulo 256.
+            np.subtract(index, row_offsets, out=index, casting="unsafe")
         write(table[index])
     return lut
