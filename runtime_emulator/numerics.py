@@ -96,11 +96,12 @@ def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
     unless some step's sum is a double-rounding suspect (see `fma_f32`), and then the whole
     chain is redone with `fma_f32`."""
     squares = np.square(steps.astype(np.float64)).transpose(1, 0, 2).copy()  # exact: 24 + 24 bits
-    acc = np.full(squares.shape[1:], F32(start))
+    acc = np.empty(squares.shape[1:], F32)
+    acc[...] = start
     sums = np.empty_like(squares)
     for square, total in zip(squares, sums):  # step-major: each step is one contiguous block
         np.add(square, acc, out=total)
-        acc = total.astype(F32)
+        acc[...] = total  # rounded to float32, into the same array
     if not _double_rounding_suspects(sums).any():
         return acc
     acc = np.full(squares.shape[1:], F32(start))
