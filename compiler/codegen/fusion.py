@@ -2,16 +2,21 @@
 
 A chain starts at a compute op (a `qmatmul` over one matrix, or a vector op) and extends to the
 next op C while the current result r:
-- has exactly one use, as one operand of C, and is not a graph output;
+- is read by C through one operand and by no other op, and is not a graph output; or r is a
+  vector op's result in logical order that other ops (or the graph's outputs) read too, and C is
+  its first reader: then r is stored as well as handed on (`Chain.stored`; a residual sum feeds
+  the next LayerNorm in the chain and the next residual add from DRAM);
 - has the shape of C's result (C works row by row on r's rows: bias and residual adds,
   dequantize -> layernorm -> quantize, table -> softmax, ...);
 - C is a vector-unit op, and every other operand of C exists before the chain starts (it is
   loaded from DRAM while the chain runs at the position of its first op).
 A chain after a `qmatmul` runs on the matmul's output tiles next to the chain's buffers: tiles
 of whole rows when an op of the chain reduces along the row (LayerNorm, softmax), any width
-dividing the row otherwise (`vector_ops.column_tileable`); a consumer is only added while the
-matmul can still be tiled so in the on-chip memory one op gets. The chain's last result is the only one stored; its buffer is written at the chain's
-start, so its live range is widened before the memory plan places it.
+dividing the row otherwise (`vector_ops.column_tileable`). The longest chain is taken when the
+matmul can be tiled with it in the on-chip memory one op gets, else the longest that stores
+nothing midway and can. The chain's last result and its stored ones are the only results
+written to DRAM; their buffers are written from the chain's start, so their live ranges are
+widened before the memory plan places them.
 
 `plan_chains` decides (the `fuse-elementwise` pass records its decision as `chain` attributes);
 `recorded_chains` reads the attributes back for the driver. A `chain` attribute numbers a chain:
@@ -33,33 +38,56 @@ from compiler.ir.graph import Graph, Op
 from isa.errors import VitcError
 
 
-def plan_chains(graph: Graph, plan: LayoutPlan, config) -> dict[Op, list[Op]]:
+class Chain(list):
+    """The ops fused after a chain's head, in order; `stored`: those among the head and them
+    whose results other ops read too, so they are stored as well as handed on (a residual sum
+    that feeds the next LayerNorm and the next residual add)."""
+
+    def __init__(self, ops=(), stored=frozenset()):
+        super().__init__(ops)
+        self.stored = frozenset(stored)
+
+
+def plan_chains(graph: Graph, plan: LayoutPlan, config) -> dict[Op, Chain]:
     """Chain head -> the ops fused after it (heads with nothing fused are left out)."""
     users = graph.users()
     producers = graph.producers()
     index = {op: i for i, op in enumerate(graph.ops)}
     outputs = set(graph.outputs)
-    chains: dict[Op, list[Op]] = {}
+    chains: dict[Op, Chain] = {}
     fused: set[Op] = set()
     for head in graph.ops:
         if head in fused or not _can_head(head, plan):
             continue
-        tail, chain = head, []
-        while True:
-            consumer = _next_in_chain(tail, users, producers, index, outputs, index[head], plan)
-            if consumer is None or (head.kind == "qmatmul" and not _matmul_tiles_with(head, chain + [consumer], plan, config)):
-                break
-            chain.append(consumer)
+        longest = [Chain()]
+        tail = head
+        while (consumer := _next_in_chain(tail, users, producers, index, outputs, index[head], plan)) is not None:
+            chain = longest[-1]
+            stored = chain.stored | ({tail} if _read_elsewhere(tail, consumer, users, outputs) else set())
+            longest.append(Chain(chain + [consumer], stored))
             tail = consumer
+        chain = longest[-1]
+        if head.kind == "qmatmul" and chain and not _matmul_tiles_with(head, chain, plan, config):
+            # Otherwise the longest chain the matmul's tiles carry that stores nothing midway:
+            # one ending after a stored result would store what it hands on (a LayerNorm's
+            # input, in float32) instead of the codes it was to be stored as.
+            chain = next(c for c in reversed(longest) if not c or (not c.stored and _matmul_tiles_with(head, c, plan, config)))
         if chain:
             chains[head] = chain
             fused.update(chain)
     return chains
 
 
-def recorded_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
+def _read_elsewhere(op: Op, consumer: Op, users, outputs) -> bool:
+    """Whether `op`'s result is read by more than `consumer` (or is a graph output)."""
+    return op.result in outputs or users.get(op.result, []) != [consumer]
+
+
+def recorded_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, Chain]:
     """Chain head -> the ops fused after it, from the `chain` attributes; widens each chain's
-    stored buffer to live from the head on."""
+    stored buffers (its last result's and those of `Chain.stored`) to live from the head on."""
+    users = graph.users()
+    outputs = set(graph.outputs)
     members: dict[int, list[Op]] = {}
     for op in graph.ops:
         if "chain" in op.attrs:
@@ -73,9 +101,11 @@ def recorded_chains(graph: Graph, plan: LayoutPlan) -> dict[Op, list[Op]]:
             if op.operands.count(previous.result) != 1:
                 raise VitcError(f"{op.describe()}: in chain {number} but does not use %{previous.result.name} "
                                 f"(the op before it in the chain) exactly once")
-        buffer = plan[chain[-1].result].buffer
-        buffer.first = min(buffer.first, index[head])
-        chains[head] = chain
+        stored = {op for op, after in zip([head, *chain], chain) if _read_elsewhere(op, after, users, outputs)}
+        for op in [*stored, chain[-1]]:
+            buffer = plan[op.result].buffer
+            buffer.first = min(buffer.first, index[head])
+        chains[head] = Chain(chain, stored)
     return chains
 
 
@@ -89,18 +119,19 @@ def chain_epilogue(head: Op, chain: list[Op], plan: LayoutPlan, config):
         previous = op
     cols = head.result.type.shape[-1]
     tileable = column_tileable(chain)
+    stored = {i: plan[op.result].view for i, op in enumerate(chain) if op in getattr(chain, "stored", ())}
 
     @functools.lru_cache(maxsize=None)
     def for_width(tn: int) -> VectorChain | None:
         if tn != cols and (not tileable or cols % tn):
             return None
-        return VectorChain(stages, plan[chain[-1].result].view, config, tile_cols=tn)
+        return VectorChain(stages, plan[chain[-1].result].view, config, tile_cols=tn, stored=stored)
 
     # What the chain's needs depend on, so that equal chains share a tiling search.
     for_width.key = tuple((op.kind, op.attrs.get("mode"), op.operands.index(prev.result),
                            tuple((v.type.dtype, tuple(v.type.shape)) for v in op.operands),
                            op.result.type.dtype, tuple(op.result.type.shape))
-                          for prev, op in zip([head, *chain], chain))
+                          for prev, op in zip([head, *chain], chain)) + (tuple(sorted(stored)),)
     return for_width
 
 
@@ -129,11 +160,16 @@ def _in_order(view) -> bool:
 
 
 def _next_in_chain(tail: Op, users, producers, index, outputs, head_index: int, plan: LayoutPlan) -> Op | None:
+    """The op the chain extends to after `tail`: its result's only reader; or, for a vector
+    op's result also stored for other readers (`Chain.stored`), its first reader."""
     result = tail.result
     uses = users.get(result, [])
-    if result in outputs or len(uses) != 1:
+    if not uses:
         return None
-    (consumer,) = uses
+    if result in outputs or len(uses) > 1:
+        if tail.kind == "qmatmul" or not _in_order(plan[result].view):
+            return None
+    consumer = uses[0]
     if consumer.kind in LAYOUT_OPS or consumer.kind not in LOWERINGS or consumer.operands.count(result) != 1:
         return None
     if tuple(consumer.result.type.shape) != tuple(result.type.shape) or not result.type.shape:

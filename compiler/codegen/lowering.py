@@ -49,13 +49,17 @@ def lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: Const
             return StageInput(o, [view(plan[v]) for v in o.operands], index, constants)
 
         last = chain[-1] if chain else op
+
+        def stored(ops: list[Op]) -> dict:
+            """Stage index -> DRAM view of the chain members stored for other readers too."""
+            return {i: view(plan[o.result]) for i, o in enumerate(ops) if o in getattr(chain, "stored", ())}
         if op.kind == "matmul":
             a, b = (view(plan[v]) for v in op.operands)
             lower_float_matmul(op, a, b, view(plan[op.result]), builder, acc, config)
             return
         if op.kind != "qmatmul":
             stages = [stage(o, previous) for previous, o in zip([None, op, *chain], [op, *chain])]
-            VectorChain(stages, view(plan[last.result]), config).emit(builder, spad, acc, pool)
+            VectorChain(stages, view(plan[last.result]), config, stored=stored([op, *chain])).emit(builder, spad, acc, pool)
             return
         operands = [view(plan[v]) for v in op.operands]
         multipliers = per_channel_multipliers(op)
@@ -71,14 +75,16 @@ def lower_op(op: Op, chain: list[Op], number: int, plan: LayoutPlan, pool: Const
         cols = op.result.type.shape[-1]
         tile_cols = min(op.attrs.get("tile_n", cols), cols)
         if tile_cols == cols or (column_tileable(chain) and cols % tile_cols == 0):
-            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, VectorChain(stages, view(plan[last.result]), config, tile_cols))
+            epilogue = VectorChain(stages, view(plan[last.result]), config, tile_cols, stored(chain))
+            lower_qmatmul(op, matmul, builder, spad, acc, config, pool, epilogue)
             return
         # The recorded tiles do not suit the chain (tile-matmul ran before fuse-elementwise): store
         # the matmul's result and run the chain on its own (its first op then reads that result
         # from DRAM).
         lower_qmatmul(op, matmul, builder, spad, acc, config, pool)
         stages = [stage(o, previous) for previous, o in zip([None, *chain], chain)]
-        VectorChain(stages, view(plan[last.result]), config).emit(builder, *onchip.for_op(number + 1, op.describe()), pool)
+        VectorChain(stages, view(plan[last.result]), config, stored=stored(chain)).emit(
+            builder, *onchip.for_op(number + 1, op.describe()), pool)
     except VitcError as err:
         message = str(err)
         if op.describe() in message:

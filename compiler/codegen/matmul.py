@@ -69,6 +69,7 @@ class Tiling:
     b_resident: bool  # a whole K x tn panel of B stays on chip for every M tile
     b_transposed: bool
     gather: int = 0  # width of A's column runs gathered on chip into longer K steps (0: none)
+    b_all: bool = False  # every N panel of B on chip at once; output tiles row by row, A's rows loaded once
 
 
 def k_chunks(a_cols, k: int, dim: int) -> tuple[tuple[int, int], ...]:
@@ -112,9 +113,10 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
                   batch: int = 1, a_rows=()) -> Tiling:
     """The feasible tiling with the fewest estimated cycles (`_estimated_cycles`) for `batch`
     matrices of m x n outputs. With
-    `epilogue_needs(tm, tn) -> (rows, per_tile)` (a fused chain after the matmul: the on-chip
-    rows it needs, {"spad", "acc"}, and its cycles per output tile, {"load", "store",
-    "vector"}; None when the chain cannot run on tiles tn columns wide) output tiles leave the
+    `epilogue_needs(tm, tn) -> (rows, per_tile, shared)` (a fused chain after the matmul: the
+    on-chip rows it needs, {"spad", "acc"}, its cycles per output tile, {"load", "store",
+    "vector"}, and the rows of one copy of its once-per-column-range operands; None when the
+    chain cannot run on tiles tn columns wide) output tiles leave the
     epilogue its rows. `forced` (tm, tn, tk), each non-zero one fixed, is for experiments;
     `bias`: the accumulator is preloaded with a bias per output tile. A resident operand needs
     a second copy only when there is a next one to load while it computes (a next matrix of
@@ -134,13 +136,13 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
         unit = math.lcm(run, dim)
         gathered = _forced(sorted({k} | {unit << i for i in range(16) if unit << i < k}, reverse=True), force_k, k)
         step_options += [(_split(((0, k),), tk), run) for tk in gathered if tk > run and tk % run == 0]
-    no_epilogue = ({"spad": 0, "acc": 0}, {"load": 0, "store": 0, "vector": 0})
+    no_epilogue = ({"spad": 0, "acc": 0}, {"load": 0, "store": 0, "vector": 0}, {"spad": 0, "acc": 0})
     best = None
     for tn, tm in itertools.product(tn_options, tm_options):
         needs = epilogue_needs(tm, tn) if epilogue_needs else no_epilogue
         if needs is None:
             continue
-        extra, per_tile = needs
+        extra, per_tile, shared = needs
         tile_rows = tm * ceil_div(tn, dim)
         if 2 * tile_rows + 2 * ceil_div(tn, dim) + extra["acc"] > acc_rows:
             continue
@@ -150,15 +152,21 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
             a_piece = (tm * sum(blocks), tm * max(blocks))  # rows: resident, streamed
             b_piece = (tn * sum(blocks), tn * max(blocks)) if b_transposed else \
                 (sum(lengths) * ceil_div(tn, dim), max(lengths) * ceil_div(tn, dim))
-            for a_resident, b_resident in itertools.product((True, False), repeat=2):
-                if a_resident and tm != m:
+            n_panels = ceil_div(n, tn)
+            for a_resident, b_resident, b_all in PREFERENCE:
+                if a_resident and tm != m or b_all and (tm == m or n_panels == 1):
                     continue
-                a_space = (2 if batch > 1 or not a_resident else 1) * a_piece[0 if a_resident else 1]
-                b_space = (1 if b_resident and batch == 1 and tn == n else 2) * b_piece[0 if b_resident else 1]
+                a_space = (2 if batch > 1 or not a_resident else 1) * a_piece[0 if a_resident or b_all else 1]
+                b_space = (1 if b_resident and batch == 1 and (tn == n or b_all) else 2) * b_piece[0 if b_resident else 1]
+                b_space *= n_panels if b_all else 1
+                mult_space = (n_panels if b_all else 2) * ceil_div(tn, dim)
+                # b_all keeps the epilogue's once-per-column-range operands of every range, not two.
+                ranges = {mem: extra[mem] + (n_panels - 2) * shared[mem] if b_all else extra[mem] for mem in extra}
                 gather_space = _gather_rows(tm, max(lengths), gather, dim) if gather else 0
-                if a_space + b_space + gather_space + 2 * tile_rows + extra["spad"] > spad_rows:
+                if a_space + b_space + gather_space + 2 * tile_rows + ranges["spad"] > spad_rows or \
+                        2 * tile_rows + mult_space + ranges["acc"] > acc_rows:
                     continue
-                tiling = Tiling(tm, tn, steps, a_resident, b_resident, b_transposed, gather)
+                tiling = Tiling(tm, tn, steps, a_resident, b_resident, b_transposed, gather, b_all)
                 cost = _estimated_cycles(m, n, tiling, bias, per_tile, config, batch, a_rows)
                 if best is None or cost < best[0]:
                     best = (cost, tiling)
@@ -198,7 +206,9 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
     (every unit runs its own queue and double buffering overlaps them, also from one matrix of
     the batch to the next), plus filling the pipeline once (the first A and B pieces) and
     draining it (the last tile's vector work and store), with the instruction costs of
-    docs/architecture.md ("Timing"). `epilogue`: a fused chain's cycles per tile; `a_rows`: the
+    docs/architecture.md ("Timing"). Fill and drain count half: the `interleave` pass overlaps
+    them with the neighbouring layers' work (half was better than all or none on deit-tiny and
+    deit-small, both configurations, measured with that pass). `epilogue`: a fused chain's cycles per tile; `a_rows`: the
     sub-axes of A's rows in DRAM."""
     dim, bw, latency = config.dim, config.dma_bytes_per_cycle, config.dma_latency
     vector_latency = config.vector_latency
@@ -225,7 +235,8 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
     m_tiles, n_tiles = _tile_sizes(m, tiling.tm), _tile_sizes(n, tiling.tn)
     matrix = load = store = vector = 0
     for tm, m_times in m_tiles:
-        for tn, n_times in n_tiles:
+        for number, (tn, n_times) in enumerate(n_tiles):
+            batch_loads = 1 if number == 0 else 0  # b_all loads a row tile's A once, for every N tile
             times = m_times * n_times
             matrix += times * (k_blocks * ceil_div(tn, dim) * max(tm, dim) + len(steps) * config.mm_latency)
             vector += times * (vector_latency + ceil_div(tm * tn, dim) + epilogue["vector"])
@@ -233,9 +244,10 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
             load += times * (epilogue["load"] + (dma(tm, tn, 4) if bias else 0))
             if not tiling.b_resident:
                 load += times * dma(k, tn, transfers=len(steps))
+            a_loads = m_times * batch_loads if tiling.b_all else times  # b_all: once per row tile
             if not tiling.a_resident:
-                load += times * load_a(tm)
-                vector += times * gather_a(tm)
+                load += a_loads * load_a(tm)
+                vector += a_loads * gather_a(tm)
     if tiling.a_resident:
         load += load_a(m)
         vector += gather_a(m)
@@ -244,7 +256,7 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
     # The first output tile needs all its K steps loaded; the last one's result is then stored.
     fill = load_a(tiling.tm) + gather_a(tiling.tm) + dma(k, tiling.tn, transfers=len(steps))
     drain = vector_latency + ceil_div(tiling.tm * tiling.tn, dim) + epilogue["vector"] + (epilogue["store"] or dma(tiling.tm, tiling.tn))
-    return batch * max(matrix, load, store, vector) + fill + drain
+    return batch * max(matrix, load, store, vector) + (fill + drain) // 2
 
 
 @dataclass(frozen=True)
@@ -272,7 +284,13 @@ class MatmulShape:
         return cls(m, n, k_chunks(cols, k, dim), needs_transpose(b), math.prod(batch), tuple(rows))
 
 
-RESIDENT = {(False, False): "none", (True, False): "a", (False, True): "b", (True, True): "ab"}
+# The `resident` attribute: (A resident, B panel resident, every B panel resident at once).
+RESIDENT = {"none": (False, False, False), "a": (True, False, False), "b": (False, True, False),
+            "ab": (True, True, False), "b-all": (False, True, True)}
+# Among tilings of equal estimated cost, the first here is taken: `b-all` loads each row tile of
+# A once and finishes the output row tile by row tile, so a row-wise consumer (the next matmul's
+# row tiles, a LayerNorm) can start early; then the fewest loads.
+PREFERENCE = [RESIDENT[name] for name in ("b-all", "ab", "a", "b", "none")]
 
 
 def plan_tiling(op: Op, shape: MatmulShape, config, epilogue=None, forced: tuple[int, int, int] = (0, 0, 0)) -> Tiling:
@@ -301,7 +319,8 @@ _PLANNED: dict = {}  # plan_tiling's results by what they depend on
 def tiling_attrs(tiling: Tiling) -> dict:
     """The op attributes recording `tiling` (its K steps follow from `tile_k` and the chunks)."""
     return {"tile_m": tiling.tm, "tile_n": tiling.tn, "tile_k": max(length for _, length in tiling.steps),
-            "resident": RESIDENT[tiling.a_resident, tiling.b_resident]}
+            "resident": next(name for name, key in RESIDENT.items()
+                             if key == (tiling.a_resident, tiling.b_resident, tiling.b_all))}
 
 
 def recorded_tiling(op: Op, shape: MatmulShape) -> Tiling:
@@ -310,15 +329,14 @@ def recorded_tiling(op: Op, shape: MatmulShape) -> Tiling:
     if missing:
         raise VitcError(f"{op.describe()}: no tiling recorded (attribute '{missing[0]}' missing): "
                         f"run the tile-matmul pass before code generation")
-    resident = op.attrs["resident"]
-    a_resident, b_resident = next(key for key, name in RESIDENT.items() if name == resident)
+    a_resident, b_resident, b_all = RESIDENT[op.attrs["resident"]]
     tk, run = op.attrs["tile_k"], shape.chunks[0][1]
     if len(shape.chunks) > 1 and tk > run:  # K steps longer than A's runs: gathered on chip
         k = sum(length for _, length in shape.chunks)
         return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(((0, k),), tk), a_resident, b_resident,
-                      shape.b_transposed, run)
+                      shape.b_transposed, run, b_all)
     return Tiling(op.attrs["tile_m"], op.attrs["tile_n"], _split(shape.chunks, tk),
-                  a_resident, b_resident, shape.b_transposed)
+                  a_resident, b_resident, shape.b_transposed, 0, b_all)
 
 
 def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spad: Arena, acc: Arena, config,
@@ -340,7 +358,7 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
     slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n)
     emitter = _MatmulEmitter(op, operands, tiling, builder, slots, epilogue)
     if epilogue is not None:
-        epilogue.prepare(builder, spad, acc, pool, tiling.tm)
+        epilogue.prepare(builder, spad, acc, pool, tiling.tm, ceil_div(n, tiling.tn) if tiling.b_all else 2)
     for batch_number, batch_index in enumerate(np.ndindex(*batch)):
         emitter.matrix(batch_number, *(v.at(batch_index) for v in (a, b, operands.out)))
 
@@ -360,23 +378,38 @@ class _MatmulEmitter:
         self.counter = _Counter()
 
     def matrix(self, batch_number: int, a: DramView, b: DramView, out: DramView) -> None:
-        """out = requant(a @ b (+ bias)) for one batch index: N tiles outside, M tiles inside."""
-        tiling, builder = self.tiling, self.builder
-        self.a_resident = {}
+        """out = requant(a @ b (+ bias)) for one batch index: N tiles outside, M tiles inside;
+        with `b_all`, every N panel first, then the output tiles row tile by row tile."""
+        tiling = self.tiling
+        self.a_kept, self.a_kept_for = {}, None
+        panels = []
         for n_number, n0 in enumerate(range(0, self.n, tiling.tn)):
-            tn = min(tiling.tn, self.n - n0)
-            b_tiles = None
-            if tiling.b_resident:
-                # Numbered across the batch, so the next matrix's panel loads into the other copy.
-                panel = self.counter.next("b panel")
-                b_tiles = [_load_b(builder, b, self.slots.b(panel, s, tn, True), step, n0, tiling.b_transposed)
-                           for s, step in enumerate(tiling.steps)]
-            mult_region = None
-            if self.operands.multipliers is not None:
-                mult_region = self.slots.multipliers(n_number, tn)
-                transfer(builder, "load", self.operands.multipliers, mult_region, 0, n0)
+            panels.append(self._panel(b, n_number, n0))
+            if tiling.b_all:
+                continue
             for m0 in range(0, self.m, tiling.tm):
-                self.output_tile(batch_number, a, b, out, m0, n0, tn, b_tiles, mult_region)
+                self.output_tile(batch_number, a, b, out, m0, *panels[-1])
+        if tiling.b_all:
+            for m0 in range(0, self.m, tiling.tm):
+                for panel in panels:
+                    self.output_tile(batch_number, a, b, out, m0, *panel)
+
+    def _panel(self, b: DramView, n_number: int, n0: int):
+        """(n0, tn, B's resident tiles or None, multiplier region or None) of one N tile,
+        loading what stays on chip for it."""
+        tiling, builder = self.tiling, self.builder
+        tn = min(tiling.tn, self.n - n0)
+        b_tiles = None
+        if tiling.b_resident:
+            # Numbered across the batch, so the next matrix's panel loads into the other copy.
+            panel = self.counter.next("b panel")
+            b_tiles = [_load_b(builder, b, self.slots.b(panel, s, tn, True), step, n0, tiling.b_transposed)
+                       for s, step in enumerate(tiling.steps)]
+        mult_region = None
+        if self.operands.multipliers is not None:
+            mult_region = self.slots.multipliers(n_number, tn)
+            transfer(builder, "load", self.operands.multipliers, mult_region, 0, n0)
+        return n0, tn, b_tiles, mult_region
 
     def output_tile(self, batch_number, a, b, out, m0: int, n0: int, tn: int, b_tiles, mult_region) -> None:
         """Bias preload, one mm per K step, requant, then store (or the fused epilogue)."""
@@ -411,12 +444,17 @@ class _MatmulEmitter:
             self.epilogue.apply(builder, tile, y, batch_number * self.m + m0, tm, n0)
 
     def _a_tile(self, batch_number: int, a: DramView, s: int, step, tm: int, m0: int) -> Region:
-        """A's tile for K step `s`: loaded once per batch when resident, else every time."""
-        if not self.tiling.a_resident:
+        """A's tile for K step `s`: loaded once per batch when resident, once per row tile with
+        `b_all`, else every time."""
+        tiling = self.tiling
+        if not (tiling.a_resident or tiling.b_all):
             return self._load_a(a, self.slots.a(self.counter.next("a"), s, tm, False), step, m0)
-        if s not in self.a_resident:
-            self.a_resident[s] = self._load_a(a, self.slots.a(batch_number, s, tm, True), step, m0)
-        return self.a_resident[s]
+        if self.a_kept_for != m0:  # (the resident A has one row tile)
+            self.a_kept, self.a_kept_for = {}, m0
+            self.a_number = batch_number if tiling.a_resident else self.counter.next("a rows")
+        if s not in self.a_kept:
+            self.a_kept[s] = self._load_a(a, self.slots.a(self.a_number, s, tm, True), step, m0)
+        return self.a_kept[s]
 
     def _load_a(self, a: DramView, region: Region, step, m0: int) -> Region:
         """A's rows [m0, m0 + rows) and K step `step` into `region`: one transfer, or, when
@@ -441,7 +479,8 @@ class _MatmulEmitter:
 
 def epilogue_needs(epilogue):
     """For the fused chain `epilogue(tn)`: the function (tm, tn) -> (on-chip rows the chain
-    needs, its cycles per output tile), or None for tiles it cannot run on (see choose_tiling);
+    needs, its cycles per output tile, the rows of one copy of its once-per-column-range
+    operands), or None for tiles it cannot run on (see choose_tiling);
     None without a chain."""
     if epilogue is None:
         return None
@@ -451,7 +490,7 @@ def epilogue_needs(epilogue):
         if chain is None:
             return None
         once, per_tile = chain.once_rows_needed(), chain.tile_rows_needed(tm)
-        return {mem: per_tile[mem] + once[mem] for mem in per_tile}, chain.tile_cycles(tm)
+        return {mem: per_tile[mem] + once[mem] for mem in per_tile}, chain.tile_cycles(tm), chain.shared_rows_per_copy(tm)
 
     return needs
 
@@ -509,10 +548,12 @@ class _Slots:
         tm, tn = tiling.tm, tiling.tn
         lengths = [length for _, length in tiling.steps]
         longest = max(lengths)
-        a_lengths = lengths if tiling.a_resident else [longest]
+        a_lengths = lengths if tiling.a_resident or tiling.b_all else [longest]
         b_lengths = lengths if tiling.b_resident else [longest]
         a_copies = 1 if tiling.a_resident and batch == 1 else 2
-        b_copies = 1 if tiling.b_resident and batch == 1 and tn == n else 2
+        b_copies = 1 if tiling.b_resident and batch == 1 and (tn == n or tiling.b_all) else 2
+        panels = ceil_div(n, tn) if tiling.b_all else 1
+        b_copies *= panels
         self.a_regions = [[spad.region(tm, length, dim, "A tile") for length in a_lengths] for _ in range(a_copies)]
         if tiling.b_transposed:
             self.b_regions = [[spad.region(tn, length, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
@@ -520,7 +561,7 @@ class _Slots:
             self.b_regions = [[spad.region(length, tn, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
         self.c = [acc.region(tm, tn, dim, "accumulator tile") for _ in range(2)]
         self.y = [spad.region(tm, tn, dim, "output tile") for _ in range(2)]
-        self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(2)]
+        self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(max(panels, 2))]
         self.lengths = lengths
         self.b_transposed = tiling.b_transposed
         if tiling.gather:
@@ -557,5 +598,5 @@ class _Slots:
         return Region(full.mem, full.addr, tm, tn, full.bs)
 
     def multipliers(self, number: int, tn: int) -> Region:
-        full = self.mult[number % 2]
+        full = self.mult[number % len(self.mult)]
         return Region(full.mem, full.addr, 1, tn, 1)

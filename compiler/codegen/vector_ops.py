@@ -3,7 +3,8 @@ fused chain of ops at a time.
 
 A `VectorChain` is a list of ops (stages) where each stage after the first consumes the previous
 stage's result as one of its "tile" operands; intermediate results stay on chip and only the
-last stage's result is stored (see `fusion.py` for when ops are chained). For every stage, the
+last stage's result is stored, and the results of `stored` stages, which other ops read too
+(see `fusion.py` for when ops are chained). For every stage, the
 operands are placed as the lowering's `operand_kinds` asks: "tile" operands from DRAM are loaded
 per row tile, "row"/"scalar"/"broadcast" operands and the lowering's constants once (a
 "broadcast" row vector as a whole tile of copies, by one DMA with DRAM row stride 0). Row tiles alternate
@@ -15,7 +16,10 @@ the epilogue of a producer that hands over each tile it computed (`prepare` + `a
 `column_tileable`) can also run on tiles narrower than its rows (`tile_cols`, dividing the
 row): each op is lowered as the same op over `tile_cols` columns, operands are loaded at the
 tile's first column, and the once-per-op operands (rows, scalars, broadcast tiles) are loaded
-per column range instead, in two copies used alternately.
+per column range instead, in two copies used alternately. Only the stored last stage's output
+has two copies; an earlier stage's output is read by the next stage alone, on the same in-order
+vector unit, so one copy serves every tile, and a stage that may (LayerNorm after its
+dequantize) writes over it.
 
 A chained stage whose lowering `returns_its_input` (a table that maps every code to itself,
 such as the attention's division by 8 when the scales differ by exactly 8) is left out.
@@ -69,7 +73,11 @@ def column_tileable(ops: list[Op]) -> bool:
 
 
 class VectorChain:
-    def __init__(self, stages: list[StageInput], out_view: DramView, config, tile_cols: int | None = None):
+    def __init__(self, stages: list[StageInput], out_view: DramView, config, tile_cols: int | None = None,
+                 stored: dict[int, DramView] | None = None):
+        """`stored`: stage index -> the DRAM view where that stage's result is stored too (other
+        ops read it), besides being handed to the next stage."""
+        stored = stored or {}
         self.config = config
         self.dim = config.dim
         first = stages[0]
@@ -94,7 +102,8 @@ class VectorChain:
         # A chained stage that returns its input codes unchanged (an identity table) emits
         # nothing: the next stage reads the tile before it. At least one stage stays.
         kept = [i for i, (s, lowering) in enumerate(zip(stages, lowerings))
-                if s.chained is None or not lowering.returns_its_input()] or [0]
+                if s.chained is None or i in stored or not lowering.returns_its_input()] or [0]
+        self.stored = {position: stored[i] for position, i in enumerate(kept) if i in stored}
         self.view_shapes = [self.view_shapes[i] for i in kept]
         self.stages = [stages[i] for i in kept]
         self.lowerings = [lowerings[i] for i in kept]
@@ -119,9 +128,26 @@ class VectorChain:
             return self.stages[index].op.operands[operand].type.shape[-1]
         return self.cols if kind == "tile" else 1
 
+    def _output_copies(self, index: int) -> int:
+        """Copies of stage `index`'s output tile: two for a stored one (the last, or one in
+        `stored`: the next tile is computed while it is stored), one for the others, which only
+        the next stage reads on the same in-order vector unit."""
+        return 2 if index == len(self.stages) - 1 or index in self.stored else 1
+
+    def _in_place(self, index: int) -> bool:
+        """Whether stage `index` writes its output over the previous stage's (a single-copy
+        intermediate of the same memory and shape, which only this stage reads, and a lowering
+        whose every step is elementwise or reads row statistics computed before it)."""
+        if index == 0 or self.stages[index].chained is None or self._output_copies(index) != 1:
+            return False
+        before, stage = self.stages[index - 1].op.result.type, self.stages[index].op.result.type
+        return self.lowerings[index].may_write_over_its_input() and \
+            memory_of(before.dtype) == memory_of(stage.dtype) and before.shape == stage.shape
+
     def tile_rows_needed(self, rows: int) -> dict[str, int]:
         """On-chip rows a row tile of `rows` needs beyond the producer's own buffers: two copies
-        of every per-tile operand and stage output, plus the largest stage scratch."""
+        of every per-tile operand, the stage outputs (`_output_copies`), plus the largest stage
+        scratch."""
         if rows not in self._tile_rows:
             self._tile_rows[rows] = self._count_tile_rows(rows)
         return self._tile_rows[rows]
@@ -135,11 +161,25 @@ class VectorChain:
                     need[mem] += 2 * rows * ceil_div(self._width(index, i, kind), self.dim)
                 elif kind == "broadcast":
                     need[mem] += self.copies * rows * ceil_div(self.cols, self.dim)
-            need[memory_of(stage.op.result.type.dtype)] += 2 * rows * ceil_div(self.cols, self.dim)
+            if not self._in_place(index):
+                need[memory_of(stage.op.result.type.dtype)] += self._output_copies(index) * rows * ceil_div(self.cols, self.dim)
             spad_scratch, acc_scratch = lowering.scratch_rows(rows)
             scratch["spad"] = max(scratch["spad"], spad_scratch)
             scratch["acc"] = max(scratch["acc"], acc_scratch)
         return {mem: need[mem] + scratch[mem] for mem in need}
+
+    def shared_rows_per_copy(self, rows: int) -> dict[str, int]:
+        """On-chip rows of one copy of the operands loaded once per column range (broadcast
+        tiles of `rows` rows, row vectors, scalars): a producer that comes back to a column
+        range (`prepare`'s `column_ranges`) keeps one copy per range."""
+        need = {"spad": 0, "acc": 0}
+        for index in range(len(self.stages)):
+            for _, kind, mem in self._kinds(index):
+                if kind == "broadcast":
+                    need[mem] += rows * ceil_div(self.cols, self.dim)
+                elif kind in ("row", "scalar"):
+                    need[mem] += ceil_div(self.cols if kind == "row" else 1, self.dim)
+        return need
 
     @functools.cached_property
     def _once_rows(self) -> dict[str, int]:
@@ -170,8 +210,9 @@ class VectorChain:
 
         load = sum(dma(rows * self._width(index, i, kind) * ESIZE[mem])
                    for index in range(len(self.stages)) for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS)
-        out_mem = memory_of(self.stages[-1].op.result.type.dtype)
-        return {"load": load, "store": dma(rows * self.cols * ESIZE[out_mem]), "vector": self._vector_cycles(rows)}
+        stored = [len(self.stages) - 1, *self.stored]
+        store = sum(dma(rows * self.cols * ESIZE[memory_of(self.stages[i].op.result.type.dtype)]) for i in stored)
+        return {"load": load, "store": store, "vector": self._vector_cycles(rows)}
 
     def _vector_cycles(self, rows: int) -> int:
         """Cycles of the vector instructions of one tile of `rows` rows: each stage emitted on
@@ -199,7 +240,9 @@ class VectorChain:
     def best_tile(self, spad_free: int, acc_free: int) -> int:
         """The row tile of the chain on its own (0 if not even one row fits): among the sizes
         that fit, the one whose tiles cost the fewest cycles, each tile costing its busiest
-        unit (`tile_cycles`). A row reduction costs a whole block of `dim` rows for any part
+        unit (`tile_cycles`), plus one tile's worth to fill and drain the pipeline (its
+        consumer starts after the first tile, its producer has to finish the first tile's
+        rows first). A row reduction costs a whole block of `dim` rows for any part
         of one, so e.g. 38-row tiles cost about as much as 64-row ones."""
         largest = self.largest_tile(spad_free, acc_free)
         if largest == 0:
@@ -208,9 +251,9 @@ class VectorChain:
         sizes = {largest} | {size for size in range(dim, largest + 1, dim)}
         sizes |= {ceil_div(total, parts) for parts in range(ceil_div(total, largest), ceil_div(total, largest) + 4)}
 
-        def cost(rows: int) -> int:
+        def cost(rows: int) -> int:  # the tiles one after another, plus one more to fill and drain the pipeline
             tiles = [rows] * (total // rows) + ([total % rows] if total % rows else [])
-            return sum(max(self.tile_cycles(size).values()) for size in tiles)
+            return sum(max(self.tile_cycles(size).values()) for size in tiles + [rows])
 
         return min(sorted(size for size in sizes if 0 < size <= largest), key=cost)
 
@@ -232,8 +275,13 @@ class VectorChain:
 
     # ---- emission ----------------------------------------------------------------------------
 
-    def prepare(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool, tile: int) -> None:
-        """Allocate every buffer for row tiles of `tile` rows and load the once-only data."""
+    def prepare(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool, tile: int, column_ranges: int = 2) -> None:
+        """Allocate every buffer for row tiles of `tile` rows and load the once-only data. A
+        column-tiled chain keeps the once-per-column-range operands of `column_ranges` ranges
+        (two: the next range's load while the current one runs; all of them, when the producer
+        visits every range for each row tile)."""
+        if self.column_tiled:
+            self.copies = max(2, column_ranges)
         arenas = {"spad": spad, "acc": acc}
         dim = self.dim
         self.tile = tile
@@ -254,11 +302,13 @@ class VectorChain:
                     shared[i] = [arenas[mem].row_vector(self.cols if kind == "row" else 1, dim, f"operand {i}")
                                  for _ in range(self.copies)]
             slots = []
-            for _ in range(2):
+            outputs = [self.slots[index - 1][0][1]] if self._in_place(index) else \
+                [arenas[memory_of(stage.op.result.type.dtype)].region(tile, self.cols, dim, "output tile")
+                 for _ in range(self._output_copies(index))]
+            for copy in range(2):
                 inputs = {i: arenas[mem].region(tile, self._width(index, i, kind), dim, f"operand {i}")
                           for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS}
-                output = arenas[memory_of(stage.op.result.type.dtype)].region(tile, self.cols, dim, "output tile")
-                slots.append((inputs, output))
+                slots.append((inputs, outputs[copy % len(outputs)]))
             self.constants.append(constants)
             self.shared.append(shared)
             self.slots.append(slots)
@@ -267,29 +317,33 @@ class VectorChain:
         self.scratch = (_scratch(spad, spad_scratch, "spad"), _scratch(acc, acc_scratch, "acc"))
         self.scratch_used = [r for r, count in zip(self.scratch, (spad_scratch, acc_scratch)) if count]
         self.column_range = -1  # running number of the column ranges whose shared operands were loaded
-        self.col0 = None
+        self.loaded: dict[int, int] = {}  # first column of a range -> the copy holding its operands
         if not self.column_tiled:
             self._load_shared(builder, 0)
 
-    def _load_shared(self, builder: ProgramBuilder, col0: int) -> None:
-        """Load the once-per-column-range operands of columns [col0, col0 + cols) into the next copy."""
+    def _load_shared(self, builder: ProgramBuilder, col0: int) -> int:
+        """Load the once-per-column-range operands of columns [col0, col0 + cols) into the next
+        copy (replacing the range it held); returns the copy."""
         self.column_range += 1
-        self.col0 = col0
+        copy = self.column_range % self.copies
+        self.loaded = {start: held for start, held in self.loaded.items() if held != copy}
+        self.loaded[col0] = copy
         for index, stage in enumerate(self.stages):
             for i, regions in self.shared[index].items():
                 kind = self.lowerings[index].operand_kinds[i]
                 full_cols = self.view_shapes[index][-1] if self.view_shapes[index] else 1
                 shape = (self.tile, full_cols) if kind == "broadcast" else self.view_shapes[index]
                 view = _as_operand(stage.operand_views[i], kind, shape)
-                transfer(builder, "load", view, regions[self.column_range % self.copies], 0, col0 if kind in ("row", "broadcast") else 0)
+                transfer(builder, "load", view, regions[copy], 0, col0 if kind in ("row", "broadcast") else 0)
+        return copy
 
     def apply(self, builder: ProgramBuilder, number: int, produced: Region | None, row0: int, rows: int,
               col0: int = 0) -> None:
         """Run every stage on rows [row0, row0 + rows) and columns [col0, col0 + cols) (the first
         stage's chained operand is `produced`) and store the last stage's result."""
-        if col0 != self.col0:
-            self._load_shared(builder, col0)
-        copy = self.column_range % self.copies
+        copy = self.loaded.get(col0)
+        if copy is None:
+            copy = self._load_shared(builder, col0)
         previous = produced
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
             tile_inputs, tile_output = self.slots[index][number % 2]
@@ -318,6 +372,8 @@ class VectorChain:
                                                                   builder.layer)
             builder.emit_all(instructions, reads=regions + list(constants.values()) + self.scratch_used,
                              writes=[output] + self.scratch_used)
+            if index in self.stored:
+                transfer(builder, "store", self.stored[index], output, row0, col0)
             previous = output
         transfer(builder, "store", self.out_view, previous, row0, col0)
 

@@ -1,8 +1,8 @@
 """`fuse-elementwise`: marks the chains of ops that run tile by tile on chip, as `chain` attributes.
 
 The decision is `compiler.codegen.fusion.plan_chains` (a qmatmul or vector op followed by the
-single-use, same-shape vector ops that can consume its tiles on chip, while the matmul still
-tiles with them) for the hardware configuration `hw` (a built-in name, a TOML path, or a
+same-shape vector ops that can consume its tiles on chip, results other ops read too being
+stored as well, while the matmul still tiles with them) for the hardware configuration `hw` (a built-in name, a TOML path, or a
 configuration hash the driver registered, see `compiler.codegen.target`). Chain heads are
 numbered from 0 in graph order; the head and every op fused after it get `chain = number`.
 

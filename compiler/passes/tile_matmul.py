@@ -6,7 +6,9 @@ configuration `hw` (see `compiler.codegen.target`). A qmatmul heading a chain (`
 attributes of `fuse-elementwise`, which must run first) gets output tiles the chain can run on
 (whole rows when it reduces along them, else any width dividing the row) that leave the chain
 its on-chip rows. Recorded: `tile_m`, `tile_n` (output tile rows, columns), `tile_k`
-(K step), `resident` (`none`, `a`, `b`, `ab`: the operand kept on chip across tiles). Options
+(K step), `resident` (`none`, `a`, `b`, `ab`: the operand kept on chip across tiles; `b-all`:
+every N panel of B kept at once and the output tiles taken row tile by row tile, each row tile
+of A loaded once). Options
 `m`, `n`, `k`, when non-zero, force that tile size (capped at the extent), for experiments.
 
 Invariants: the attributes change no value (the reference interpreter ignores them); every

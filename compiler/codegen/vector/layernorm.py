@@ -37,6 +37,9 @@ class LayerNormLowering(VectorLowering):
         self.epsilon = op.attrs["epsilon"]
         self.count = float(np.float32(self.cols))
 
+    def may_write_over_its_input(self) -> bool:
+        return True
+
     def plan_scratch(self, rows, spad, acc):
         return dict(mean=acc.column(rows), inv_std=acc.column(rows))
 

@@ -124,6 +124,11 @@ class VectorLowering:
     def constants(self) -> list[ConstantBlock]:
         return []
 
+    def may_write_over_its_input(self) -> bool:
+        """Whether the output region may be the (first, tile) input region: every step is
+        elementwise or reads only row statistics computed before it (default: no)."""
+        return False
+
     def returns_its_input(self) -> bool:
         """Whether the op's result is its (only tile) operand, code for code, so a chain may
         skip it (default: no)."""

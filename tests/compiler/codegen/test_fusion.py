@@ -1,7 +1,8 @@
 """Fusion: ops chained after a matmul or a vector op run on chip tile by tile; the results are
 the same as unfused (checked against numpy and onnxruntime's QLinearAdd); an elementwise chain
 runs on output tiles narrower than the row when whole rows do not fit (or cost more); an identity
-table inside a chain emits nothing; a chain with row reductions takes row tiles of whole blocks."""
+table inside a chain emits nothing; a chain with row reductions takes row tiles of whole blocks; a
+result other ops read too is stored by the chain and handed on."""
 
 import numpy as np
 import pytest
@@ -160,3 +161,20 @@ def test_a_chain_with_row_reductions_takes_row_tiles_of_as_few_blocks_as_possibl
                                                        "g": gamma, "b": beta, "so": np.array(f32(0.031), np.float32),
                                                        "zo": np.array(127, np.uint8)}, "out", np.uint8)
     assert_equal_tensors("y", outputs["y"], expected)
+
+
+@pytest.mark.parametrize("config_name", ["default", "large"])
+def test_a_result_other_ops_read_too_is_stored_and_handed_on(config_name):
+    """mm -> t0 -> t1 with t0 also a graph output: t0 stays in the chain (stored as well as
+    handed to t1), one layer; both results exact."""
+    g, xin, expected = _matmul_then_tables(197, 48, tables=2)
+    t0 = next(op for op in g.ops if op.result.name == "t0").result
+    g.set_outputs([g.outputs[0], t0])
+    chains = plan_chains(g, plan_layout(g), load_config(config_name))
+    ((head, chain),) = chains.items()
+    assert [op.result.name for op in chain] == ["t0", "t1"] and [op.result.name for op in chain.stored] == ["t0"]
+    config = load_config(config_name)
+    assert compile_graph_full(g, config).binary.layers == ["mm + t0 + t1"]
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": xin})
+    assert_equal_tensors("t1", outputs["t1"], expected)
+    assert_equal_tensors("t0", outputs["t0"], SHIFT.argsort()[expected])  # SHIFT is a permutation: undo the last table

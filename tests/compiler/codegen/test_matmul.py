@@ -233,3 +233,18 @@ def test_a_single_resident_operand_has_one_copy():
     assert tiling.a_resident
     with pytest.raises(VitcError, match="no tiling fits"):
         choose_tiling(m, n, ((0, k),), False, spad, 512, config, forced=(m, n, k), batch=2)
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_every_panel_of_b_on_chip_with_row_tiles_in_order_is_exact(config_name):
+    """`resident = b-all` (every N panel of B loaded once, output tiles row tile by row tile,
+    each row tile of A loaded once), with a bias and per-channel multipliers (one multiplier
+    row per panel kept on chip)."""
+    rng = np.random.default_rng(12)
+    config = load_config(config_name)
+    g, (za, w, zb, b, mult, zy) = _linear_graph(197, 192, 200, "u8", "i8", "u8", bias=True, per_channel=True, rng=rng)
+    x = random_codes(rng, (1, 197, 192), np.uint8)
+    outputs, _, _ = run_graph_on_emulator(g, config, {"x": x})
+    op = next(op for op in g.ops if op.kind == "qmatmul")
+    assert op.attrs["resident"] == "b-all" and op.attrs["tile_n"] < 200 and op.attrs["tile_m"] < 197
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))

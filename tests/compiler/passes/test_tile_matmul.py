@@ -36,9 +36,11 @@ def test_every_qmatmul_gets_a_tiling_that_fits_the_configuration(tmp_path, capsy
     dim = load_config(hw).dim
     assert 1 <= attrs["tile_m"] <= rows and 1 <= attrs["tile_n"] <= n and 1 <= attrs["tile_k"] <= k
     assert attrs["tile_n"] % dim == 0 or attrs["tile_n"] == n
-    assert attrs["resident"] in ("none", "a", "b", "ab")
-    if "a" in attrs["resident"]:
+    assert attrs["resident"] in ("none", "a", "b", "ab", "b-all")
+    if attrs["resident"] in ("a", "ab"):
         assert attrs["tile_m"] == rows  # A stays on chip only when one tile holds all its rows
+    if attrs["resident"] == "b-all":  # every panel of B on chip: row tiles over several panels
+        assert attrs["tile_m"] < rows and attrs["tile_n"] < n
 
 
 def test_an_element_wise_chain_head_takes_output_tiles_that_divide_its_rows(tmp_path, capsys):
