@@ -92,22 +92,32 @@ def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
     """`acc = fma(s, s, acc)` for s = steps[:, 0], steps[:, 1], ... in turn, from `start`
     (float32): each step rounds once to float32. Shape `(rows, n, lanes)` -> `(rows, lanes)`.
 
-    The chain runs on float64 sums rounded to float32 (cheap); that is the fma at every step
-    unless some step's sum is a double-rounding suspect (see `fma_f32`), and then the whole
-    chain is redone with `fma_f32`."""
+    Each element (row, lane) is a chain of its own. A step is one float64 addition over all
+    chains, rounded to float32 as it is stored; that is the fma unless the float64 sum is a
+    double-rounding suspect (see `fma_f32`). At the first step with a suspect, those chains'
+    step is redone with `fma_f32` and every chain runs again from the step after it (a chain
+    never looks at another, so the others recompute the same values). Each pass moves that
+    first step on, so the passes end."""
     squares = np.square(steps.astype(np.float64)).transpose(1, 0, 2).copy()  # exact: 24 + 24 bits
+    sums = np.empty_like(squares)
     acc = np.empty(squares.shape[1:], F32)
     acc[...] = start
-    sums = np.empty_like(squares)
-    for square, total in zip(squares, sums):  # step-major: each step is one contiguous block
-        np.add(square, acc, out=total)
-        acc[...] = total  # rounded to float32, into the same array
-    if not _double_rounding_suspects(sums).any():
-        return acc
-    acc = np.full(squares.shape[1:], F32(start))
-    for j in range(steps.shape[1]):
-        acc = fma_f32(steps[:, j], steps[:, j], acc)
-    return acc
+    first = 0
+    while True:
+        entering = acc.copy()  # the accumulators before step `first`
+        for square, total in zip(squares[first:], sums[first:]):  # step-major: contiguous blocks
+            np.add(square, acc, out=total)
+            acc[...] = total  # rounded once to float32, into the same array
+        suspects = _double_rounding_suspects(sums[first:])
+        if not suspects.any():
+            return acc
+        step = first + int(np.flatnonzero(suspects.any(axis=(1, 2)))[0])
+        before = entering if step == first else sums[step - 1].astype(F32)
+        redo = suspects[step - first]
+        acc = sums[step].astype(F32)
+        values = steps[:, step][redo]
+        acc[redo] = fma_f32(values, values, before[redo])
+        first = step + 1
 
 
 def f32_halfway(total: np.ndarray) -> np.ndarray:

@@ -72,3 +72,36 @@ def test_square_chain_rounds_every_step_once(magnitude):
         expected = np.array([exact_fma(a, a, c) for a, c in zip(x, expected.ravel())], F32).reshape(5, 8)
     differs = got.view(np.uint32) != expected.view(np.uint32)
     assert not differs.any(), f"lane {np.argwhere(differs)[0]}: got {got[differs][0]}, exact {expected[differs][0]}"
+
+
+def _chain_by_exact_fma(steps, start):
+    expected = np.full((steps.shape[0], steps.shape[2]), start)
+    for j in range(steps.shape[1]):
+        x = steps[:, j].ravel()
+        expected = np.array([exact_fma(a, a, c) for a, c in zip(x, expected.ravel())], F32).reshape(expected.shape)
+    return expected
+
+
+def test_square_chain_double_rounding_in_some_chains():
+    """Two chains meet a genuine double rounding (at steps 4 and 11): their accumulator is 2^-80,
+    then (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 is exactly halfway between two float32 values, and only
+    the 2^-80 lost in float64 breaks the tie upwards. The first adds only zeros afterwards (its
+    one-ulp difference cannot be absorbed), the second random squares. A third meets the same
+    trap at step 7 and then adds 2^-24, an exact tie that only the corrected accumulator breaks
+    the right way (a fix that went on from the uncorrected one would round to 1 + 2^-11). The
+    other chains, and these after their traps, go on from the right values."""
+    rng = np.random.default_rng(4)
+    steps = (rng.standard_normal((5, 24, 8)) * 0.5).astype(F32)
+    for row, lane, step in ((2, 5, 4), (0, 1, 11), (4, 7, 7)):
+        steps[row, :step, lane] = 0
+        steps[row, step - 1, lane] = F32(2.0**-40)
+        steps[row, step, lane] = F32(1 + 2.0**-12)
+    steps[2, 5:, 5] = 0
+    steps[4, 8:, 7] = 0
+    steps[4, 8, 7] = F32(2.0**-12)
+    float64_then_float32 = F32(np.float64(2.0**-80) + np.float64(F32(1 + 2.0**-12)) ** 2)
+    assert float64_then_float32 != exact_fma(F32(1 + 2.0**-12), F32(1 + 2.0**-12), F32(2.0**-80))  # the trap is real
+    got = fma_square_chain(steps, F32(-0.0))
+    expected = _chain_by_exact_fma(steps, F32(-0.0))
+    differs = got.view(np.uint32) != expected.view(np.uint32)
+    assert not differs.any(), f"row, lane {np.argwhere(differs)[0]}: got {got[differs][0]}, exact {expected[differs][0]}"
