@@ -34,5 +34,5 @@ def bind_lut(m: Machine, f):
         if row_offsets is not None:
             # In int32, then its low byte: the difference modulo 256.
             np.subtract(index, row_offsets, out=index, casting="unsafe")
-        write(table[index])
+        write(table.take(index))  # the gather `table[index]`, without indexing's generic machinery
     return lut

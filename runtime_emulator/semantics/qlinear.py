@@ -13,7 +13,9 @@ The operands are read and the result written in block space (`regions.block_view
 step is elementwise, and c is computed whole before it is written, so c may be a or b.
 Whatever depends on one operand's code alone and costs more than one operation (qadd's inner
 fma of b, qmul's `a - za`) is computed once per byte value when the instruction is bound and
-gathered by the stored bytes; qadd's `a * ra` is one exact float64 multiplication.
+gathered by the stored bytes (`ndarray.take`: the same gather as indexing, without indexing's
+generic machinery, ~2.5x faster on these byte arrays); qadd's `a * ra` is one exact float64
+multiplication.
 qadd's outer fma is the float64 sum of the exact product and the inner value, rounded to
 float32; only where that sum sits at a float32 halfway point (`numerics.f32_halfway`) can the
 double rounding differ from the fma, and then the exact `fma_f32` does the tile. Where every
@@ -60,7 +62,7 @@ def _bind(m: Machine, f, kernel, combine):
     if f["mode"] == KERNEL_MODE:
         return lambda: write(kernel(a_bytes, b_bytes))
     a_codes, b_codes = CODE_OF_BYTE[f["au"]], CODE_OF_BYTE[f["bu"]]
-    return lambda: write(_float_path(a_codes[a_bytes].astype(np.int32), b_codes[b_bytes].astype(np.int32), f, combine))
+    return lambda: write(_float_path(a_codes.take(a_bytes).astype(np.int32), b_codes.take(b_bytes).astype(np.int32), f, combine))
 
 
 def _f32_bits(value: float) -> int:
@@ -109,9 +111,9 @@ def bind_qadd(m: Machine, f):
     def kernel(a, b) -> np.ndarray:
         codes = a.view(a_dtype)
         total = np.multiply(codes, ra_wide, dtype=np.float64)  # a * ra, exact: 8 + 24 bits
-        total += inners_wide[b]  # rounded once in float64: the fma unless at a double-rounding tie
+        total += inners_wide.take(b)  # rounded once in float64: the fma unless at a double-rounding tie
         if not exact and f32_halfway(total).any():
-            return round_to_code(fma_f32(codes.astype(F32), ra, inners[b]), unsigned)
+            return round_to_code(fma_f32(codes.astype(F32), ra, inners.take(b)), unsigned)
         # Below the smallest normal float32 the float64 sum may round differently to float32 than
         # the exact one, but both round to the code 0 (or -0): no exact treatment needed.
         return round_to_code(total.astype(F32), unsigned)
@@ -124,7 +126,7 @@ def bind_qmul(m: Machine, f):
     r, zc, unsigned = F32(f["r"]), F32(f["zc"]), f["cu"]
 
     def kernel(a, b) -> np.ndarray:
-        product = (centered_a[a] * centered_b[b]).astype(F32)
+        product = (centered_a.take(a) * centered_b.take(b)).astype(F32)
         scaled = np.multiply(product, r, dtype=F32)
         return round_to_code(np.add(scaled, zc, dtype=F32), unsigned)
     return _bind(m, f, kernel, np.multiply)
