@@ -9,9 +9,11 @@ code is emitted (weights, biases, multiplier vectors, tables).
 `recorded_addresses` reads them back for the driver.
 
 Invariants: two buffers share bytes only if their live ranges (first write .. last read, in op
-indices) do not overlap; every buffer starts at a multiple of `ALIGN`; placement is first-fit in
+indices) do not overlap (and, when asked, lie a given number of layers apart); every buffer starts at a multiple of `ALIGN`; placement is first-fit in
 a fixed order, so the same graph always gets the same addresses.
 """
+
+from typing import Callable
 
 from compiler.codegen.layout_plan import Buffer, LayoutPlan
 from compiler.ir.graph import Graph
@@ -24,13 +26,22 @@ def align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def plan_activations(plan: LayoutPlan, reuse: bool = True) -> int:
+def plan_activations(plan: LayoutPlan, reuse: bool = True, layer_at: Callable[[int], int] | None = None,
+                     distance: int = 0) -> int:
     """Give every non-constant buffer an address; returns the arena size in bytes. Without
-    `reuse` every buffer gets its own bytes (so a run leaves every intermediate in DRAM)."""
+    `reuse` every buffer gets its own bytes (so a run leaves every intermediate in DRAM).
+
+    With `distance` d > 0, a buffer takes bytes of one that died before it only if it is first
+    written at least d layers after that one's last read (`layer_at`: op index -> the number of
+    the layer that op is emitted in). The instructions of nearby layers may be interleaved (the
+    `interleave` pass); bytes shared within that distance would order them, a false dependency."""
+    def before(a: Buffer, b: Buffer) -> bool:  # a is dead, far enough, when b is first written
+        return a.last < b.first and (distance == 0 or layer_at(b.first) - layer_at(a.last) >= distance)
+
     placed: list[Buffer] = []
     arena = 0
     for buffer in sorted((b for b in plan.buffers if b.kind != "const"), key=lambda b: (b.first, -b.nbytes)):
-        live = sorted((b for b in placed if not reuse or not (b.last < buffer.first or buffer.last < b.first)), key=lambda b: b.addr)
+        live = sorted((b for b in placed if not reuse or not (before(b, buffer) or before(buffer, b))), key=lambda b: b.addr)
         addr = 0
         for other in live:
             if addr + buffer.nbytes <= other.addr:

@@ -69,11 +69,9 @@ def select_instructions(graph: Graph, config, progress: Progress | None = None,
     pool = ConstantPool(arena)
     builder = ProgramBuilder(config.dim)
     onchip = OnChipPlan(config)
-    fused = {op for chain in chains.values() for op in chain}
     # Ops that emit nothing (layout views, concats whose operands were written in place) take
     # no number: each emitting op's on-chip arenas follow the previous emitting op's.
-    ops = [op for op in graph.ops if op.kind != "const" and op not in fused
-           and not (op.kind in LAYOUT_OPS and not plan.copies.get(op))]
+    ops = emitting_ops(graph, plan, chains)
     producers = graph.producers()
     for number, op in enumerate(ops):
         before = len(builder.items)
@@ -85,6 +83,14 @@ def select_instructions(graph: Graph, config, progress: Progress | None = None,
     builder.emit("halt", {})
     return MachineProgram(config, builder.items, builder.layers, bytes(pool.data), arena, pool.end,
                           _io_table(graph, plan), plan)
+
+
+def emitting_ops(graph: Graph, plan: LayoutPlan, chains: dict) -> list:
+    """The ops that each emit one layer, in program order: not constants, not the ops fused
+    after a chain's head (`chains`: `fusion.recorded_chains`), not layout ops that need no copy."""
+    fused = {op for chain in chains.values() for op in chain}
+    return [op for op in graph.ops if op.kind != "const" and op not in fused
+            and not (op.kind in LAYOUT_OPS and not plan.copies.get(op))]
 
 
 def _io_table(graph: Graph, plan: LayoutPlan) -> list[IOEntry]:

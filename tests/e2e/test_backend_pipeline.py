@@ -15,7 +15,9 @@ row tiles of whole blocks (verify_zoo 64/64 exact); and when interleaving became
 whole-program `interleave` pass over a window of layers and the on-chip arenas a ring
 (verify_zoo 64/64 exact); and when chains stored results other ops read too (LayerNorm fused
 after the residual add), kept one copy of intermediate stage outputs, and matmuls could keep
-every panel of B and go row tile by row tile (`resident = b-all`) (verify_zoo 64/64 exact).
+every panel of B and go row tile by row tile (`resident = b-all`) (verify_zoo 64/64 exact); and
+when `plan-memory` stopped reusing dead DRAM bytes within three layers (`reuse-distance`, the
+interleaving's window) (verify_zoo 64/64 exact).
 The pin applies to one IR: when the frontend changes vit-micro's IR (its own pinned hash
 differs), the case is skipped with that reason, and both pins need to be recorded again from a
 commit whose driver is trusted. The IR pinned is the one after `fuse-requant,tabulate` (the
@@ -44,10 +46,10 @@ from models import zoo
 
 # variant index -> (sha256 prefix of the IR text after FRONT_PASSES, {config: sha256 prefix of the binary})
 PINNED = {
-    0: ("dad688466f2c840e", {"default": "2302b4ed3ff4335c", "large": "4ef45d236c68c7c7"}),
-    6: ("3d195bfa334b99b3", {"default": "dff61ffb093b270f", "large": "a22712b08cc5931a"}),
-    10: ("aa6507f9e72a6d48", {"default": "a55ea42cb2e22205", "large": "b5975d0612ba3586"}),
-    13: ("e4f8e7d2a29e7c5c", {"default": "92e913f66fe214cf", "large": "8c6ae4c62c8fc481"}),
+    0: ("dad688466f2c840e", {"default": "828a34fdf27fc11d", "large": "c48979bee7c9b6b9"}),
+    6: ("3d195bfa334b99b3", {"default": "f8640719efbcf6f3", "large": "9b7a7b23eb1f5c0f"}),
+    10: ("aa6507f9e72a6d48", {"default": "524c3fa86b502ed1", "large": "c245931d604182b1"}),
+    13: ("e4f8e7d2a29e7c5c", {"default": "017acf79d1711a91", "large": "cd6ce88d67b58f49"}),
 }
 FRONT_PASSES = "fuse-requant,tabulate"  # the unfused import -> the IR the pins were recorded from
 

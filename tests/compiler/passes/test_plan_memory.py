@@ -1,8 +1,8 @@
 """plan-memory: IR text in through `vitc opt`, `dram_offset` attributes out.
 
 Expected offsets follow from the rule the memory plan documents (buffers aligned to 64 bytes,
-first fit, bytes shared only between buffers whose live ranges do not overlap), worked out by
-hand for these graphs.
+first fit, bytes shared only between buffers whose live ranges do not overlap, and by default
+only between buffers at least three layers apart), worked out by hand for these graphs.
 """
 
 from compiler.ir.parser import parse_graph
@@ -27,13 +27,24 @@ def test_an_input_and_the_matmul_reading_it_get_separate_aligned_buffers(tmp_pat
 
 def test_a_dead_buffer_is_reused_and_reuse_false_gives_every_buffer_its_own_bytes():
     text = matmul_then_tables(17, 32, 64, tables=3)  # x -> mm -> t0 -> t1 -> t2, no fusion
-    reused = offsets(run_pipeline_on_text(text, "plan-memory"))
+    reused = offsets(run_pipeline_on_text(text, "plan-memory{reuse-distance=0}"))
     # Each op reads the previous result while writing its own (1088 bytes each). x [0, 544) is
     # dead after mm; t0 is written while mm [576, 1664) is read: after it; t1 only meets t0, so
     # it fits at 0; t2 only meets t1 [0, 1088): at 1088.
     assert reused == {"x": 0, "mm": 576, "t0": 1664, "t1": 0, "t2": 1088}
     separate = offsets(run_pipeline_on_text(text, "plan-memory{reuse=false}"))
     assert separate == {"x": 0, "mm": 576, "t0": 1664, "t1": 2752, "t2": 3840}
+
+
+def test_bytes_are_reused_only_reuse_distance_layers_after_the_last_read():
+    text = matmul_then_tables(17, 32, 64, tables=4)  # layers: mm 0, t0 1, t1 2, t2 3, t3 4
+    # x [0, 544) is last read in layer 0, mm [576, 1664) in layer 1, t0 in layer 2. t1 (layer 2)
+    # and t2 (layer 3) are too close to take any dead bytes: each goes after everything placed.
+    # t3 (layer 4) is 4 layers after x's last read and 3 after mm's: it takes [0, 1088).
+    assert offsets(run_pipeline_on_text(text, "plan-memory")) == {
+        "x": 0, "mm": 576, "t0": 1664, "t1": 2752, "t2": 3840, "t3": 0}
+    # With 4, mm's bytes are still too close for t3: it goes after t2.
+    assert offsets(run_pipeline_on_text(text, "plan-memory{reuse-distance=4}"))["t3"] == 4928
 
 
 def test_a_chain_keeps_its_stored_buffer_live_from_the_head():
