@@ -13,8 +13,9 @@ After the rules, `fold-constants` (with its default size limit) and `dce` run; t
 
 In the default backend pipeline (after `dce`), it changes no binary of the zoo's vit-micro
 variants. It once did: `select-instructions` numbered every op, layout views included, and
-consecutive numbers alternate the on-chip halves, so collapsing the patch embedding's four
-layout ops into one reshape flipped the halves of every later op (the same instructions on other
+consecutive numbers alternated the on-chip halves (since then, arenas that follow each other
+around a ring), so collapsing the patch embedding's four layout ops into one reshape flipped
+the halves of every later op (the same instructions on other
 on-chip addresses, hence other tokens; both programs exact). Views now take no number.
 """
 
