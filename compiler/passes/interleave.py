@@ -3,7 +3,10 @@
 `compiler.codegen.interleave.interleave` list-schedules the instructions over a window of
 `window` consecutive layers on an estimated timeline (the emulator's costs), keeping each
 layer's order and the order of every conflicting pair of instructions (by their declared
-accesses). `window=1` leaves the program as it is.
+accesses). `window=1` leaves the program as it is. The default, 2, measured as good as or better
+than 3-5 on every zoo model and configuration (deit-tiny large: 1,521,455 cycles against
+1,537,382 with 3): the scheduler is greedy, and a wider window lets later layers take units
+the critical layer needs.
 
 Invariants: the instructions and their fields are unchanged, only their order; the result is
 deterministic. Token masks and an emitted binary no longer match the new order, so they are
@@ -25,7 +28,7 @@ class Interleave(Pass):
 
     name = "interleave"
     level = "machine"
-    window: int = 3
+    window: int = 2
 
     def __post_init__(self):
         if self.window < 1:

@@ -5,7 +5,7 @@ The decision is `compiler.codegen.memory_plan.plan_activations` on the layout pl
 (the `chain` attributes: run `fuse-elementwise` first). The offset is recorded on the op whose
 result the buffer was made for (a layout op's result when several views share a buffer), or on
 the graph input. Option `reuse=false` gives every buffer its own bytes (a debug build: every IR
-tensor is still in DRAM after a run). Option `reuse-distance` (default 3, the `interleave` pass's
+tensor is still in DRAM after a run). Option `reuse-distance` (default 2, the `interleave` pass's
 window) lets a buffer reuse a dead one's bytes only that many layers (ops that emit code,
 `select_instructions.emitting_ops`) after its last read, so that sharing bytes does not order
 layers the interleaving would overlap; 0 reuses bytes as soon as they are dead.
@@ -35,7 +35,7 @@ class PlanMemory(Pass):
 
     name = "plan-memory"
     reuse: bool = True
-    reuse_distance: int = 3
+    reuse_distance: int = 2
 
     def __post_init__(self):
         if self.reuse_distance < 0:

@@ -57,7 +57,7 @@ def test_list_passes_shows_the_pass_and_its_window(capsys):
         vitc_main(["opt", "--list-passes"])
     check_lines(capsys.readouterr().out, ["interleave (machine): Re-order the machine program so consecutive layers "
                                           "overlap on the units (list scheduling, conflicts kept in order).",
-                                          "window: int = 3"])
+                                          "window: int = 2"])
 
 
 @pytest.mark.parametrize("config_name", ["default", "large"])

@@ -2,7 +2,7 @@
 
 Expected offsets follow from the rule the memory plan documents (buffers aligned to 64 bytes,
 first fit, bytes shared only between buffers whose live ranges do not overlap, and by default
-only between buffers at least three layers apart), worked out by hand for these graphs.
+only between buffers at least two layers apart, the `reuse-distance`), worked out by hand for these graphs.
 """
 
 from compiler.ir.parser import parse_graph
@@ -38,13 +38,19 @@ def test_a_dead_buffer_is_reused_and_reuse_false_gives_every_buffer_its_own_byte
 
 def test_bytes_are_reused_only_reuse_distance_layers_after_the_last_read():
     text = matmul_then_tables(17, 32, 64, tables=4)  # layers: mm 0, t0 1, t1 2, t2 3, t3 4
+    # With 3:
     # x [0, 544) is last read in layer 0, mm [576, 1664) in layer 1, t0 in layer 2. t1 (layer 2)
     # and t2 (layer 3) are too close to take any dead bytes: each goes after everything placed.
     # t3 (layer 4) is 4 layers after x's last read and 3 after mm's: it takes [0, 1088).
-    assert offsets(run_pipeline_on_text(text, "plan-memory")) == {
+    assert offsets(run_pipeline_on_text(text, "plan-memory{reuse-distance=3}")) == {
         "x": 0, "mm": 576, "t0": 1664, "t1": 2752, "t2": 3840, "t3": 0}
     # With 4, mm's bytes are still too close for t3: it goes after t2.
     assert offsets(run_pipeline_on_text(text, "plan-memory{reuse-distance=4}"))["t3"] == 4928
+    # With the default, 2: t1 (layer 2) could take x's bytes, but [0, 576) is too small: after
+    # t0, at 2752; t2 (layer 3) takes [0, 1088) (x and mm dead for 2 layers or more); t3 (layer 4)
+    # goes right after t2, over t0's bytes (last read in layer 2).
+    assert offsets(run_pipeline_on_text(text, "plan-memory")) == {
+        "x": 0, "mm": 576, "t0": 1664, "t1": 2752, "t2": 0, "t3": 1088}
 
 
 def test_a_chain_keeps_its_stored_buffer_live_from_the_head():
