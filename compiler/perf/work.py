@@ -1,8 +1,8 @@
 """The work a binary's instructions do, per layer, read from the binary itself.
 
 Decodes the code section (nothing from the compiler is used) and counts, per instruction, with
-the emulator's own definitions (`runtime_emulator.timing`, the one place that says what an
-instruction costs and does):
+the emulator's own definitions (`runtime_emulator.timing`, the one place that says what work
+an instruction does; what it costs in cycles is `isa.costs`):
 - MACs: `m * n * k` for the int8 matrix engine's `mm` (`dim * dim` per cycle at best);
 - vector elements: `rows * cols` for an elementwise or reducing vector instruction, one fma per
   step for `fmm` (the vector unit has `dim` lanes);
@@ -37,7 +37,7 @@ class Work:
 def instruction_work(mnemonic: str, fields) -> Work:
     """The work of one decoded instruction (see the module docstring)."""
     unit = load_table().by_mnemonic[mnemonic].unit
-    moved = timing.dma_bytes(fields) if mnemonic.startswith("dma.") and not fields.get("zero") else 0
+    moved = timing.dram_bytes_moved(mnemonic, fields)
     return Work(
         macs=timing.macs(mnemonic, fields),
         vector_elements=timing.vector_elements(mnemonic, unit, fields),
