@@ -62,7 +62,8 @@ def _bind(m: Machine, f, kernel, combine):
     if f["mode"] == KERNEL_MODE:
         return lambda: write(kernel(a_bytes, b_bytes))
     a_codes, b_codes = CODE_OF_BYTE[f["au"]], CODE_OF_BYTE[f["bu"]]
-    return lambda: write(_float_path(a_codes.take(a_bytes).astype(np.int32), b_codes.take(b_bytes).astype(np.int32), f, combine))
+    return lambda: write(_float_path(
+        a_codes.take(a_bytes).astype(np.int32), b_codes.take(b_bytes).astype(np.int32), f, combine))
 
 
 def _f32_bits(value: float) -> int:

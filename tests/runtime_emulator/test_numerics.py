@@ -104,4 +104,5 @@ def test_square_chain_double_rounding_in_some_chains():
     got = fma_square_chain(steps, F32(-0.0))
     expected = _chain_by_exact_fma(steps, F32(-0.0))
     differs = got.view(np.uint32) != expected.view(np.uint32)
-    assert not differs.any(), f"row, lane {np.argwhere(differs)[0]}: got {got[differs][0]}, exact {expected[differs][0]}"
+    assert not differs.any(), (
+        f"row, lane {np.argwhere(differs)[0]}: got {got[differs][0]}, exact {expected[differs][0]}")
