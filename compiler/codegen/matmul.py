@@ -2,8 +2,11 @@
 
 `y = sat(RNE(clamp(f32(f32(acc) * M), qmin - zy, qmax - zy)) + zy)` with
 `acc = sum (a - za)(b - zb) (+ bias)`:
-- the bias is preloaded into the accumulator tile by a broadcasting DMA (DRAM row stride 0),
-  then `mm` accumulates; without a bias the first `mm` overwrites;
+- the first `mm` overwrites the accumulator tile, the others accumulate; a bias (a row vector
+  loaded once per N tile) is then added by one int32 `valu` (wrapping, as `mm` does, so the sum
+  is the same in any order) on the vector unit, `tm * tn / dim` cycles: a broadcasting DMA of
+  the bias into every accumulator row moved 4 * tm * tn bytes per output tile on the load unit,
+  the patch embedding's busiest (its gathered A loads);
 - za, zb go into the `mm` fields; M is `requant`'s immediate (per tensor) or a row vector of
   per-column multipliers loaded into the accumulator (per channel);
 - batched matmuls (attention Q.K^T per head, attention x V) loop over the broadcast batch;
@@ -118,7 +121,7 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
     "vector"}, and the rows of one copy of its once-per-column-range operands; None when the
     chain cannot run on tiles tn columns wide) output tiles leave the
     epilogue its rows. `forced` (tm, tn, tk), each non-zero one fixed, is for experiments;
-    `bias`: the accumulator is preloaded with a bias per output tile. A resident operand needs
+    `bias`: a bias row is added to every output tile. A resident operand needs
     a second copy only when there is a next one to load while it computes (a next matrix of
     the batch; for B, also a next N tile). `a_rows`: the sub-axes of A's rows in DRAM (loads of
     rows crossing them take more transfers)."""
@@ -159,7 +162,7 @@ def choose_tiling(m: int, n: int, chunks, b_transposed: bool, spad_rows: int, ac
                 a_space = (2 if batch > 1 or not a_resident else 1) * a_piece[0 if a_resident or b_all else 1]
                 b_space = (1 if b_resident and batch == 1 and (tn == n or b_all) else 2) * b_piece[0 if b_resident else 1]
                 b_space *= n_panels if b_all else 1
-                mult_space = (n_panels if b_all else 2) * ceil_div(tn, dim)
+                mult_space = (n_panels if b_all else 2) * ceil_div(tn, dim) * (2 if bias else 1)  # + the bias rows
                 # b_all keeps the epilogue's once-per-column-range operands of every range, not two.
                 ranges = {mem: extra[mem] + (n_panels - 2) * shared[mem] if b_all else extra[mem] for mem in extra}
                 gather_space = _gather_rows(tm, max(lengths), gather, dim) if gather else 0
@@ -243,7 +246,8 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
             matrix += times * (k_blocks * ceil_div(tn, dim) * max(tm, dim) + len(steps) * config.mm_latency)
             vector += times * (vector_latency + ceil_div(tm * tn, dim) + epilogue["vector"])
             store += times * (epilogue["store"] or dma(tm, tn))
-            load += times * (epilogue["load"] + (dma(tm, tn, 4) if bias else 0))
+            load += times * epilogue["load"]
+            vector += times * (vector_latency + ceil_div(tm * tn, dim) if bias else 0)  # the bias added
             if not tiling.b_resident:
                 load += times * dma(k, tn, transfers=len(steps))
             a_loads = m_times * batch_loads if tiling.b_all else times  # b_all: once per row tile
@@ -255,6 +259,8 @@ def _estimated_cycles(m: int, n: int, tiling: Tiling, bias: bool, epilogue: dict
         vector += gather_a(m)
     if tiling.b_resident:
         load += sum(times * dma(k, tn, transfers=len(steps)) for tn, times in n_tiles)
+    if bias:  # a row vector per N tile
+        load += sum(times * dma(1, tn, 4) for tn, times in n_tiles)
     # The first output tile needs all its K steps loaded; the last one's result is then stored.
     fill = load_a(tiling.tm) + gather_a(tiling.tm) + dma(k, tiling.tn, transfers=len(steps))
     drain = vector_latency + ceil_div(tiling.tm * tiling.tn, dim) + epilogue["vector"] + (epilogue["store"] or dma(tiling.tm, tiling.tn))
@@ -362,7 +368,7 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
         raise TilingError(f"{op.describe()}: the fused chain runs on tiles of {epilogue.cols} columns, the recorded "
                           f"tile_n is {tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
-    slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n)
+    slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n, operands.bias is not None)
     emitter = _MatmulEmitter(op, operands, tiling, builder, slots, epilogue)
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm, ceil_div(n, tiling.tn) if tiling.b_all else 2)
@@ -402,8 +408,8 @@ class _MatmulEmitter:
                     self.output_tile(batch_number, a, b, out, m0, *panel)
 
     def _panel(self, b: DramView, n_number: int, n0: int):
-        """(n0, tn, B's resident tiles or None, multiplier region or None) of one N tile,
-        loading what stays on chip for it."""
+        """(n0, tn, B's resident tiles or None, multiplier region or None, bias region or None)
+        of one N tile, loading what stays on chip for it."""
         tiling, builder = self.tiling, self.builder
         tn = min(tiling.tn, self.n - n0)
         b_tiles = None
@@ -416,17 +422,20 @@ class _MatmulEmitter:
         if self.operands.multipliers is not None:
             mult_region = self.slots.multipliers(n_number, tn)
             transfer(builder, "load", self.operands.multipliers, mult_region, 0, n0)
-        return n0, tn, b_tiles, mult_region
+        bias_region = None
+        if self.operands.bias is not None:
+            bias_region = self.slots.bias_row(n_number, tn)
+            transfer(builder, "load", self.operands.bias, bias_region, 0, n0)
+        return n0, tn, b_tiles, mult_region, bias_region
 
-    def output_tile(self, batch_number, a, b, out, m0: int, n0: int, tn: int, b_tiles, mult_region) -> None:
-        """Bias preload, one mm per K step, requant, then store (or the fused epilogue)."""
+    def output_tile(self, batch_number, a, b, out, m0: int, n0: int, tn: int, b_tiles, mult_region,
+                    bias_region) -> None:
+        """One mm per K step, the bias added, requant, then store (or the fused epilogue)."""
         tiling, builder, slots = self.tiling, self.builder, self.slots
         tm = min(tiling.tm, self.m - m0)
         tile = self.counter.next("tile")
         c = slots.acc_tile(tile, tm, tn)
-        accumulate = self.operands.bias is not None
-        if accumulate:
-            transfer(builder, "load", self.operands.bias.broadcast_to((self.m, self.n)), c, m0, n0)
+        accumulate = False
         for s, step in enumerate(tiling.steps):
             a_tile = self._a_tile(batch_number, a, s, step, tm, m0)
             if b_tiles is not None:
@@ -438,6 +447,9 @@ class _MatmulEmitter:
                 "a_bs": a_tile.bs, "b_bs": b_tile.bs, "c_bs": c.bs, "accum": int(accumulate), **self.mm_fields,
             }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c])
             accumulate = True
+        if bias_region is not None:
+            builder.emit("valu", {"op": "add", "ty": "i32", "bmode": "col", "dst": c.addr, "a": c.addr, "b": bias_region.addr,
+                                  "rows": tm, "cols": tn, "dst_bs": c.bs, "a_bs": c.bs}, reads=[c, bias_region], writes=[c])
         y = slots.out_tile(tile, tm, tn)
         fields = {"src": c.addr, "dst": y.addr, "rows": tm, "cols": tn, "src_bs": c.bs, "dst_bs": y.bs, **self.requant}
         if mult_region is None:
@@ -551,7 +563,7 @@ class _Slots:
     operand loaded only once (A of a single matrix; B of a single matrix in one N tile). A resident operand has one region per K step in
     each copy; a streamed one a single region sized for the longest step."""
 
-    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, batch: int, n: int):
+    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, batch: int, n: int, bias: bool):
         tm, tn = tiling.tm, tiling.tn
         lengths = [length for _, length in tiling.steps]
         longest = max(lengths)
@@ -569,6 +581,7 @@ class _Slots:
         self.c = [acc.region(tm, tn, dim, "accumulator tile") for _ in range(2)]
         self.y = [spad.region(tm, tn, dim, "output tile") for _ in range(2)]
         self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(max(panels, 2))]
+        self.bias = [acc.row_vector(tn, dim, "bias") for _ in range(max(panels, 2))] if bias else []
         self.lengths = lengths
         self.b_transposed = tiling.b_transposed
         if tiling.gather:
@@ -605,5 +618,12 @@ class _Slots:
         return Region(full.mem, full.addr, tm, tn, full.bs)
 
     def multipliers(self, number: int, tn: int) -> Region:
-        full = self.mult[number % len(self.mult)]
+        return self._row_vector(self.mult, number, tn)
+
+    def bias_row(self, number: int, tn: int) -> Region:
+        return self._row_vector(self.bias, number, tn)
+
+    @staticmethod
+    def _row_vector(copies: list[Region], number: int, tn: int) -> Region:
+        full = copies[number % len(copies)]
         return Region(full.mem, full.addr, 1, tn, 1)

@@ -18,7 +18,8 @@ after the residual add), kept one copy of intermediate stage outputs, and matmul
 every panel of B and go row tile by row tile (`resident = b-all`) (verify_zoo 64/64 exact); and
 when `plan-memory` stopped reusing dead DRAM bytes within a few layers (`reuse-distance`, the
 interleaving's window) (verify_zoo 64/64 exact); and when that window went from 3 layers to 2
-(verify_zoo 64/64 exact).
+(verify_zoo 64/64 exact); and when a qmatmul's bias became one int32 `valu` add per output tile instead of a
+broadcasting DMA (verify_zoo 64/64 exact).
 The pin applies to one IR: when the frontend changes vit-micro's IR (its own pinned hash
 differs), the case is skipped with that reason, and both pins need to be recorded again from a
 commit whose driver is trusted. The IR pinned is the one after `fuse-requant,tabulate` (the
@@ -47,10 +48,10 @@ from models import zoo
 
 # variant index -> (sha256 prefix of the IR text after FRONT_PASSES, {config: sha256 prefix of the binary})
 PINNED = {
-    0: ("dad688466f2c840e", {"default": "72e0c3dba9d1978a", "large": "d5b5bd78a1c381b3"}),
-    6: ("3d195bfa334b99b3", {"default": "fff8a5d6165d51f3", "large": "492727d80de2f44c"}),
-    10: ("aa6507f9e72a6d48", {"default": "8e8cf361e0b9795f", "large": "07df39b19e5213db"}),
-    13: ("e4f8e7d2a29e7c5c", {"default": "7b3402d70b9b5ca7", "large": "3c3cbcc61220e4ab"}),
+    0: ("dad688466f2c840e", {"default": "fc78d652d4c500e9", "large": "193432a054a00cdf"}),
+    6: ("3d195bfa334b99b3", {"default": "96381a4803910537", "large": "427f865976ad3b42"}),
+    10: ("aa6507f9e72a6d48", {"default": "4412316ef25de24e", "large": "6e7d9025b9162499"}),
+    13: ("e4f8e7d2a29e7c5c", {"default": "931d93460d634e7e", "large": "0cb720eb43a177aa"}),
 }
 FRONT_PASSES = "fuse-requant,tabulate"  # the unfused import -> the IR the pins were recorded from
 
