@@ -3,7 +3,8 @@
 The whole compile is the pipeline `backend_pipeline(config)` (or the caller's pass manager, e.g.
 from `vitc compile -p`), run by the pass manager over the graph:
 1. IR passes: `fuse-requant` and `tabulate` turn the frontend's unfused steps into `qmatmul`
-   and `table`; `dce` and `canonicalize` simplify (layout chains collapse into fewer views:
+   and `table`; `dce`, `cse` (ops computing the same value merge: the pre-processed models'
+   repeated quantizes of Q, K and V's input) and `canonicalize` simplify (layout chains collapse into fewer views:
    views emit nothing and take no place among the on-chip arenas, so the code stays the same;
    every vit-micro binary is identical with and without it); then the passes that
    record their decisions as op attributes (the reference interpreter ignores them, so every
@@ -81,7 +82,7 @@ def compile_graph(graph: Graph, config, progress=None) -> Binary:
 
 def backend_pipeline(config, debug_build: bool = False) -> str:
     """The whole compile for `config` as a pipeline; a debug build fuses nothing, gives every
-    buffer its own DRAM bytes and keeps every IR value (no canonicalize), so the values can be
+    buffer its own DRAM bytes and keeps every IR value (no cse, no canonicalize), so the values can be
     read back from DRAM one by one.
     Both start with `fuse-requant,tabulate`, which turn the frontend's unfused matmul steps and
     elementwise chains into the `qmatmul` and `table` ops codegen lowers."""
@@ -89,7 +90,7 @@ def backend_pipeline(config, debug_build: bool = False) -> str:
     codegen = f"select-instructions{{hw={hw}}},interleave,schedule,emit"
     if debug_build:
         return f"fuse-requant,tabulate,dce,fold-layout,tile-matmul{{hw={hw}}},plan-memory{{reuse=false}},{codegen}"
-    return f"fuse-requant,tabulate,dce,canonicalize,fold-layout,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory,{codegen}"
+    return f"fuse-requant,tabulate,dce,cse,canonicalize,fold-layout,fuse-elementwise{{hw={hw}}},tile-matmul{{hw={hw}}},plan-memory,{codegen}"
 
 
 def compile_graph_full(graph: Graph, config, progress=None, debug_build: bool = False,

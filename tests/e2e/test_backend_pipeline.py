@@ -18,7 +18,8 @@ after the residual add), kept one copy of intermediate stage outputs, and matmul
 every panel of B and go row tile by row tile (`resident = b-all`) (verify_zoo 64/64 exact); and
 when `plan-memory` stopped reusing dead DRAM bytes within a few layers (`reuse-distance`, the
 interleaving's window) (verify_zoo 64/64 exact); and when that window went from 3 layers to 2
-(verify_zoo 64/64 exact); and when a qmatmul's bias became one int32 `valu` add per output tile instead of a
+(verify_zoo 64/64 exact); and when `cse` joined the pipeline (variant 0 dequantizes, and variant
+13 quantizes, the same tensor once per consumer; those merge) (verify_zoo 64/64 exact); and when a qmatmul's bias became one int32 `valu` add per output tile instead of a
 broadcasting DMA (verify_zoo 64/64 exact).
 The pin applies to one IR: when the frontend changes vit-micro's IR (its own pinned hash
 differs), the case is skipped with that reason, and both pins need to be recorded again from a
@@ -48,10 +49,10 @@ from models import zoo
 
 # variant index -> (sha256 prefix of the IR text after FRONT_PASSES, {config: sha256 prefix of the binary})
 PINNED = {
-    0: ("dad688466f2c840e", {"default": "fc78d652d4c500e9", "large": "193432a054a00cdf"}),
+    0: ("dad688466f2c840e", {"default": "94c8eb80b5137bc1", "large": "a806b831ca799ffc"}),
     6: ("3d195bfa334b99b3", {"default": "96381a4803910537", "large": "427f865976ad3b42"}),
     10: ("aa6507f9e72a6d48", {"default": "4412316ef25de24e", "large": "6e7d9025b9162499"}),
-    13: ("e4f8e7d2a29e7c5c", {"default": "931d93460d634e7e", "large": "0cb720eb43a177aa"}),
+    13: ("e4f8e7d2a29e7c5c", {"default": "6b3381fae7f43c34", "large": "250b84675bf75eb8"}),
 }
 FRONT_PASSES = "fuse-requant,tabulate"  # the unfused import -> the IR the pins were recorded from
 
@@ -92,18 +93,18 @@ def test_compile_takes_the_pass_manager_flags(tmp_path, capsys):
     expected = ["00-input.vir"] + [f"{i:02d}-{name}.{'vir' if i <= names.index('plan-memory') + 1 else 's'}"
                                    for i, name in enumerate(names, start=1)]
     assert sorted(p.name for p in dumps.iterdir()) == expected
-    assert expected[-4:] == ["09-select-instructions.s", "10-interleave.s", "11-schedule.s", "12-emit.s"]
+    assert expected[-4:] == ["10-select-instructions.s", "11-interleave.s", "12-schedule.s", "13-emit.s"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 
 def test_a_pipeline_stopping_before_code_generation_is_completed(tmp_path, capsys):
     out, dumps = tmp_path / "m.vitb", tmp_path / "dumps"
     code = vitc_main(["compile", _model(), "-o", str(out), "-p",
-                      f"{FRONT_PASSES},dce,canonicalize,fold-layout,fuse-elementwise,tile-matmul,plan-memory",
+                      f"{FRONT_PASSES},dce,cse,canonicalize,fold-layout,fuse-elementwise,tile-matmul,plan-memory",
                       "--dump-dir", str(dumps)])
     assert code == 0, capsys.readouterr().err
-    assert sorted(p.name for p in dumps.iterdir())[-4:] == ["09-select-instructions.s", "10-interleave.s", "11-schedule.s",
-                                                            "12-emit.s"]
+    assert sorted(p.name for p in dumps.iterdir())[-4:] == ["10-select-instructions.s", "11-interleave.s", "12-schedule.s",
+                                                            "13-emit.s"]
     assert out.read_bytes() == write_vitb(compile_graph(import_model(_model()), load_config("default")))
 
 

@@ -30,7 +30,7 @@ def test_parse_and_format():
 
 
 @pytest.mark.parametrize("pipeline, message", [
-    ("dce,tile", "pipeline 'dce,tile', column 5: unknown pass 'tile' (known passes: canonicalize, dce, emit, fold-constants"),
+    ("dce,tile", "pipeline 'dce,tile', column 5: unknown pass 'tile' (known passes: canonicalize, cse, dce, emit, fold-constants"),
     ("fold-constants{max=3}", "pass 'fold-constants' has no option 'max' (its options: max-elements)"),
     ("dce{x=1}", "pass 'dce' has no option 'x' (its options: none)"),
     ("fold-constants{max-elements=many}", "option 'max-elements': bad value 'many' (expected int)"),
