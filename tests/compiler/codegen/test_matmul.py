@@ -8,7 +8,7 @@ import pytest
 
 from compiler.codegen.driver import compile_graph_full
 from compiler.codegen.matmul import _row_candidates, choose_tiling, k_chunks
-from compiler.ir.graph import Graph
+from compiler.ir.graph import Graph, Value
 from compiler.ir.pass_manager import PassManager
 from compiler.ir.pipeline import parse_pipeline
 from isa.config import load_config
@@ -126,19 +126,28 @@ def test_patch_embedding_layout_splits_k_into_runs(config_name):
     """The im2col of a patch convolution is a view whose columns are 8-byte runs: K is
     multiplied run by run (accumulating) when runs are not block-aligned."""
     rng = np.random.default_rng(3)
-    g = Graph("patches")
-    x = g.add_input("x", tensor_type("u8", (1, 3, 32, 32), q(0.02, 128)))
-    r = g.add_op("reshape", [x], tensor_type("u8", (1, 3, 4, 8, 4, 8), x.type.quant), name="r")
-    t = g.add_op("transpose", [r], attrs={"perm": (0, 2, 4, 1, 3, 5)}, name="t")
-    rows = g.add_op("reshape", [t], tensor_type("u8", (16, 192), x.type.quant), name="rows")
+    g, patches = _patch_graph()
     w = random_codes(rng, (192, 24), np.int8)
-    y = g.add_op("qmatmul", [rows, g.add_const(w, q(0.003, 0), name="w")], tensor_type("i8", (16, 24), q(0.05, 0)),
+    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w")], tensor_type("i8", (16, 24), q(0.05, 0)),
                  {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
     g.set_outputs([y])
     xin = random_codes(rng, (1, 3, 32, 32), np.uint8)
     outputs, _, _ = run_graph_on_emulator(g, load_config(config_name), {"x": xin})
-    a = xin.reshape(1, 3, 4, 8, 4, 8).transpose(0, 2, 4, 1, 3, 5).reshape(16, 192)
-    assert_equal_tensors("y", outputs["y"], qmatmul_reference(a, 128, w, 0, None, np.float32(f32(0.02 * 0.003 / 0.05)), 0, np.int8))
+    assert_equal_tensors("y", outputs["y"], qmatmul_reference(_patch_rows(xin), 128, w, 0, None, np.float32(f32(0.02 * 0.003 / 0.05)), 0, np.int8))
+
+
+def _patch_graph() -> tuple[Graph, Value]:
+    """A graph with input %x (1x3x32x32 u8) and the im2col of its 8x8 patches (16 x 192, 8-byte
+    runs) as layout ops: the graph and that value."""
+    g = Graph("patches")
+    x = g.add_input("x", tensor_type("u8", (1, 3, 32, 32), q(0.02, 128)))
+    r = g.add_op("reshape", [x], tensor_type("u8", (1, 3, 4, 8, 4, 8), x.type.quant), name="r")
+    t = g.add_op("transpose", [r], attrs={"perm": (0, 2, 4, 1, 3, 5)}, name="t")
+    return g, g.add_op("reshape", [t], tensor_type("u8", (16, 192), x.type.quant), name="rows")
+
+
+def _patch_rows(xin: np.ndarray) -> np.ndarray:
+    return xin.reshape(1, 3, 4, 8, 4, 8).transpose(0, 2, 4, 1, 3, 5).reshape(16, 192)
 
 
 def test_k_chunks_follow_unaligned_runs_only():
@@ -190,14 +199,10 @@ def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, til
     block, transposed into the step's transpose, transposed back), or as the cost model
     chooses (0)."""
     rng = np.random.default_rng(4)
-    g = Graph("patches")
-    x = g.add_input("x", tensor_type("u8", (1, 3, 32, 32), q(0.02, 128)))
-    r = g.add_op("reshape", [x], tensor_type("u8", (1, 3, 4, 8, 4, 8), x.type.quant), name="r")
-    t = g.add_op("transpose", [r], attrs={"perm": (0, 2, 4, 1, 3, 5)}, name="t")
-    rows = g.add_op("reshape", [t], tensor_type("u8", (16, 192), x.type.quant), name="rows")
+    g, patches = _patch_graph()
     w = random_codes(rng, (192, 40), np.int8)
     bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
-    y = g.add_op("qmatmul", [rows, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
+    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
                  tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
     g.set_outputs([y])
     config = load_config(config_name)
@@ -210,9 +215,8 @@ def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, til
         assert gathered == (tile_k == 64)
     xin = random_codes(rng, (1, 3, 32, 32), np.uint8)
     result = run_binary(write_vitb(compiled.binary), {"x": xin}, config, check_hazards=True)
-    a = xin.reshape(1, 3, 4, 8, 4, 8).transpose(0, 2, 4, 1, 3, 5).reshape(16, 192)
     assert_equal_tensors("y", result.outputs["y"],
-                         qmatmul_reference(a, 128, w, 0, bias, np.float32(f32(0.02 * 0.003 / 0.05)), 120, np.uint8))
+                         qmatmul_reference(_patch_rows(xin), 128, w, 0, bias, np.float32(f32(0.02 * 0.003 / 0.05)), 120, np.uint8))
 
 
 def test_row_tiles_need_not_be_whole_blocks():

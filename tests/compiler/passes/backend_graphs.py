@@ -1,7 +1,9 @@
-"""Small graphs for the backend passes' text tests: a qmatmul followed by element-wise tables."""
+"""Small graphs for the backend passes' text tests (a qmatmul followed by element-wise tables),
+and `vitc opt` run on such a graph's text."""
 
 import numpy as np
 
+from compiler.cli.main import main as vitc_main
 from compiler.ir.graph import Graph
 from compiler.ir.printer import print_graph
 from compiler.ir.types import Quant, TensorType
@@ -21,3 +23,12 @@ def matmul_then_tables(rows: int, k: int, n: int, tables: int = 2) -> str:
         value = g.add_op("table", [value], out_type, {"table": SHIFT}, name=f"t{i}")
     g.set_outputs([value])
     return print_graph(g)
+
+
+def vitc_opt_on_text(tmp_path, capsys, text: str, pipeline: str, *flags: str) -> tuple[int, str, str]:
+    """`vitc opt -p pipeline [flags]` on `text` (written to a file): exit code, stdout, stderr."""
+    source = tmp_path / "in.vir"
+    source.write_text(text)
+    code = vitc_main(["opt", str(source), "-p", pipeline, *flags])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err

@@ -22,18 +22,14 @@ from isa.container import write_vitb
 from isa.disassembler import disassemble_binary
 from isa.errors import VitcError
 from runtime_emulator import run_binary
-from tests.compiler.passes.backend_graphs import matmul_then_tables
+from tests.compiler.passes.backend_graphs import matmul_then_tables, vitc_opt_on_text
 from tests.e2e.test_backend_pipeline import FRONT_PASSES
 
 PLANNED = "fold-layout,fuse-elementwise,tile-matmul,plan-memory"
 
 
 def opt(tmp_path, capsys, pipeline: str, *flags: str) -> tuple[int, str, str]:
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(17, 32, 64, tables=1))
-    code = vitc_main(["opt", str(source), "-p", pipeline, *flags])
-    printed = capsys.readouterr()
-    return code, printed.out, printed.err
+    return vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(17, 32, 64, tables=1), pipeline, *flags)
 
 
 def _listing(text: str) -> tuple[str, list[str], list[str]]:

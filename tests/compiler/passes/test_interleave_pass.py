@@ -18,17 +18,13 @@ from isa.config import load_config
 from isa.container import write_vitb
 from models import zoo
 from runtime_emulator import run_binary
-from tests.compiler.passes.backend_graphs import matmul_then_tables
+from tests.compiler.passes.backend_graphs import matmul_then_tables, vitc_opt_on_text
 
 PLANNED = "fold-layout,tile-matmul,plan-memory"  # no fusion: the matmul and each table are layers
 
 
 def opt(tmp_path, capsys, pipeline: str, *flags: str) -> tuple[int, str, str]:
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(197, 64, 96, tables=2))
-    code = vitc_main(["opt", str(source), "-p", pipeline, *flags])
-    printed = capsys.readouterr()
-    return code, printed.out, printed.err
+    return vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(197, 64, 96, tables=2), pipeline, *flags)
 
 
 def test_the_pass_reorders_the_selected_instructions_and_they_still_verify():
