@@ -78,7 +78,8 @@ def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) 
     keys like any other), shared by every qadd with the same operand types and constants (the
     tables read-only)."""
     ra, rb, fixed = (np.array(bits, np.uint32).view(F32)[()] for bits in (ra_bits, rb_bits, fixed_bits))
-    products = CODE_OF_BYTE[au].astype(np.float64) * np.float64(ra)
+    with np.errstate(invalid="ignore"):  # 0 * an infinite ra: not finite, so no shortcut (below)
+        products = CODE_OF_BYTE[au].astype(np.float64) * np.float64(ra)
     inners = fma_f32(CODE_OF_BYTE[bu].astype(F32), rb, fixed)
     inners_wide = inners.astype(np.float64)
     for table in (inners, inners_wide):
