@@ -4,7 +4,7 @@ from compiler.cli.main import main as vitc_main
 from compiler.ir.parser import parse_graph
 from compiler.ir.printer import print_graph
 from compiler.ir.testing import run_pipeline_on_text
-from tests.compiler.passes.backend_graphs import matmul_then_tables
+from tests.compiler.passes.backend_graphs import matmul_then_tables, vitc_opt_on_text
 
 
 def vitc_opt(tmp_path, capsys, text: str, pipeline: str) -> str:
@@ -45,10 +45,8 @@ def test_stale_chain_attributes_are_replaced_and_the_pass_is_idempotent():
 
 
 def test_an_unknown_hardware_configuration_is_a_clear_error(tmp_path, capsys):
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(17, 32, 64))
-    assert vitc_main(["opt", str(source), "-p", "fuse-elementwise{hw=no-such-machine}"]) == 1
-    err = capsys.readouterr().err
+    code, _, err = vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(17, 32, 64), "fuse-elementwise{hw=no-such-machine}")
+    assert code == 1
     assert "fuse-elementwise" in err and "no-such-machine" in err and "Traceback" not in err
 
 

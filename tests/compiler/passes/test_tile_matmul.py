@@ -7,7 +7,6 @@ documents (whole-row tiles under a chain, forced sizes), not against the cost mo
 import numpy as np
 import pytest
 
-from compiler.cli.main import main as vitc_main
 from compiler.codegen.driver import compile_graph_full
 from compiler.ir.parser import parse_graph
 from compiler.ir.pass_manager import PassManager
@@ -18,7 +17,7 @@ from isa.config import load_config
 from isa.container import write_vitb
 from runtime_emulator import run_binary
 from tests.compiler.codegen.programs import assert_equal_tensors
-from tests.compiler.passes.backend_graphs import matmul_then_tables
+from tests.compiler.passes.backend_graphs import matmul_then_tables, vitc_opt_on_text
 from tests.compiler.passes.test_fuse_elementwise import vitc_opt
 
 TILE_ATTRS = ("tile_m", "tile_n", "tile_k", "resident")
@@ -49,10 +48,8 @@ def test_an_element_wise_chain_head_takes_output_tiles_that_divide_its_rows(tmp_
 
 
 def test_a_forced_width_the_chain_cannot_run_on_is_an_error(tmp_path, capsys):
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(197, 64, 96))
-    assert vitc_main(["opt", str(source), "-p", "fuse-elementwise,tile-matmul{n=40}"]) == 1
-    err = capsys.readouterr().err
+    code, _, err = vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(197, 64, 96), "fuse-elementwise,tile-matmul{n=40}")
+    assert code == 1
     assert "op 'qmatmul' %mm" in err and "no tiling fits" in err and "Traceback" not in err
 
 
@@ -69,10 +66,8 @@ def test_rerunning_overwrites_the_recorded_tiling():
 
 
 def test_a_forced_tiling_that_cannot_fit_is_an_error_naming_the_op(tmp_path, capsys):
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(197, 4096, 4096, tables=0))
-    assert vitc_main(["opt", str(source), "-p", "tile-matmul{m=197 n=4096 k=4096}"]) == 1
-    err = capsys.readouterr().err
+    code, _, err = vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(197, 4096, 4096, tables=0), "tile-matmul{m=197 n=4096 k=4096}")
+    assert code == 1
     assert "tile-matmul" in err and "op 'qmatmul' %mm" in err and "no tiling fits" in err and "Traceback" not in err
 
 
@@ -91,8 +86,6 @@ def test_a_tiling_chosen_before_fusion_still_compiles_exactly():
 
 
 def test_a_negative_forced_size_is_a_clear_error(tmp_path, capsys):
-    source = tmp_path / "in.vir"
-    source.write_text(matmul_then_tables(17, 32, 64, tables=0))
-    assert vitc_main(["opt", str(source), "-p", "tile-matmul{k=-16}"]) == 1
-    err = capsys.readouterr().err
+    code, _, err = vitc_opt_on_text(tmp_path, capsys, matmul_then_tables(17, 32, 64, tables=0), "tile-matmul{k=-16}")
+    assert code == 1
     assert "tile-matmul" in err and "k=-16" in err and "Traceback" not in err
