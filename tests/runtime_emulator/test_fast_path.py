@@ -156,11 +156,11 @@ def run_mm(a, bmat, za, zb, au, bu):
 
 
 @pytest.mark.parametrize("k, a_codes, za, zb", [
-    (64, (0, 256), 128, 0),      # float32 by the code ranges: 64 * 128 * 128 < 2^24
-    (640, (120, 137), 128, 0),   # 640 * 128 * 128 > 2^24, but A's row sums (<= 640 * 8) allow float32
-    (2048, (0, 256), 0, -128),   # sums of 2048 products of 0..255 by 0..255 pass 2^24: float64
+    (64, (0, 256), 128, 0),      # one float32 product: 64 * 128 * 128 < 2^24
+    (640, (120, 137), 128, 0),   # one float32 product too: 640 * 128 * 128 < 2^24
+    (2048, (0, 256), 0, -128),   # sums of 2048 products of 0..255 by 0..255 pass 2^24: eight chunks of 258
 ])
-def test_mm_sums_exactly_in_either_float_format(k, a_codes, za, zb):
+def test_mm_sums_exactly_in_float32_chunks(k, a_codes, za, zb):
     rng = np.random.default_rng(k)
     a = rng.integers(*a_codes, (5, k)).astype(np.uint8)
     bmat = rng.integers(-128, 128, (k, 20)).astype(np.int8)

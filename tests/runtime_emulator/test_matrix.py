@@ -51,3 +51,29 @@ def test_mm_accumulate_wraps_int32():
     )
     once = reference_mm(a, bmat, 0, 0, c0)
     assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, 0, 0, once))
+
+
+@pytest.mark.parametrize("bt", [0, 1])
+@pytest.mark.parametrize("k", [258, 259, 517, 1100])
+def test_mm_exact_across_float32_chunks_of_k(k, bt):
+    """Extreme codes (|A - za| = |B - zb| = 255, so float32 is exact over at most 258 columns at
+    a time), k on and around chunk boundaries, accumulating onto C: every element is checked
+    against the exact integer sum."""
+    rng = np.random.default_rng(k + bt)
+    m, n = 7, 19
+    a = rng.choice(np.array([0, 255], np.uint8), (m, k))
+    bmat = rng.choice(np.array([-128, 127], np.int8), (k, n))
+    c0 = rng.integers(-2**31, 2**31, (m, n)).astype(np.int32)
+    stored_b = bmat.T.copy() if bt else bmat
+    b = ProgramBuilder()
+    a_dram, b_dram, c_dram = b.input("a", a), b.input("b", stored_b), b.input("c0", c0)
+    out = b.output("c", "int32", (m, n))
+    b_rows = stored_b.shape[0]
+    b.sequence(
+        [load(a_dram, m, k, 0, bs=m), load(b_dram, b_rows, stored_b.shape[1], 2048, bs=b_rows),
+         load(c_dram, m, n, 0, mem=1, bs=m)],
+        [("mm", dict(a=0, b=2048, c=0, m=m, k=k, n=n, a_bs=m, b_bs=b_rows, c_bs=m, au=1, bu=0, za=0, zb=-128, bt=bt,
+                     accum=1))],
+        [store(out, m, n, 0, mem=1, bs=m)],
+    )
+    assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, 0, -128, c0))
