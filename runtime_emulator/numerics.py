@@ -31,11 +31,11 @@ def code_dtype(unsigned: int) -> type:
 
 
 def round_to_code(values: np.ndarray, unsigned: int, zero_point: int = 0) -> np.ndarray:
-    """`sat(RNE(v) + zero_point)` for a float array `v` (NaN -> smallest code), as an array of
-    v's float type holding the codes: exact integers in the 8-bit range, which writing into an
-    8-bit memory converts exactly (no integer array is made)."""
+    """`sat(RNE(v) + zero_point)` for a float array `v` (NaN -> smallest code), computed in place
+    in `values` (every caller passes an array of its own) and returned: exact integers in the
+    8-bit range, which writing into an 8-bit memory converts exactly (no integer array is made)."""
     lo, hi = code_range(unsigned)
-    codes = np.rint(values)
+    codes = np.rint(values, out=values)
     if zero_point:
         # Exact below 2^24 (float32); beyond, the sum stays beyond the range, which the clamp
         # maps to the same bound.
@@ -61,8 +61,13 @@ def quantize_wide_quotient(x: np.ndarray, multiplier, scale, zero_point: int, un
 
 
 def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
-    """`f32(float(q - zp) * s)`; q - zp is at most 9 bits, so its float32 value is exact."""
-    return np.multiply((q.astype(np.int32) - zero_point).astype(F32), scale, dtype=F32)
+    """`f32(float(q - zp) * s)`; q - zp is at most 9 bits, so its float32 value (and the
+    float32 subtraction giving it) is exact."""
+    values = q.astype(F32)
+    if zero_point:
+        values -= F32(zero_point)
+    values *= scale
+    return values
 
 
 F64_BELOW_F32_ULP = 29  # float64 mantissa bits below a normal float32's last bit
@@ -93,30 +98,31 @@ def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:
     (float32): each step rounds once to float32. Shape `(rows, n, lanes)` -> `(rows, lanes)`.
 
     Each element (row, lane) is a chain of its own. A step is one float64 addition over all
-    chains, rounded to float32 as it is stored; that is the fma unless the float64 sum is a
-    double-rounding suspect (see `fma_f32`). At the first step with a suspect, those chains'
-    step is redone with `fma_f32` and every chain runs again from the step after it (a chain
-    never looks at another, so the others recompute the same values). Each pass moves that
-    first step on, so the passes end."""
+    chains of the exact square and the accumulator, rounded to float32 (stored through a
+    float32 array into the next float64 accumulator, `accs[i]` holding those entering step i:
+    plain float64 additions and assignments, the cheapest numpy calls for so few elements).
+    That is the fma unless the float64 sum is a double-rounding suspect (see `fma_f32`). At the
+    first step with suspects, those chains' step is redone with `fma_f32` and every chain runs
+    again from the step after it (a chain never looks at another, so the others recompute the
+    same values). Each pass moves that first step on, so the passes end."""
     squares = np.square(steps.astype(np.float64)).transpose(1, 0, 2).copy()  # exact: 24 + 24 bits
     sums = np.empty_like(squares)
-    acc = np.empty(squares.shape[1:], F32)
-    acc[...] = start
+    accs = np.empty((len(squares) + 1, *squares.shape[1:]))  # float32 values, exact in float64
+    accs[0] = start
+    rounded = np.empty(squares.shape[1:], F32)
     first = 0
     while True:
-        entering = acc.copy()  # the accumulators before step `first`
-        for square, total in zip(squares[first:], sums[first:]):  # step-major: contiguous blocks
-            np.add(square, acc, out=total)
-            acc[...] = total  # rounded once to float32, into the same array
+        for step in range(first, len(squares)):  # step-major: contiguous blocks
+            np.add(squares[step], accs[step], out=sums[step])
+            rounded[...] = sums[step]
+            accs[step + 1] = rounded
         suspects = _double_rounding_suspects(sums[first:])
         if not suspects.any():
-            return acc
+            return accs[-1].astype(F32)
         step = first + int(np.flatnonzero(suspects.any(axis=(1, 2)))[0])
-        before = entering if step == first else sums[step - 1].astype(F32)
         redo = suspects[step - first]
-        acc = sums[step].astype(F32)
         values = steps[:, step][redo]
-        acc[redo] = fma_f32(values, values, before[redo])
+        accs[step + 1][redo] = fma_f32(values, values, accs[step][redo])
         first = step + 1
 
 

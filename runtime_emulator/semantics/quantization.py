@@ -38,9 +38,11 @@ def bind_requant(m: Machine, f):
     # np.clip keeps it, and round_to_code maps it to the smallest code either way).
     clamps = (f["lo"], f["hi"]) != code_range(unsigned)
 
+    scaled = np.empty(source.shape, F32)  # scratch, reused by every run
+
     def requant() -> None:
-        # dtype=F32: the int32 words are converted to float32 first (rounding to nearest even).
-        scaled = np.multiply(source, multiplier, dtype=F32)
+        scaled[...] = source  # int32 -> float32, rounding to nearest even
+        np.multiply(scaled, multiplier, out=scaled)
         if clamps:
             np.clip(scaled, lo, hi, out=scaled)
         write(round_to_code(scaled, unsigned, zy))
