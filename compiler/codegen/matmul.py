@@ -40,7 +40,7 @@ import numpy as np
 
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.onchip import Arena, OnChipPlan
-from compiler.codegen.program import ProgramBuilder
+from compiler.codegen.program import Prepared, ProgramBuilder
 from compiler.codegen.region import Region, ceil_div
 from compiler.codegen.transfer import row_pieces, transfer
 from compiler.ir.graph import Op
@@ -389,6 +389,16 @@ class _MatmulEmitter:
         self.operands, self.tiling, self.builder, self.slots, self.epilogue = operands, tiling, builder, slots, epilogue
         self.m, self.n = y_type.shape[-2], y_type.shape[-1]
         self.counter = _Counter()
+        # The on-chip instructions (mm, bias, requant) by what decides them: the tiles alternate
+        # between two copies of each buffer, so most tiles repeat an earlier one's exactly.
+        self.prepared: dict[tuple, Prepared] = {}
+
+    def _emit_on_chip(self, key: tuple, prepare) -> None:
+        """Append the instruction `prepare()` gives, made once per `key`."""
+        prepared = self.prepared.get(key)
+        if prepared is None:
+            prepared = self.prepared[key] = prepare()
+        self.builder.replay((prepared,))
 
     def matrix(self, batch_number: int, a: DramView, b: DramView, out: DramView) -> None:
         """out = requant(a @ b (+ bias)) for one batch index: N tiles outside, M tiles inside;
@@ -442,25 +452,30 @@ class _MatmulEmitter:
                 b_tile = b_tiles[s]
             else:
                 b_tile = _load_b(builder, b, slots.b(self.counter.next("b"), s, tn, False), step, n0, tiling.b_transposed)
-            builder.emit("mm", {
+            self._emit_on_chip(("mm", a_tile, b_tile, c, step[1], accumulate), lambda: builder.prepare("mm", {
                 "a": a_tile.addr, "b": b_tile.addr, "c": c.addr, "m": tm, "k": step[1], "n": tn,
                 "a_bs": a_tile.bs, "b_bs": b_tile.bs, "c_bs": c.bs, "accum": int(accumulate), **self.mm_fields,
-            }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c])
+            }, reads=[a_tile, b_tile] + ([c] if accumulate else []), writes=[c]))
             accumulate = True
         if bias_region is not None:
-            builder.emit("valu", {"op": "add", "ty": "i32", "bmode": "col", "dst": c.addr, "a": c.addr, "b": bias_region.addr,
-                                  "rows": tm, "cols": tn, "dst_bs": c.bs, "a_bs": c.bs}, reads=[c, bias_region], writes=[c])
+            self._emit_on_chip(("bias", c, bias_region), lambda: builder.prepare("valu", {
+                "op": "add", "ty": "i32", "bmode": "col", "dst": c.addr, "a": c.addr, "b": bias_region.addr,
+                "rows": tm, "cols": tn, "dst_bs": c.bs, "a_bs": c.bs}, reads=[c, bias_region], writes=[c]))
         y = slots.out_tile(tile, tm, tn)
-        fields = {"src": c.addr, "dst": y.addr, "rows": tm, "cols": tn, "src_bs": c.bs, "dst_bs": y.bs, **self.requant}
-        if mult_region is None:
-            fields.update(pc=0, mult=self.multiplier[0])
-        else:
-            fields.update(pc=1, mult_addr=mult_region.addr)
-        builder.emit("requant", fields, reads=[c] + ([mult_region] if mult_region else []), writes=[y])
+        self._emit_on_chip(("requant", c, y, mult_region), lambda: self._requant(c, y, mult_region))
         if self.epilogue is None:
             transfer(builder, "store", out, y, m0, n0)
         else:
             self.epilogue.apply(builder, tile, y, batch_number * self.m + m0, tm, n0)
+
+    def _requant(self, c: Region, y: Region, mult_region: Region | None) -> Prepared:
+        fields = {"src": c.addr, "dst": y.addr, "rows": c.rows, "cols": c.cols, "src_bs": c.bs, "dst_bs": y.bs,
+                  **self.requant}
+        if mult_region is None:
+            fields.update(pc=0, mult=self.multiplier[0])
+        else:
+            fields.update(pc=1, mult_addr=mult_region.addr)
+        return self.builder.prepare("requant", fields, reads=[c] + ([mult_region] if mult_region else []), writes=[y])
 
     def _a_tile(self, batch_number: int, a: DramView, s: int, step, tm: int, m0: int) -> Region:
         """A's tile for K step `s`: loaded once per batch when resident, once per row tile with
@@ -584,6 +599,7 @@ class _Slots:
         self.bias = [acc.row_vector(tn, dim, "bias") for _ in range(max(panels, 2))] if bias else []
         self.lengths = lengths
         self.b_transposed = tiling.b_transposed
+        self.sized: dict[tuple, Region] = {}
         if tiling.gather:
             run_blocks = longest // tiling.gather * ceil_div(tiling.gather, dim)
             self.staged = [spad.region(tm, run_blocks * dim, dim, "A runs") for _ in range(2)]
@@ -592,38 +608,39 @@ class _Slots:
     def staged_runs(self, number: int, tm: int) -> Region:
         """The runs of a K step as loaded, each in its own column blocks."""
         full = self.staged[number % 2]
-        return Region(full.mem, full.addr, tm, full.cols, full.bs)
+        return self._sized(full, tm, full.cols)
 
     def flipped(self, tm: int, step: int) -> Region:
         """The transpose (step x tm) of an A tile."""
-        full = self.transposed
-        return Region(full.mem, full.addr, step, tm, full.bs)
+        return self._sized(self.transposed, step, tm)
 
     def a(self, number: int, step: int, tm: int, resident: bool) -> Region:
         full = self.a_regions[number % len(self.a_regions)][step if resident else 0]
-        return Region(full.mem, full.addr, tm, self.lengths[step], full.bs)
+        return self._sized(full, tm, self.lengths[step])
 
     def b(self, number: int, step: int, tn: int, resident: bool) -> Region:
         full = self.b_regions[number % len(self.b_regions)][step if resident else 0]
         if self.b_transposed:
-            return Region(full.mem, full.addr, tn, self.lengths[step], full.bs)
-        return Region(full.mem, full.addr, self.lengths[step], tn, full.bs)
+            return self._sized(full, tn, self.lengths[step])
+        return self._sized(full, self.lengths[step], tn)
 
     def acc_tile(self, number: int, tm: int, tn: int) -> Region:
-        full = self.c[number % 2]
-        return Region(full.mem, full.addr, tm, tn, full.bs)
+        return self._sized(self.c[number % 2], tm, tn)
 
     def out_tile(self, number: int, tm: int, tn: int) -> Region:
-        full = self.y[number % 2]
-        return Region(full.mem, full.addr, tm, tn, full.bs)
+        return self._sized(self.y[number % 2], tm, tn)
 
     def multipliers(self, number: int, tn: int) -> Region:
-        return self._row_vector(self.mult, number, tn)
+        return self._sized(self.mult[number % len(self.mult)], 1, tn)
 
     def bias_row(self, number: int, tn: int) -> Region:
-        return self._row_vector(self.bias, number, tn)
+        return self._sized(self.bias[number % len(self.bias)], 1, tn)
 
-    @staticmethod
-    def _row_vector(copies: list[Region], number: int, tn: int) -> Region:
-        full = copies[number % len(copies)]
-        return Region(full.mem, full.addr, 1, tn, 1)
+    def _sized(self, full: Region, rows: int, cols: int) -> Region:
+        """The first `rows` x `cols` of buffer `full` (the same Region each time: tiles repeat
+        the few sizes of their layer and are hashed as keys of prepared instructions)."""
+        key = (full, rows, cols)
+        region = self.sized.get(key)
+        if region is None:
+            region = self.sized[key] = Region(full.mem, full.addr, rows, cols, full.bs)
+        return region

@@ -6,13 +6,20 @@ or `signal`: `tokens.py` derives those from the declared accesses, so ordering b
 is computed in one place from one rule. Every instruction carries the layer id of the IR op it
 was emitted for (`begin_layer`).
 
-Invariant: the declared accesses cover (over-approximate) everything the instruction touches;
-a smaller declaration would let `tokens.py` miss an ordering.
+Most instructions repeat one met before up to the tile they work on (the other copy of a double
+buffer, the next row tile of the same shapes): a lowering may `prepare` such instructions once,
+as `Prepared` (fields and accesses already computed), and `replay` them for every tile.
+
+Invariants: the declared accesses cover (over-approximate) everything the instruction touches
+(a smaller declaration would let `tokens.py` miss an ordering); an `Emitted`'s accesses are
+tuples, never changed after emission (instructions replayed from one `Prepared` share them),
+and each has its own fields dict.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.region import Region
@@ -20,16 +27,18 @@ from isa.encoding import Instruction
 from isa.table import load_table
 
 Access = tuple[str, int, int]  # (space "spad" | "acc" | "dram", first, one past last)
+Accesses = tuple[Access, ...]
 _UNIT_OF = {spec.mnemonic: spec.unit for spec in load_table().instructions}  # asked for every instruction, often
+_TOKEN_FIELDS = ("wait", "signal", "layer")  # set by later stages, never by a lowering
 
 
-@dataclass(slots=True)  # one per instruction (~145k on vit-base): no per-object dict
+@dataclass(slots=True)  # one per instruction (~120k on vit-base): no per-object dict
 class Emitted:
     mnemonic: str
     fields: dict
     layer: int
-    reads: list[Access] = field(default_factory=list)
-    writes: list[Access] = field(default_factory=list)
+    reads: Accesses = ()
+    writes: Accesses = ()
 
     @property
     def unit(self) -> str:
@@ -37,6 +46,16 @@ class Emitted:
 
     def instruction(self, wait: int = 0, signal: int = 0) -> Instruction:
         return Instruction(self.mnemonic, {**self.fields, "wait": wait, "signal": signal, "layer": self.layer})
+
+
+class Prepared(NamedTuple):
+    """An instruction ready to append to any layer: its fields (no token fields, no layer) and
+    its declared accesses."""
+
+    mnemonic: str
+    fields: dict
+    reads: Accesses
+    writes: Accesses
 
 
 def region_access(region: Region, dim: int) -> Access:
@@ -65,21 +84,32 @@ class ProgramBuilder:
 
     def emit(self, mnemonic: str, fields: dict, reads=(), writes=()) -> None:
         """Append one instruction; `reads`/`writes` are Regions, DramViews or Access tuples."""
-        access = self._access
-        self.items.append(Emitted(mnemonic, dict(fields), self.layer, list(map(access, reads)), list(map(access, writes))))
+        self.items.append(Emitted(mnemonic, dict(fields), self.layer, self.accesses(reads), self.accesses(writes)))
 
-    def emit_all(self, instructions: list[Instruction], reads=(), writes=()) -> None:
-        """Append instructions of one unit that together read `reads` and write `writes`
-        (each instruction is given the whole envelope: conservative, never wrong)."""
-        reads, writes = list(map(self._access, reads)), list(map(self._access, writes))  # once for all
-        for instr in instructions:
-            fields = dict(instr.fields)
-            fields.pop("wait", None), fields.pop("signal", None), fields.pop("layer", None)  # set by later stages
-            self.items.append(Emitted(instr.mnemonic, fields, self.layer, list(reads), list(writes)))
+    def prepare(self, mnemonic: str, fields: dict, reads=(), writes=()) -> Prepared:
+        """The instruction `emit` would append, to `replay` (in any layer, any number of times)."""
+        return Prepared(mnemonic, dict(fields), self.accesses(reads), self.accesses(writes))
+
+    def prepare_all(self, instructions: list[Instruction], reads=(), writes=()) -> list[Prepared]:
+        """Instructions of one unit that together read `reads` and write `writes`, each given the
+        whole envelope (conservative, never wrong), their token fields and layer dropped."""
+        reads, writes = self.accesses(reads), self.accesses(writes)  # once for all
+        return [Prepared(instr.mnemonic, {name: value for name, value in instr.fields.items() if name not in _TOKEN_FIELDS},
+                         reads, writes) for instr in instructions]
+
+    def replay(self, prepared: list[Prepared]) -> None:
+        """Append the prepared instructions to the current layer (each with its own fields dict)."""
+        layer, append = self.layer, self.items.append
+        for mnemonic, fields, reads, writes in prepared:
+            append(Emitted(mnemonic, dict(fields), layer, reads, writes))
+
+    def accesses(self, what) -> Accesses:
+        """Regions, DramViews or Access tuples as Access tuples (this runs for every access of
+        every instruction not replayed: computing a Region's or DramView's is cheaper than
+        hashing it for a cache)."""
+        return tuple(map(self._access, what))
 
     def _access(self, what) -> Access:
-        """`what` as an Access (this runs for every access of every instruction, ~500k on
-        vit-base: computing a Region's or DramView's is cheaper than hashing it for a cache)."""
         kind = type(what)
         if kind is tuple:
             return what

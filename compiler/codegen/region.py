@@ -5,10 +5,12 @@ A `Region(mem, addr, rows, cols, bs)` is the matrix whose element (r, c) lives i
 block layout of docs/architecture.md that every instruction's region fields describe.
 
 Invariants kept here: `rows <= bs` (column blocks never overlap), every size is positive, and a
-sub-region keeps the parent's block stride so it addresses the same elements.
+sub-region keeps the parent's block stride so it addresses the same elements. A Region is an
+immutable named tuple (checked when made): every tile of every lowering makes and hashes
+several, so they must be cheap.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from isa.errors import VitcError
 
@@ -19,23 +21,28 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-@dataclass(frozen=True)
-class Region:
-    """A `rows x cols` matrix at row `addr` of `mem`, column blocks `bs` rows apart."""
-
+class _RegionFields(NamedTuple):
     mem: str
     addr: int
     rows: int
     cols: int
     bs: int
 
-    def __post_init__(self):
-        if self.mem not in MEMORIES:
-            raise VitcError(f"region: memory must be one of {MEMORIES}, got {self.mem!r}")
-        if self.addr < 0 or self.rows <= 0 or self.cols <= 0:
-            raise VitcError(f"region {self}: address must be >= 0 and sizes positive")
-        if self.rows > self.bs:
-            raise VitcError(f"region {self}: {self.rows} rows exceed the block stride {self.bs}")
+
+class Region(_RegionFields):
+    """A `rows x cols` matrix at row `addr` of `mem`, column blocks `bs` rows apart."""
+
+    __slots__ = ()
+
+    def __new__(cls, mem: str, addr: int, rows: int, cols: int, bs: int) -> "Region":
+        region = tuple.__new__(cls, (mem, addr, rows, cols, bs))
+        if mem not in MEMORIES:
+            raise VitcError(f"region: memory must be one of {MEMORIES}, got {mem!r}")
+        if addr < 0 or rows <= 0 or cols <= 0:
+            raise VitcError(f"region {region}: address must be >= 0 and sizes positive")
+        if rows > bs:
+            raise VitcError(f"region {region}: {rows} rows exceed the block stride {bs}")
+        return region
 
     @classmethod
     def packed(cls, mem: str, addr: int, rows: int, cols: int) -> "Region":

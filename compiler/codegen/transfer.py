@@ -14,7 +14,7 @@ import functools
 import math
 
 from compiler.codegen.dram_view import DramView, SubAxis
-from compiler.codegen.program import ProgramBuilder
+from compiler.codegen.program import Prepared, ProgramBuilder
 from compiler.codegen.region import Region
 from isa.errors import VitcError
 
@@ -68,39 +68,57 @@ def col_pieces(axes: tuple[SubAxis, ...], c0: int, c1: int):
 def transfer(builder: ProgramBuilder, direction: str, view: DramView, region: Region, row0: int = 0, col0: int = 0) -> None:
     """Move view elements [row0 : row0+region.rows, col0 : col0+region.cols] (of the view as a
     matrix) into (`direction` "load") or out of ("store") `region`."""
+    builder.replay(_transfer_instructions(direction, view, region, row0, col0, builder.dim))
+
+
+@functools.lru_cache(maxsize=8192)
+def _transfer_instructions(direction: str, view: DramView, region: Region, row0: int, col0: int,
+                           dim: int) -> tuple[Prepared, ...]:
+    """The DMA instructions of a transfer. Three transfers in four repeat one made shortly
+    before (a streamed B tile for every row tile, A's rows for every column tile)."""
     addr, rows_axes, cols_axes = _matrix(view)
-    mem = region.mem
+    mem, bs = region.mem, region.bs
     esize = view.esize
     if (mem == "acc") != (esize == 4):
         raise VitcError(f"codegen: {esize}-byte elements cannot move to/from {mem}")
-    dim = builder.dim
-    mnemonic = "dma.load" if direction == "load" else "dma.store"
-    for col, col_offset, cols in col_pieces(cols_axes, col0, col0 + region.cols):
-        placed = col - col0
-        if placed % dim:
-            raise VitcError(f"codegen: a contiguous column run starts at column {placed} of a tile, not at a block boundary")
-        if placed + cols > region.cols:
-            raise VitcError(f"region {region}: column range {placed}+{cols} out of bounds")
-        block_addr = region.addr + placed // dim * region.bs
-        last_block = (cols - 1) // dim * region.bs  # rows from a row of the first block to the same row of the last
-        for row, offset, depth, depth_stride, rows, stride in row_pieces(rows_axes, row0, row0 + region.rows):
-            if depth * rows > region.bs:
-                raise VitcError(f"codegen: a transfer of {depth} x {rows} rows exceeds the block stride {region.bs}")
+    load = direction == "load"
+    mnemonic = "dma.load" if load else "dma.store"
+    pieces = tuple(row_pieces(rows_axes, row0, row0 + region.rows)) if len(rows_axes) > 1 else \
+        ((row0, row0 * rows_axes[0][1], 1, 0, region.rows, rows_axes[0][1]),)  # (one piece: `row_pieces` inlined)
+    prepared = []
+    for block, col_offset, cols in _column_runs(cols_axes, col0, region.cols, dim):
+        block_addr = region.addr + block * bs
+        last_block = (cols - 1) // dim * bs  # rows from a row of the first block to the same row of the last
+        for row, offset, depth, depth_stride, rows, stride in pieces:
+            if depth * rows > bs:
+                raise VitcError(f"codegen: a transfer of {depth} x {rows} rows exceeds the block stride {bs}")
             first = block_addr + row - row0
             dram = addr + (offset + col_offset) * esize
             fields = {
-                "mem": mem, "addr": first, "rows": rows, "cols": cols, "bs": region.bs,
+                "mem": mem, "addr": first, "rows": rows, "cols": cols, "bs": bs,
                 "depth": depth, "depth_stride": rows if depth > 1 else 0,
                 "dram": dram, "dram_stride": stride * esize, "dram_depth_stride": depth_stride * esize,
             }
             # The declared accesses, as `program.region_access` and `view_access` would give them
             # for the on-chip footprint (depth * rows rows of every block) and the DRAM window.
-            on_chip = (mem, first, first + last_block + depth * rows)
-            window = ("dram", dram, dram + ((depth - 1) * depth_stride + (rows - 1) * stride + cols) * esize)
-            if direction == "load":
-                builder.emit(mnemonic, fields, reads=[window], writes=[on_chip])
-            else:
-                builder.emit(mnemonic, fields, reads=[on_chip], writes=[window])
+            on_chip = ((mem, first, first + last_block + depth * rows),)
+            window = (("dram", dram, dram + ((depth - 1) * depth_stride + (rows - 1) * stride + cols) * esize),)
+            prepared.append(Prepared(mnemonic, fields, window, on_chip) if load else Prepared(mnemonic, fields, on_chip, window))
+    return tuple(prepared)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_runs(axes: tuple[SubAxis, ...], col0: int, cols: int, dim: int) -> tuple[tuple[int, int, int], ...]:
+    """The contiguous column runs of a transfer of columns [col0, col0 + cols): (first column
+    block of the region, DRAM offset, columns) each; every run lands at a block boundary (a DMA
+    writes lanes from 0). Tiles of one layer move the same columns again and again."""
+    runs = []
+    for col, col_offset, run in col_pieces(axes, col0, col0 + cols):
+        placed = col - col0
+        if placed % dim:
+            raise VitcError(f"codegen: a contiguous column run starts at column {placed} of a tile, not at a block boundary")
+        runs.append((placed // dim, col_offset, run))
+    return tuple(runs)
 
 
 @functools.lru_cache(maxsize=4096)

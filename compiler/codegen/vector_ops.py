@@ -34,10 +34,11 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.onchip import Arena
-from compiler.codegen.program import ProgramBuilder
+from compiler.codegen.program import Prepared, ProgramBuilder
 from compiler.codegen.region import Region, ceil_div
 from compiler.codegen.transfer import transfer
 from compiler.codegen.vector import vector_lowering
@@ -70,6 +71,15 @@ ROW_OPS = frozenset({"layernorm", "softmax", "qsoftmax", "reduce_mean"})
 def column_tileable(ops: list[Op]) -> bool:
     """Whether a chain of `ops` can run on tiles narrower than its rows (no row reduction)."""
     return not any(op.kind in ROW_OPS for op in ops)
+
+
+class _StageTile(NamedTuple):
+    """One stage on one tile, up to its DRAM rows: the per-tile loads (DRAM view, region,
+    whether it starts at the tile's first column), the stage's instructions and its output."""
+
+    loads: tuple[tuple[DramView, Region, bool], ...]
+    instructions: list[Prepared]
+    output: Region
 
 
 class VectorChain:
@@ -107,20 +117,27 @@ class VectorChain:
         self.view_shapes = [self.view_shapes[i] for i in kept]
         self.stages = [stages[i] for i in kept]
         self.lowerings = [lowerings[i] for i in kept]
+        self._dram_operands = self._list_dram_operands()
+        # Each lowering's constants, derived once (a softmax's exp table is computed, not read).
+        self.constant_blocks = [lowering.constants() for lowering in self.lowerings]
         self.out_view = out_view
         self.cols = tile_cols if self.column_tiled else shape[-1]
         self.copies = 2 if self.column_tiled else 1  # of the operands loaded once per column range
         self._tile_rows: dict[int, dict[str, int]] = {}
+        self._tile_cycles: dict[int, dict[str, int]] = {}
         self._tile_vector_cycles: dict[int, int] = {}
-        self._emitted: dict[tuple, list] = {}  # (stage, rows, input regions, output) -> its instructions
+        self._tiles: dict[tuple, _StageTile] = {}  # (stage, buffer set, shared copy, rows, chained input) -> its tile
+        self._operand_views: dict[tuple, DramView] = {}
 
     # ---- sizes -------------------------------------------------------------------------------
 
     def _kinds(self, index: int) -> list[tuple[int, str, str]]:
         """(operand index, kind, memory) of the operands stage `index` reads from DRAM."""
-        stage, lowering = self.stages[index], self.lowerings[index]
-        return [(i, kind, memory_of(v.type.dtype)) for i, (kind, v) in enumerate(zip(lowering.operand_kinds, stage.op.operands))
-                if i != stage.chained]
+        return self._dram_operands[index]
+
+    def _list_dram_operands(self) -> list[list[tuple[int, str, str]]]:
+        return [[(i, kind, memory_of(v.type.dtype)) for i, (kind, v) in enumerate(zip(lowering.operand_kinds, stage.op.operands))
+                 if i != stage.chained] for stage, lowering in zip(self.stages, self.lowerings)]
 
     def _width(self, index: int, operand: int, kind: str) -> int:
         """Columns of a per-tile operand: the output's, one, or (reduced) the operand's own."""
@@ -191,11 +208,11 @@ class VectorChain:
 
     def _count_once_rows(self) -> dict[str, int]:
         need = {"spad": 0, "acc": 0}
-        for index, lowering in enumerate(self.lowerings):
+        for index, blocks in enumerate(self.constant_blocks):
             for _, kind, mem in self._kinds(index):
                 if kind in ("row", "scalar"):
                     need[mem] += self.copies * ceil_div(self.cols if kind == "row" else 1, self.dim)
-            for block in lowering.constants():
+            for block in blocks:
                 need[block.mem] += block.rows * ceil_div(block.cols, self.dim)
         return need
 
@@ -208,11 +225,13 @@ class VectorChain:
         def dma(nbytes: int) -> int:
             return config.dma_latency + ceil_div(nbytes, config.dma_bytes_per_cycle)
 
-        load = sum(dma(rows * self._width(index, i, kind) * ESIZE[mem])
-                   for index in range(len(self.stages)) for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS)
-        stored = [len(self.stages) - 1, *self.stored]
-        store = sum(dma(rows * self.cols * ESIZE[memory_of(self.stages[i].op.result.type.dtype)]) for i in stored)
-        return {"load": load, "store": store, "vector": self._vector_cycles(rows)}
+        if rows not in self._tile_cycles:
+            load = sum(dma(rows * self._width(index, i, kind) * ESIZE[mem])
+                       for index in range(len(self.stages)) for i, kind, mem in self._kinds(index) if kind in PER_TILE_KINDS)
+            stored = [len(self.stages) - 1, *self.stored]
+            store = sum(dma(rows * self.cols * ESIZE[memory_of(self.stages[i].op.result.type.dtype)]) for i in stored)
+            self._tile_cycles[rows] = {"load": load, "store": store, "vector": self._vector_cycles(rows)}
+        return dict(self._tile_cycles[rows])
 
     def _vector_cycles(self, rows: int) -> int:
         """Cycles of the vector instructions of one tile of `rows` rows: each stage emitted on
@@ -222,7 +241,7 @@ class VectorChain:
         dim, total = self.dim, 0
         shapes = {"tile": (rows, self.cols), "broadcast": (rows, self.cols), "row": (1, self.cols),
                   "column": (rows, 1), "scalar": (1, 1)}
-        for stage, lowering in zip(self.stages, self.lowerings):
+        for stage, lowering, blocks in zip(self.stages, self.lowerings, self.constant_blocks):
             inputs = []
             for i, (kind, value) in enumerate(zip(lowering.operand_kinds, stage.op.operands)):
                 height, width = (rows, value.type.shape[-1]) if kind == "reduced" else shapes[kind]
@@ -230,8 +249,7 @@ class VectorChain:
             output = Region(memory_of(stage.op.result.type.dtype), 0, rows, self.cols, rows)
             scratch = tuple(Region.packed(mem, 0, max(count, 1), 1) for mem, count in zip(("spad", "acc"),
                                                                                           lowering.scratch_rows(rows)))
-            constants = {block.name: Region(block.mem, 0, block.rows, block.cols, block.rows)
-                         for block in lowering.constants()}
+            constants = {block.name: Region(block.mem, 0, block.rows, block.cols, block.rows) for block in blocks}
             instructions = lowering.emit(rows, inputs, output, scratch, constants, 0)
             total += sum(cycles(i.mnemonic, i.fields, self.config) for i in instructions)
         self._tile_vector_cycles[rows] = total
@@ -251,9 +269,11 @@ class VectorChain:
         sizes = {largest} | {size for size in range(dim, largest + 1, dim)}
         sizes |= {ceil_div(total, parts) for parts in range(ceil_div(total, largest), ceil_div(total, largest) + 4)}
 
+        def busiest(rows: int) -> int:
+            return max(self.tile_cycles(rows).values())
+
         def cost(rows: int) -> int:  # the tiles one after another, plus one more to fill and drain the pipeline
-            tiles = [rows] * (total // rows) + ([total % rows] if total % rows else [])
-            return sum(max(self.tile_cycles(size).values()) for size in tiles + [rows])
+            return (total // rows + 1) * busiest(rows) + (busiest(total % rows) if total % rows else 0)
 
         return min(sorted(size for size in sizes if 0 < size <= largest), key=cost)
 
@@ -285,11 +305,11 @@ class VectorChain:
         arenas = {"spad": spad, "acc": acc}
         dim = self.dim
         self.tile = tile
-        self._emitted.clear()  # instructions name this preparation's constants and scratch
+        self._tiles.clear()  # their instructions name this preparation's buffers
         self.constants, self.shared, self.slots = [], [], []
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
             constants = {}
-            for block in lowering.constants():
+            for block in self.constant_blocks[index]:
                 region = arenas[block.mem].region(block.rows, block.cols, dim, f"constant {block.name}")
                 view = DramView.contiguous(pool.add(block.data), (block.rows, block.cols), ESIZE[block.mem])
                 transfer(builder, "load", view, region)
@@ -333,7 +353,7 @@ class VectorChain:
                 kind = self.lowerings[index].operand_kinds[i]
                 full_cols = self.view_shapes[index][-1] if self.view_shapes[index] else 1
                 shape = (self.tile, full_cols) if kind == "broadcast" else self.view_shapes[index]
-                view = _as_operand(stage.operand_views[i], kind, shape)
+                view = self._operand_view(index, i, kind, shape)
                 transfer(builder, "load", view, regions[copy], 0, col0 if kind in ("row", "broadcast") else 0)
         return copy
 
@@ -345,37 +365,53 @@ class VectorChain:
         if copy is None:
             copy = self._load_shared(builder, col0)
         previous = produced
-        for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
-            tile_inputs, tile_output = self.slots[index][number % 2]
-            regions = []
-            for i, kind in enumerate(lowering.operand_kinds):
-                if i == stage.chained:
-                    regions.append(previous)
-                elif kind == "broadcast":
-                    regions.append(self.shared[index][i][copy].row_slice(0, rows))
-                elif i in self.shared[index]:
-                    regions.append(self.shared[index][i][copy])
-                else:
-                    full = tile_inputs[i]
-                    region = Region(full.mem, full.addr, rows, full.cols, full.bs)
-                    view = _as_operand(stage.operand_views[i], kind, self.view_shapes[index])
-                    transfer(builder, "load", view, region, row0, col0 if kind == "tile" else 0)
-                    regions.append(region)
-            output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
-            constants = self.constants[index]
+        for index in range(len(self.stages)):
             # Tiles alternate between two sets of buffers: most tiles repeat an earlier one's
-            # instructions exactly (the layer is the chain's own).
-            key = (index, rows, tuple(regions), output)
-            instructions = self._emitted.get(key)
-            if instructions is None:
-                instructions = self._emitted[key] = lowering.emit(rows, regions, output, self.scratch, constants,
-                                                                  builder.layer)
-            builder.emit_all(instructions, reads=regions + list(constants.values()) + self.scratch_used,
-                             writes=[output] + self.scratch_used)
+            # on-chip work exactly (the layer is the chain's own); only their DRAM rows differ.
+            key = (index, number % 2, copy, rows, previous)
+            tile = self._tiles.get(key)
+            if tile is None:
+                tile = self._tiles[key] = self._stage_tile(builder, index, number % 2, copy, rows, previous)
+            for view, region, tiled in tile.loads:
+                transfer(builder, "load", view, region, row0, col0 if tiled else 0)
+            builder.replay(tile.instructions)
             if index in self.stored:
-                transfer(builder, "store", self.stored[index], output, row0, col0)
-            previous = output
+                transfer(builder, "store", self.stored[index], tile.output, row0, col0)
+            previous = tile.output
         transfer(builder, "store", self.out_view, previous, row0, col0)
+
+    def _stage_tile(self, builder: ProgramBuilder, index: int, parity: int, copy: int, rows: int,
+                    previous: Region | None) -> _StageTile:
+        """Stage `index` on a tile of `rows` rows in buffer set `parity`, its once-per-column-range
+        operands in `copy`, its chained operand in `previous`."""
+        stage, lowering = self.stages[index], self.lowerings[index]
+        tile_inputs, tile_output = self.slots[index][parity]
+        regions, loads = [], []
+        for i, kind in enumerate(lowering.operand_kinds):
+            if i == stage.chained:
+                regions.append(previous)
+            elif kind == "broadcast":
+                regions.append(self.shared[index][i][copy].row_slice(0, rows))
+            elif i in self.shared[index]:
+                regions.append(self.shared[index][i][copy])
+            else:
+                full = tile_inputs[i]
+                regions.append(Region(full.mem, full.addr, rows, full.cols, full.bs))
+                loads.append((self._operand_view(index, i, kind, self.view_shapes[index]), regions[-1], kind == "tile"))
+        output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
+        constants = self.constants[index]
+        instructions = builder.prepare_all(lowering.emit(rows, regions, output, self.scratch, constants, builder.layer),
+                                           reads=regions + list(constants.values()) + self.scratch_used,
+                                           writes=[output] + self.scratch_used)
+        return _StageTile(tuple(loads), instructions, output)
+
+    def _operand_view(self, index: int, operand: int, kind: str, shape) -> DramView:
+        """Stage `index`'s operand as the matrix its kind asks for (`_as_operand`), rows those
+        of `shape`."""
+        key = (index, operand, kind, shape)
+        if key not in self._operand_views:
+            self._operand_views[key] = _as_operand(self.stages[index].operand_views[operand], kind, shape)
+        return self._operand_views[key]
 
     def emit(self, builder: ProgramBuilder, spad: Arena, acc: Arena, pool) -> None:
         """The whole chain on its own, tile by tile."""

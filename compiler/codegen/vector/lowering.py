@@ -115,6 +115,7 @@ class VectorLowering:
         shape = op.result.type.shape
         self.cols = shape[-1] if shape else 1
         self.total_rows = math.prod(shape[:-1]) if shape else 1
+        self._scratch_rows: dict[int, tuple[int, int]] = {}  # asked for every tile and tile size tried
 
     def error(self, message: str) -> VitcError:
         return VitcError(f"vector lowering of {self.op.describe()}: {message}")
@@ -135,9 +136,12 @@ class VectorLowering:
         return False
 
     def scratch_rows(self, rows: int) -> tuple[int, int]:
-        spad, acc = ScratchPlan("spad", 0, self.dim), ScratchPlan("acc", 0, self.dim)
-        self.plan_scratch(rows, spad, acc)
-        return spad.used, acc.used
+        counted = self._scratch_rows.get(rows)
+        if counted is None:
+            spad, acc = ScratchPlan("spad", 0, self.dim), ScratchPlan("acc", 0, self.dim)
+            self.plan_scratch(rows, spad, acc)
+            counted = self._scratch_rows[rows] = (spad.used, acc.used)
+        return counted
 
     def row_tile(self, max_spad_rows: int, max_acc_rows: int) -> int:
         """The largest row count (at most the op's rows) whose scratch fits; scratch grows
@@ -178,10 +182,11 @@ class VectorLowering:
     # ---- checks ----------------------------------------------------------------------------
 
     def _expected_shape(self, kind: str, rows: int, operand: int) -> tuple[int, int]:
+        if kind == "tile" or kind == "broadcast":
+            return rows, self.cols
         if kind == "reduced":
             return rows, self.op.operands[operand].type.shape[-1]
-        return {"tile": (rows, self.cols), "broadcast": (rows, self.cols), "row": (1, self.cols), "column": (rows, 1),
-                "scalar": (1, 1)}[kind]
+        return {"row": (1, self.cols), "column": (rows, 1), "scalar": (1, 1)}[kind]
 
     def _check_regions(self, rows, inputs, output, scratch) -> None:
         if len(inputs) != len(self.operand_kinds):

@@ -27,7 +27,7 @@ def test_a_regions_access_spans_its_block_layout(dim):
         region = Region(str(rng.choice(["spad", "acc"])), int(rng.integers(0, 500)), rows, int(rng.integers(1, 5 * dim)),
                         rows + int(rng.integers(0, 4)))
         b.emit("valu", {}, reads=[region])
-        assert b.items[-1].reads == [(region.mem, *_rows_of_block_layout(region, dim))], region
+        assert b.items[-1].reads == ((region.mem, *_rows_of_block_layout(region, dim)),), region
 
 
 def test_a_views_access_spans_its_bytes():
@@ -39,15 +39,25 @@ def test_a_views_access_spans_its_bytes():
         offsets = [sum(i * s for i, (_, s) in zip(index, subs)) for subs in [view.fine_axes()]
                    for index in itertools.product(*(range(e) for e, _ in view.fine_axes()))]
         first, last = view.addr + min(offsets) * view.esize, view.addr + (max(offsets) + 1) * view.esize
-        assert b.items[-1].reads == [("dram", first, last)], view
+        assert b.items[-1].reads == (("dram", first, last),), view
 
 
-def test_emit_all_gives_every_instruction_the_envelope_without_token_fields():
+def test_prepare_all_gives_every_instruction_the_envelope_without_token_fields():
     b = ProgramBuilder(16)
-    b.begin_layer("x")
     region = Region("acc", 8, 4, 16, 4)
-    b.emit_all([Instruction("valu", {"op": 0, "wait": 1, "signal": 2, "layer": 9}), Instruction("valu", {"op": 1})],
-               reads=[region], writes=[("acc", 0, 4)])
-    assert [(i.fields, i.layer, i.reads, i.writes) for i in b.items] == [
-        ({"op": 0}, 0, [("acc", 8, 12)], [("acc", 0, 4)]), ({"op": 1}, 0, [("acc", 8, 12)], [("acc", 0, 4)])]
-    assert b.items[0].reads is not b.items[1].reads
+    prepared = b.prepare_all([Instruction("valu", {"op": 0, "wait": 1, "signal": 2, "layer": 9}), Instruction("valu", {"op": 1})],
+                             reads=[region], writes=[("acc", 0, 4)])
+    assert prepared == [("valu", {"op": 0}, (("acc", 8, 12),), (("acc", 0, 4),)),
+                        ("valu", {"op": 1}, (("acc", 8, 12),), (("acc", 0, 4),))]
+
+
+def test_replay_appends_prepared_instructions_to_the_current_layer_each_with_its_own_fields():
+    b = ProgramBuilder(16)
+    prepared = [b.prepare("valu", {"op": 0}, reads=[Region("acc", 8, 4, 16, 4)], writes=[("acc", 0, 4)])]
+    b.begin_layer("x")
+    b.replay(prepared)
+    b.begin_layer("y")
+    b.replay(prepared)
+    assert [(i.mnemonic, i.fields, i.layer, i.reads, i.writes) for i in b.items] == [
+        ("valu", {"op": 0}, 0, (("acc", 8, 12),), (("acc", 0, 4),)), ("valu", {"op": 0}, 1, (("acc", 8, 12),), (("acc", 0, 4),))]
+    assert b.items[0].fields is not b.items[1].fields and b.items[0].fields is not prepared[0].fields
