@@ -23,6 +23,8 @@ Invariants:
 - `decode_program` extracts each field for all instructions of one opcode at once with numpy
   (shift and mask per 64-bit word), so 100k instructions decode in a fraction of a second;
   given `pcs`, it checks every instruction the same way but builds `Instruction`s only there;
+  `decode_program_columns` also returns those instructions' field values as numpy columns,
+  one `FieldColumns` per opcode (the emulator checks and costs them column by column);
   `encode_program` (and `encode_program_fields`, which takes the fields and shared columns
   instead of `Instruction`s) inserts them the same way, and gives exactly the bytes of `encode`.
 """
@@ -32,7 +34,7 @@ import functools
 import itertools
 import operator
 import struct
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -89,11 +91,8 @@ def encode_program_fields(mnemonics: Sequence[str], fields: Sequence[Mapping[str
     """
     shared = dict(shared or {})
     words = np.zeros((len(mnemonics), load_table().width_bytes // 8), dtype="<u8")
-    groups: dict[tuple, list[int]] = {}
-    for pc, key in enumerate(zip(mnemonics, map(tuple, fields))):
-        groups.setdefault(key, []).append(pc)
-    for (mnemonic, names), pcs in groups.items():
-        given = {name: column for name, column in zip(names, zip(*(fields[pc].values() for pc in pcs))) if name not in shared}
+    for mnemonic, names, pcs, columns in _field_groups(mnemonics, fields):
+        given = {name: column for name, column in zip(names, columns) if name not in shared}
         given.update((name, tuple(map(column.__getitem__, pcs))) for name, column in shared.items())
         group_words = _encode_group(mnemonic, given, len(pcs))
         if group_words is None:
@@ -101,6 +100,39 @@ def encode_program_fields(mnemonics: Sequence[str], fields: Sequence[Mapping[str
                                        for pc, (m, f) in enumerate(zip(mnemonics, fields))])
         words[pcs] = group_words
     return words.tobytes()
+
+
+def _field_groups(mnemonics: Sequence[str], fields: Sequence[Mapping]) -> Iterator[tuple[str, tuple, list[int], list]]:
+    """The instructions grouped by mnemonic and set of given field names: (mnemonic, names, pcs,
+    one column of values per name). A mnemonic whose instructions all give the same fields (the
+    usual case) is one group, its columns read by `itemgetter` whatever each dict's key order;
+    otherwise its instructions are grouped by their exact key order."""
+    by_mnemonic: dict[str, list[int]] = {}
+    for pc, mnemonic in enumerate(mnemonics):
+        by_mnemonic.setdefault(mnemonic, []).append(pc)
+    for mnemonic, pcs in by_mnemonic.items():
+        group = [fields[pc] for pc in pcs]
+        names = tuple(group[0])
+        columns = _columns_of_same_fields(group, names)
+        if columns is not None:
+            yield mnemonic, names, pcs, columns
+            continue
+        by_names: dict[tuple, list[int]] = {}
+        for pc, f in zip(pcs, group):
+            by_names.setdefault(tuple(f), []).append(pc)
+        for names, same in by_names.items():
+            yield mnemonic, names, same, list(zip(*(fields[pc].values() for pc in same)))
+
+
+def _columns_of_same_fields(group: list[Mapping], names: tuple) -> list[tuple] | None:
+    """One column per name when every dict of `group` has exactly the fields `names` (in any
+    order), else None."""
+    if len(names) < 2 or set(map(len, group)) != {len(names)}:
+        return None  # (one name: itemgetter would give values, not tuples)
+    try:
+        return list(zip(*map(operator.itemgetter(*names), group)))
+    except KeyError:  # as many fields, other names
+        return None
 
 
 def _encode_one_by_one(instructions: list[Instruction]) -> bytes:
@@ -177,13 +209,28 @@ def decode(word: bytes, pc: int = 0) -> Instruction:
     width = load_table().width_bytes
     if len(word) != width:
         raise VitcError(f"instruction {pc} (offset 0x{pc * width:x}): {len(word)} bytes, an instruction is {width}")
-    return _decode_words(word, first_pc=pc)[0]
+    return _decode_words(word, first_pc=pc)[0][0]
 
 
 def decode_program(code: bytes, pcs: Sequence[int] | None = None) -> list[Instruction]:
     """Decode a code section: a whole number of instruction words. Every instruction is checked;
     with `pcs`, only the instructions at those indices are built, and returned in that order
     (an emulator that shares work between equal operands needs one per distinct word)."""
+    return decode_program_columns(code, pcs)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldColumns:
+    """The decoded field values of the selected instructions of one opcode, as columns."""
+
+    spec: InstructionSpec
+    positions: np.ndarray  # each instruction's index in the selection (`pcs`, else the program)
+    values: dict  # field name (all but `opcode`) -> int64 array, float64 for f32 fields
+
+
+def decode_program_columns(code: bytes, pcs: Sequence[int] | None = None) -> tuple[list[Instruction], list[FieldColumns]]:
+    """`decode_program(code, pcs)` and the same instructions' field values as columns, one
+    `FieldColumns` per opcode present in the selection, in opcode order."""
     return _decode_words(code, first_pc=0, pcs=pcs)
 
 
@@ -296,7 +343,7 @@ def _check_tokens(spec: InstructionSpec, wait: int, signal: int, error) -> None:
             raise error(f"{name} names the instruction's own unit {spec.unit!r}")
 
 
-def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) -> list[Instruction]:
+def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) -> tuple[list[Instruction], list[FieldColumns]]:
     table = load_table()
     width = table.width_bytes
     if len(code) % width:
@@ -311,11 +358,25 @@ def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) 
     wanted[slice(None) if pcs is None else np.asarray(pcs, dtype=np.int64)] = True
     decoded: list[Instruction | None] = [None] * len(words)
     _check_opcodes(table, opcodes, first_pc)
+    groups = []
     # The opcodes present, in order (8 bits; bincount: np.unique would import numpy.ma, ~20 ms).
     for opcode in np.flatnonzero(np.bincount(opcodes.astype(np.intp), minlength=1)).tolist():
         index = np.flatnonzero(opcodes == opcode)
-        _decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded)
-    return decoded if pcs is None else [decoded[pc] for pc in pcs]
+        groups.append(_decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded))
+    if pcs is None:
+        return decoded, [group for group in groups if len(group.positions)]
+    # Positions in the selection: `pcs` may list an instruction twice, in any order.
+    pcs = np.asarray(pcs, dtype=np.int64)
+    selection = np.argsort(pcs, kind="stable")
+    selected_pcs = pcs[selection]
+    columns = []
+    for group in groups:
+        chosen = np.isin(selected_pcs, group.positions)
+        if not chosen.any():
+            continue
+        rows = np.searchsorted(group.positions, selected_pcs[chosen])
+        columns.append(FieldColumns(group.spec, selection[chosen], {name: value[rows] for name, value in group.values.items()}))
+    return [decoded[pc] for pc in pcs.tolist()], columns
 
 
 def _check_opcodes(table: InstructionTable, opcodes: np.ndarray, first_pc: int) -> None:
@@ -331,9 +392,9 @@ def _where(pc: int) -> str:
 
 
 def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, wanted: np.ndarray, first_pc: int,
-                  decoded: list) -> None:
+                  decoded: list) -> FieldColumns:
     """Check all instructions of one opcode and build the `wanted` ones: `rows` are their words,
-    `index` their positions."""
+    `index` their positions. Returns the wanted ones' columns, `positions` their indices."""
 
     def fail(row: int, message: str):
         pc = first_pc + int(index[row])
@@ -355,21 +416,23 @@ def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, wa
         codes[field.name] = column
     _check_group_tokens(spec, codes, fail)
     keep = np.flatnonzero(wanted)
-    names = list(codes)
-    columns = [_column_values(field, codes[field.name][keep]) for field in spec.fields[1:]]
-    mnemonic = spec.mnemonic
-    group = [Instruction(mnemonic, dict(zip(names, values))) for values in zip(*columns)]
-    for position, instr in zip(index[keep].tolist(), group):
+    values = {field.name: _column_values(field, codes[field.name][keep]) for field in spec.fields[1:]}
+    mnemonic, names = spec.mnemonic, list(values)
+    group = [Instruction(mnemonic, dict(zip(names, row))) for row in zip(*(column.tolist() for column in values.values()))]
+    positions = index[keep]
+    for position, instr in zip(positions.tolist(), group):
         decoded[position] = instr
+    return FieldColumns(spec, positions, values)
 
 
-def _column_values(field: Field, column: np.ndarray) -> list:
+def _column_values(field: Field, column: np.ndarray) -> np.ndarray:
+    """Field codes as values: float64 for f32 fields (exactly the float32 values), else int64."""
     if field.kind == "f32":
-        return column.astype(np.uint32).view(np.float32).astype(np.float64).tolist()
+        return column.astype(np.uint32).view(np.float32).astype(np.float64)
+    signed = column.astype(np.int64)
     if field.kind == "sint":
-        signed = column.astype(np.int64)
-        return (signed - ((signed >> (field.width - 1)) << field.width)).tolist()
-    return column.tolist()
+        return signed - ((signed >> (field.width - 1)) << field.width)
+    return signed
 
 
 def _check_group_tokens(spec: InstructionSpec, codes: dict, fail) -> None:

@@ -2,27 +2,30 @@
 
 `ACCESSES[mnemonic](fields, dim)` lists every on-chip region an instruction reads or writes as
 an `Access` (memory, rows, read or write), described arithmetically so that bounds checks cost
-no array work; `Access.rows()` gives the rows themselves, for the hazard checker.
-The same list serves the bounds check done before an instruction touches memory and the hazard
-checker. `dram_range` gives the DMA's DRAM bytes `[lo, hi)` and `dram_window` the bytes
-themselves, for the DMA semantics and the DRAM hazard shadow alike.
+no array work; `Access.rows()` gives the rows themselves, for the hazard checker. The field
+values may be ints (one instruction) or int64 arrays (many instructions of one mnemonic whose
+`SELECTORS` fields are equal, given as ints): the same arithmetic describes them all, so
+`check_columns` checks a whole program's instructions with a few numpy operations per kind.
+`dram_range` gives the DMA's DRAM bytes `[lo, hi)` and `dram_window` the bytes themselves, for
+the DMA semantics and the DRAM hazard shadow alike.
 
-Invariants checked by `check_bounds` (each failure is a VitcError naming the field):
+Invariants checked by `check_columns` (each failure has a message naming the field), in this
+order for each instruction, the first failing one being its error:
 - rows, cols, depth, m, k, n are at least 1;
 - a region with more than one column block has rows <= bs (blocks must not overlap);
-- every row is inside its memory and every DRAM byte inside the binary's DRAM;
 - no access touches more rows (counting repeats, e.g. `depth_stride = 0`) than its memory has,
-  which bounds the work and the memory of any one instruction;
-- `transpose`, `copy` and `fmm` do not write over their own sources (the ISA forbids it).
+  which bounds the work and the memory of any one instruction, and every row is inside its
+  memory (both per access, in access order);
+- `transpose`, `copy` and `fmm` do not write over their own sources (the ISA forbids it);
+- every DRAM byte is inside the binary's DRAM.
 A read-modify-write (mm with accum=1) is listed as a write: for hazards a write subsumes a read.
 """
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from isa.costs import dma_element_size
-from isa.errors import VitcError
 from runtime_emulator.regions import Region
 from runtime_emulator.semantics.elementwise import BMODE_COL, BMODE_FULL, BMODE_ROW
 from runtime_emulator.semantics.lut import TABLE_SIZE
@@ -48,6 +51,7 @@ class Access(NamedTuple):
     bs: int = 0
     depth: int = 1
     depth_stride: int = 0
+    cols: int = 1  # the region's columns (for messages)
 
     def rows(self) -> slice | np.ndarray:
         """The rows as a slice when they are contiguous (the common case), else an index array."""
@@ -62,13 +66,7 @@ class Access(NamedTuple):
 
 
 def _region(mem, field, region: Region, dim, write, depth=1, depth_stride=0) -> Access:
-    blocks = region.blocks(dim)
-    if blocks > 1 and region.rows > region.bs:
-        raise VitcError(
-            f"{field}: region of {region.rows} rows and {region.cols} columns has block stride "
-            f"{region.bs} < rows, so its column blocks overlap"
-        )
-    return Access(mem, region.addr, region.rows, write, field, blocks, region.bs, depth, depth_stride)
+    return Access(mem, region.addr, region.rows, write, field, region.blocks(dim), region.bs, depth, depth_stride, region.cols)
 
 
 def _column(mem, field, addr, rows, write) -> Access:
@@ -192,6 +190,15 @@ ACCESSES = {
     "halt": lambda f, dim: [],
 }
 
+# The fields whose values select the shape of an instruction's accesses (which operands it has,
+# in which memory, transposed or not) and its DMA element size: `ACCESSES`, `dram_range` and
+# the work counts of `timing.py` take these as ints and every other field as ints or arrays.
+SELECTORS = {
+    "dma.load": ("mem", "zero"), "dma.store": ("mem",), "mm": ("bt",), "copy": ("mem",), "requant": ("pc",),
+    "quant": ("pr",), "valu": ("bmode",), "vfma": ("bmode", "cmode"), "fmm": ("bt",), "rowmax": ("mem",),
+    "lut": ("out", "pr"), "qadd": ("bbc",), "qmul": ("bbc",),
+}
+
 SIZE_FIELDS = ("rows", "cols", "depth", "m", "k", "n")
 # The ISA forbids these to write over their own sources: (source, destination) access indices.
 NO_OVERLAP = {"transpose": ((0, 1),), "copy": ((0, 1),), "fmm": ((0, 2), (1, 2))}
@@ -227,45 +234,75 @@ def dram_range(mnemonic: str, f) -> tuple[int, int] | None:
     return f["dram"], f["dram"] + last + f["cols"] * dma_element_size(f)
 
 
-def check_bounds(mnemonic: str, f, dim: int, memory_rows: dict, dram_size: int) -> tuple[list[Access], tuple[int, int] | None]:
-    """Check the instruction's sizes and addresses; return its accesses and its DRAM bytes
-    (`dram_range`)."""
+Check = tuple[np.ndarray, Callable[[int], str]]  # (fails, per instruction; the message of instruction i)
+
+
+def check_columns(mnemonic: str, f, count: int, dim: int, memory_rows: dict, dram_size: int) -> list[Check]:
+    """The checks of `count` instructions of `mnemonic` (`f`: field name -> int64 array, the
+    `SELECTORS` fields as ints), in the order an instruction's first failure is reported."""
+    checks = []
+
+    def check(fails, message: Callable[[int], str]) -> None:
+        checks.append((np.broadcast_to(fails, (count,)), message))
+
     for name in SIZE_FIELDS:
-        if name in f and f[name] < 1:
-            raise VitcError(f"field {name}={f[name]} must be at least 1")
+        if name in f:
+            check(f[name] < 1, lambda i, name=name: f"field {name}={_at(f[name], i)} must be at least 1")
     accesses = ACCESSES[mnemonic](f, dim)
-    for access in accesses:
-        last, available = access.last_row(), memory_rows[access.mem]
-        touched = access.depth * access.blocks * access.length
-        if touched > available:
-            raise VitcError(
-                f"{access.field}: touches {touched} {access.mem} rows (with repeats), more than the "
-                f"{available} it has"
-            )
-        if last >= available:
-            raise VitcError(f"{access.field}: {access.mem} row {last} is out of range ({access.mem} has {available} rows)")
+    for a in accesses:
+        check((a.blocks > 1) & (a.length > a.bs), lambda i, a=a: (
+            f"{a.field}: region of {_at(a.length, i)} rows and {_at(a.cols, i)} columns has block stride "
+            f"{_at(a.bs, i)} < rows, so its column blocks overlap"))
+    for a in accesses:
+        available, touched, last = memory_rows[a.mem], a.depth * a.blocks * a.length, a.last_row()
+        check(touched > available, lambda i, a=a, touched=touched, available=available: (
+            f"{a.field}: touches {_at(touched, i)} {a.mem} rows (with repeats), more than the {available} it has"))
+        check(last >= available, lambda i, a=a, last=last, available=available: (
+            f"{a.field}: {a.mem} row {_at(last, i)} is out of range ({a.mem} has {available} rows)"))
     for src, dst in NO_OVERLAP.get(mnemonic, ()):
-        _check_disjoint(accesses[src], accesses[dst])
+        shared = _first_shared_rows(accesses[src], accesses[dst], count)
+        check(shared >= 0, lambda i, s=accesses[src], d=accesses[dst], shared=shared: (
+            f"source ({s.field}) and destination ({d.field}) overlap at {s.mem} row {shared[i]}"))
     span = dram_range(mnemonic, f)
-    if span is not None and span[1] > dram_size:
-        raise VitcError(f"DRAM bytes [{span[0]:#x}, {span[1]:#x}) exceed the DRAM size {dram_size:#x}")
-    return accesses, span
+    if span is not None:
+        check(span[1] > dram_size, lambda i: (
+            f"DRAM bytes [{_at(span[0], i):#x}, {_at(span[1], i):#x}) exceed the DRAM size {dram_size:#x}"))
+    return checks
 
 
-def _check_disjoint(src: Access, dst: Access) -> None:
-    if src.mem != dst.mem or src.last_row() < dst.first or dst.last_row() < src.first:
-        return
-    src_rows, dst_rows = src.rows(), dst.rows()
-    if isinstance(src_rows, slice) and isinstance(dst_rows, slice):  # contiguous: the hulls are the rows
-        raise _overlap_error(src, dst, max(src.first, dst.first))
+def _at(value, i: int) -> int:
+    """Instruction i's value of a column, or the value all share."""
+    return int(value[i]) if isinstance(value, np.ndarray) else int(value)
+
+
+def _first_shared_rows(src: Access, dst: Access, count: int) -> np.ndarray:
+    """Per instruction, the first row both accesses touch, -1 where they share none. The hulls
+    decide for all at once; only where hulls meet and a side is not contiguous are the rows
+    compared, one instruction at a time (rare: a strided copy next to its source)."""
+    if src.mem != dst.mem:
+        return np.full(count, -1, np.int64)
+    meet = np.broadcast_to(~((src.last_row() < dst.first) | (dst.last_row() < src.first)), (count,))
+    shared = np.where(meet, np.maximum(src.first, dst.first), -1).astype(np.int64)
+    both_contiguous = _contiguous(src) & _contiguous(dst)  # the hulls are the rows
+    for i in np.flatnonzero(meet & ~both_contiguous).tolist():
+        shared[i] = _first_shared_row(_one(src, i), _one(dst, i))
+    return shared
+
+
+def _contiguous(a: Access) -> np.ndarray:
+    return np.asarray((a.depth == 1) & ((a.blocks == 1) | (a.bs == a.length)), bool)
+
+
+def _one(a: Access, i: int) -> Access:
+    """Instruction i's access, its numbers as ints."""
+    return a._replace(**{name: _at(getattr(a, name), i) for name in
+                         ("first", "length", "blocks", "bs", "depth", "depth_stride", "cols")})
+
+
+def _first_shared_row(src: Access, dst: Access) -> int:
     size = max(src.last_row(), dst.last_row()) + 1
     in_src, in_dst = np.zeros(size, bool), np.zeros(size, bool)
-    in_src[src_rows] = True
-    in_dst[dst_rows] = True
+    in_src[src.rows()] = True
+    in_dst[dst.rows()] = True
     shared = np.flatnonzero(in_src & in_dst)
-    if len(shared):
-        raise _overlap_error(src, dst, int(shared[0]))
-
-
-def _overlap_error(src: Access, dst: Access, row: int) -> VitcError:
-    return VitcError(f"source ({src.field}) and destination ({dst.field}) overlap at {src.mem} row {row}")
+    return int(shared[0]) if len(shared) else -1

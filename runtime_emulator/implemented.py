@@ -4,9 +4,14 @@ fields, the values its semantics know.
 The ISA table (isa/instructions.toml) may grow ahead of the emulator: a new instruction, a new
 field or a new enum value. `check_implemented` refuses an instruction that uses any of them
 (a new field is accepted only at its default, which by convention keeps the old meaning), so
-the emulator never silently ignores semantics it does not know.
+the emulator never silently ignores semantics it does not know. `implemented_checks` checks
+many instructions of one kind at once, on their field columns.
 tests/runtime_emulator/test_implemented.py fails while this file and the table disagree.
 """
+
+from typing import Callable
+
+import numpy as np
 
 from isa.encoding import Instruction
 from isa.errors import VitcError
@@ -36,17 +41,34 @@ IMPLEMENTED: dict[str, dict[str, tuple[str, ...] | None]] = {
 
 
 def check_implemented(spec: InstructionSpec, instr: Instruction) -> None:
+    """Refuse one instruction using what the emulator does not implement (`implemented_checks`)."""
+    values = {name: np.array([value]) for name, value in instr.fields.items()}
+    for fails, message in implemented_checks(spec, values, 1):
+        if fails[0]:
+            raise VitcError(message(0))
+
+
+def implemented_checks(spec: InstructionSpec, values: dict, count: int) -> list[tuple[np.ndarray, Callable[[int], str]]]:
+    """For `count` instructions of `spec` (`values`: field name -> array, one value each), each
+    check as (fails, per instruction; the message of instruction i), in the order an
+    instruction's first failure is reported: the instruction itself, then each field the
+    emulator does not know (which must keep its default), then each enum field's code."""
     known = IMPLEMENTED.get(spec.mnemonic)
     if known is None:
-        raise VitcError(f"the emulator does not implement {spec.mnemonic!r} yet (it is in the ISA table)")
+        message = f"the emulator does not implement {spec.mnemonic!r} yet (it is in the ISA table)"
+        return [(np.ones(count, bool), lambda i: message)]
     unknown, enums = _checks(spec, known)
-    fields = instr.fields
+    checks = []
     for field in unknown:
-        if fields.get(field.name, field.default) != field.default:
-            raise VitcError(f"the emulator does not implement field {field.name}={fields[field.name]} of {spec.mnemonic} yet")
+        column = values[field.name]
+        fails = np.ones(count, bool) if field.default is None else column != field.default
+        checks.append((fails, lambda i, field=field, column=column: (
+            f"the emulator does not implement field {field.name}={column[i].item()} of {spec.mnemonic} yet")))
     for field, codes in enums:
-        if field.name in fields and fields[field.name] not in codes:
-            raise VitcError(f"the emulator does not implement {field.name}={field.values[fields[field.name]]} of {spec.mnemonic} yet")
+        column = values[field.name]
+        checks.append((~np.isin(column, codes), lambda i, field=field, column=column: (
+            f"the emulator does not implement {field.name}={field.values[column[i]]} of {spec.mnemonic} yet")))
+    return checks
 
 
 _CHECKS: dict[str, tuple[InstructionSpec, dict, tuple]] = {}
@@ -61,7 +83,7 @@ def _checks(spec: InstructionSpec, known: dict) -> tuple[tuple, tuple]:
         return cached[2]
     own = [field for field in spec.fields if field.name not in COMMON_FIELDS]
     unknown = tuple(field for field in own if field.name not in known)
-    enums = tuple((field, frozenset(field.values.index(value) for value in known[field.name]))
+    enums = tuple((field, np.array(sorted(field.values.index(value) for value in known[field.name]), np.int64))
                   for field in own if field.name in known and known[field.name] is not None)
     _CHECKS[spec.mnemonic] = (spec, known, (unknown, enums))
     return unknown, enums

@@ -1,37 +1,46 @@
-"""A decoded program prepared for execution: one `Op` per instruction, up to `halt`.
+"""A decoded program prepared for execution: its instructions as columns (unit, tokens, layer,
+cycles, body, by pc), the `Body` each shares with the instructions of equal operands, and one
+`Op` per instruction for the units that walk the program one instruction at a time.
 
 Everything that does not depend on data is computed once here, before anything runs: the unit,
-the token bits as tuples of units, the bounds-checked on-chip accesses, the cycle cost, MACs,
-vector elements and DRAM bytes, and the semantics bound to the run's machine (`Body.run`, made
-by the mnemonic's binder in `SEMANTICS`: views of the memories and derived constants are made
-once). The run loop then does no per-instruction decoding. Instructions that differ only in
-their tokens and layer share one `Body` (a program repeats its tiles and blocks many times):
-they are found by comparing the instruction words with those bits masked out, which the
-one-to-one encoding makes the same as comparing the operand fields. Only those classes' first
-instructions are decoded into `Instruction`s (every word is still checked); an `Op` builds its
-own from its body's when a message or a trace asks for it.
+the token bits, the bounds-checked on-chip accesses, the cycle cost, MACs, vector elements and
+DRAM bytes, and the semantics bound to the run's machine (`Body.run`, made by the mnemonic's
+binder in `SEMANTICS`: views of the memories and derived constants are made once). The run loop
+then does no per-instruction decoding. Instructions that differ only in their tokens and layer
+share one `Body` (a program repeats its tiles and blocks many times): they are found by
+comparing the instruction words with those bits masked out, which the one-to-one encoding
+makes the same as comparing the operand fields. Only those classes' first instructions are
+decoded into `Instruction`s (every word is still checked); an `Op` builds its own from its
+body's when a message or a trace asks for it. The checks and the work counts run on the
+classes' field columns, a few numpy operations per kind of instruction (`footprint`,
+`implemented`, `timing`); only binding and the cycle cost are per class.
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could
   never run, so it is reported rather than ignored);
-- every instruction's sizes and addresses are checked before the first instruction runs; an
-  error names the instruction by `describe(op)`: pc, byte offset and disassembly.
+- every instruction's sizes and addresses are checked before the first instruction runs, and
+  nothing is bound before its checks passed; the error reported is the first in program order
+  (at one instruction: what the emulator does not implement, then its layer, then its operands,
+  each in the order of `implemented_checks` and `footprint.check_columns`), naming the
+  instruction by `describe`: pc, byte offset and disassembly;
+- classes are numbered in the order of their first instruction, so `bodies` are too.
 """
 
 import functools
+import itertools
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from isa import costs
 from isa.config import HardwareConfig
 from isa.disassembler import format_instruction
-from isa.encoding import Instruction, decode_program
+from isa.encoding import FieldColumns, Instruction, decode_program_columns
 from isa.errors import VitcError
 from isa.table import COMMON_FIELDS, WORD_BITS, load_table
 from runtime_emulator import footprint, timing
-from runtime_emulator.implemented import check_implemented
+from runtime_emulator.implemented import IMPLEMENTED, implemented_checks
 from runtime_emulator.machine import Machine
 from runtime_emulator.semantics import (
     dma, elementwise, float_matmul, layout, lut, matrix, qlinear, quantization, reductions,
@@ -80,17 +89,28 @@ class Body:
     instruction: Instruction  # the first instruction with these operands (its tokens and layer are its own)
     unit: int  # index into units.UNITS, or CONTROL
     run: Callable[[], None]  # the instruction's semantics, bound to the run's machine
-    accesses: list
     cycles: int
-    macs: int
-    vector_elements: int
-    dram_read: int
-    dram_written: int
-    dram_span: tuple[int, int] | None  # DRAM bytes [lo, hi) a DMA reads or writes
+    dim: int  # the configuration's, for the accesses
+    known_accesses: list | None = None  # `accesses`, once asked for
+
+    @property
+    def accesses(self) -> list:
+        """The on-chip accesses (`footprint.Access`), made when first asked for (the hazard
+        checker asks; a run without it never does)."""
+        if self.known_accesses is None:
+            self.known_accesses = footprint.ACCESSES[self.instruction.mnemonic](self.instruction.fields, self.dim)
+        return self.known_accesses
+
+    @property
+    def dram_span(self) -> tuple[int, int] | None:
+        """DRAM bytes [lo, hi) a DMA reads or writes (`footprint.dram_range`)."""
+        return footprint.dram_range(self.instruction.mnemonic, self.instruction.fields)
 
 
-@dataclass(slots=True)
-class Op:
+class Op(NamedTuple):
+    """One instruction of the program. A named tuple so that a program's ops are made without a
+    Python call each (`_make_ops`)."""
+
     pc: int
     waits: tuple[int, ...]  # units to pop a token from before starting
     signals: tuple[int, ...]  # units to push a token to when finished
@@ -128,24 +148,45 @@ class Op:
         return self.body.cycles
 
     @property
-    def macs(self) -> int:
-        return self.body.macs
-
-    @property
-    def vector_elements(self) -> int:
-        return self.body.vector_elements
-
-    @property
-    def dram_read(self) -> int:
-        return self.body.dram_read
-
-    @property
-    def dram_written(self) -> int:
-        return self.body.dram_written
-
-    @property
     def dram_span(self) -> tuple[int, int] | None:
         return self.body.dram_span
+
+
+@dataclass(eq=False)
+class Work:
+    """What each body's instruction does, for the statistics (`timing.py`): int64 arrays
+    indexed by body."""
+
+    macs: np.ndarray
+    vector_elements: np.ndarray
+    dram_read: np.ndarray
+    dram_written: np.ndarray
+
+
+@dataclass(eq=False)
+class Program:
+    """A prepared program: `ops[pc]`, and the same instructions as int64 columns indexed by pc
+    (`body` indexes `bodies`). Iterating or indexing it gives the ops."""
+
+    ops: list[Op]
+    bodies: list[Body]
+    work: Work
+    body: np.ndarray
+    opcode: np.ndarray
+    unit: np.ndarray  # CONTROL for halt
+    wait: np.ndarray  # token masks
+    signal: np.ndarray
+    layer: np.ndarray
+    cycles: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __getitem__(self, pc: int) -> Op:
+        return self.ops[pc]
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
 
 
 def describe(pc: int, instruction: Instruction) -> str:
@@ -154,56 +195,120 @@ def describe(pc: int, instruction: Instruction) -> str:
     return f"pc {pc} (offset 0x{offset:x}) `{format_instruction(instruction)}`"
 
 
-def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: int) -> list[Op]:
-    """Decode the code section and prepare its `Op`s, their semantics bound to `machine` (whose
-    DRAM size bounds the DMAs)."""
+def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: int) -> Program:
+    """Decode the code section and prepare its instructions, their semantics bound to `machine`
+    (whose DRAM size bounds the DMAs)."""
     table = load_table()
-    whole = len(code) // table.width_bytes  # a truncated last word is reported by decode_program
+    whole = len(code) // table.width_bytes  # a truncated last word is reported by decode_program_columns
     words = np.frombuffer(code, "<u8", count=whole * table.width_bytes // 8).reshape(whole, table.width_bytes // 8)
-    classes, first_pcs = _operand_classes(words)
-    firsts = first_pcs.tolist()
-    operands = decode_program(code, firsts)  # checks every word, builds one instruction per class
-    classes = classes.tolist()
-    waits, signals = (_common_field(words, name).tolist() for name in ("wait", "signal"))
-    layer_array = _common_field(words, "layer")
-    layers = layer_array.tolist()
+    body, firsts = _operand_classes(words)
+    operands, groups = decode_program_columns(code, firsts)  # checks every word, one instruction per class
+    common = {name: _common_field(words, name) for name in COMMON_FIELDS}
 
     def instruction_at(pc: int) -> Instruction:
-        return _with_common(operands[classes[pc]], waits[pc], signals[pc], layers[pc])
+        return _with_common(operands[body[pc]], int(common["wait"][pc]), int(common["signal"][pc]), int(common["layer"][pc]))
 
-    halts = np.flatnonzero(_common_field(words, "opcode") == table.by_mnemonic["halt"].opcode).tolist()
+    halts = np.flatnonzero(common["opcode"] == table.by_mnemonic["halt"].opcode).tolist()
     if not halts:
         raise VitcError("program has no halt instruction")
     if halts[0] != whole - 1:
         pc = halts[0] + 1
         raise VitcError(f"{describe(pc, instruction_at(pc))}: code after halt (pc {halts[0]}) can never run")
+    failures, work = _check_and_count(groups, firsts, config, len(machine.dram))
+    bad_layers = np.flatnonzero(common["layer"] >= max(layer_count, 1))
+    if len(bad_layers):
+        layer = int(common["layer"][bad_layers[0]])
+        failures.append((int(bad_layers[0]), 1, lambda: f"layer {layer} is not in the binary's layer table ({layer_count} names)"))
+    first_failure = min(failures, key=lambda failure: failure[:2], default=None)
+    checked = len(operands) if first_failure is None else int(np.searchsorted(firsts, first_failure[0]))
+    bodies = _bind(operands[:checked], firsts[:checked], config, machine)
+    if first_failure is not None:
+        pc, _, message = first_failure
+        raise VitcError(f"{describe(pc, instruction_at(pc))}: {message()}")
+    units = np.array([b.unit for b in bodies], np.int64)
+    cycles = np.array([b.cycles for b in bodies], np.int64)
+    ops = _make_ops(common["wait"], common["signal"], common["layer"], map(bodies.__getitem__, body.tolist()))
+    return Program(ops, bodies, work, body, common["opcode"], units[body], common["wait"], common["signal"],
+                   common["layer"], cycles[body])
+
+
+def _make_ops(waits: np.ndarray, signals: np.ndarray, layers: np.ndarray, bodies: Iterable[Body]) -> list[Op]:
+    """`Op(pc, ...)` for every pc, each made by `tuple.__new__` straight from C (`Op(...)`
+    would run the named tuple's Python `__new__`, most of the cost at 20k+ instructions)."""
+    columns = zip(range(len(waits)), map(MASK_UNITS.__getitem__, waits.tolist()),
+                  map(MASK_UNITS.__getitem__, signals.tolist()), layers.tolist(), bodies)
+    return list(itertools.starmap(tuple.__new__, zip(itertools.repeat(Op), columns)))
+
+
+Failure = tuple[int, int, Callable[[], str]]  # (pc, rank at that pc, the message)
+
+
+def _check_and_count(groups: list[FieldColumns], firsts: np.ndarray, config: HardwareConfig,
+                     dram_size: int) -> tuple[list[Failure], Work]:
+    """Each kind of instruction's first failure (rank 0: not implemented, 2: operands; the
+    layer check is rank 1) and every class's work, from the classes' field columns."""
     memory_rows = footprint.memory_rows(config)
-    layer_limit = max(layer_count, 1)
-    bad_layers = np.flatnonzero(layer_array >= layer_limit)
-    bad_layer = int(bad_layers[0]) if len(bad_layers) else whole
-    bodies: list[Body | None] = [None] * len(firsts)
-    # In pc order, so that the first bad instruction is the one reported.
-    for body_index in np.argsort(first_pcs).tolist():
-        pc = firsts[body_index]
-        if pc > bad_layer:
-            break
-        instr = operands[body_index]
+    work = Work(*(np.zeros(len(firsts), np.int64) for _ in range(4)))
+    failures = []
+    for group in groups:
+        pcs, mnemonic, count = firsts[group.positions], group.spec.mnemonic, len(group.positions)
+        failures += _first_failure(implemented_checks(group.spec, group.values, count), pcs, rank=0)
+        if mnemonic not in IMPLEMENTED:
+            continue
+        unit_name = group.spec.unit
+        for rows, f in _by_selectors(mnemonic, group.values):
+            checks = footprint.check_columns(mnemonic, f, len(rows), config.dim, memory_rows, dram_size)
+            failures += _first_failure(checks, pcs[rows], rank=2)
+            classes = group.positions[rows]
+            moved = timing.dram_bytes_moved(mnemonic, f)
+            work.macs[classes] = timing.macs(mnemonic, f)
+            work.vector_elements[classes] = timing.vector_elements(mnemonic, unit_name, f)
+            work.dram_read[classes] = moved if mnemonic == "dma.load" else 0
+            work.dram_written[classes] = moved if mnemonic == "dma.store" else 0
+    return failures, work
+
+
+def _first_failure(checks: list[footprint.Check], pcs: np.ndarray, rank: int) -> list[Failure]:
+    """The first instruction (lowest pc) failing any of `checks`, with the message of its first
+    failing check; none when every instruction passes."""
+    if not checks:
+        return []
+    fails = np.logical_or.reduce([failing for failing, _ in checks])
+    if not fails.any():
+        return []
+    i = int(np.argmax(fails))  # pcs ascend
+    message = next(message for failing, message in checks if failing[i])
+    return [(int(pcs[i]), rank, functools.partial(message, i))]
+
+
+def _by_selectors(mnemonic: str, values: dict) -> Iterator[tuple[np.ndarray, dict]]:
+    """The rows of one kind's columns split by the values of its `footprint.SELECTORS` fields,
+    each part with its fields: the selectors as ints, every other field an array."""
+    names = footprint.SELECTORS.get(mnemonic, ())
+    key = np.zeros(len(next(iter(values.values()), ())), np.int64)
+    for name in names:
+        key = key * (int(values[name].max()) + 1) + values[name]  # codes are small and non-negative
+    for code in np.flatnonzero(np.bincount(key)).tolist():
+        rows = np.flatnonzero(key == code)
+        fields = {name: column[rows] for name, column in values.items()}
+        fields.update((name, int(values[name][rows[0]])) for name in names)
+        yield rows, fields
+
+
+def _bind(operands: list[Instruction], firsts: np.ndarray, config: HardwareConfig, machine: Machine) -> list[Body]:
+    """One checked class per instruction of `operands` (in pc order): its cycle cost and its
+    semantics bound to the machine; a binder's error names the instruction."""
+    by_mnemonic = load_table().by_mnemonic
+    bodies = []
+    for pc, instr in zip(firsts.tolist(), operands):
+        mnemonic, f = instr.mnemonic, instr.fields
         try:
-            check_implemented(table.by_mnemonic[instr.mnemonic], instr)
-            if pc == bad_layer:
-                break  # its layer is reported before its operands are checked
-            bodies[body_index] = _body(instr, config, machine, memory_rows)
+            run = SEMANTICS[mnemonic](machine, f)
         except VitcError as err:
             raise VitcError(f"{describe(pc, instr)}: {err}") from None
-    if bad_layer < whole:
-        layer = layers[bad_layer]
-        raise VitcError(
-            f"{describe(bad_layer, instruction_at(bad_layer))}: layer {layer} is not in the binary's layer table ({layer_count} names)"
-        )
-    return [
-        Op(pc, MASK_UNITS[wait], MASK_UNITS[signal], layer, bodies[body_index])
-        for pc, (wait, signal, layer, body_index) in enumerate(zip(waits, signals, layers, classes))
-    ]
+        unit = UNIT_INDEX.get(by_mnemonic[mnemonic].unit, CONTROL)
+        bodies.append(Body(instr, unit, run, costs.cycles(mnemonic, f, config), config.dim))
+    return bodies
 
 
 def _with_common(operands: Instruction, wait: int, signal: int, layer: int) -> Instruction:
@@ -219,13 +324,13 @@ def _mask(units: tuple[int, ...]) -> int:
 def _common_field(words: np.ndarray, name: str) -> np.ndarray:
     """The value of a common field (same bits in every instruction) in every instruction word."""
     field = load_table().instructions[0].field_by_name[name]
-    return (words[:, field.lsb // WORD_BITS] >> np.uint64(field.lsb % WORD_BITS)) & np.uint64(field.mask)
+    return ((words[:, field.lsb // WORD_BITS] >> np.uint64(field.lsb % WORD_BITS)) & np.uint64(field.mask)).astype(np.int64)
 
 
 def _operand_classes(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Instructions whose words are equal but for the wait, signal and layer bits have the same
     opcode and operands (the encoding is one to one): for each instruction the index of its
-    class, and for each class its first instruction."""
+    class, and for each class its first instruction; classes are numbered in that order."""
     masked = words.copy()
     for name in COMMON_FIELDS[1:]:
         field = load_table().instructions[0].field_by_name[name]
@@ -236,27 +341,10 @@ def _operand_classes(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ordered = masked[order]
     starts_class = np.ones(len(order), dtype=bool)
     starts_class[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    firsts = order[starts_class]
+    by_first = np.argsort(firsts)
+    number = np.empty(len(firsts), np.int64)
+    number[by_first] = np.arange(len(firsts))
     classes = np.empty(len(order), dtype=np.int64)
-    classes[order] = np.cumsum(starts_class) - 1
-    return classes, order[starts_class]
-
-
-def _body(instr: Instruction, config: HardwareConfig, machine: Machine, memory_rows: dict) -> Body:
-    """Check the instruction's operands (VitcError on a bad one), compute its costs and bind its
-    semantics to the machine (only after the checks: binding makes views of the memories)."""
-    mnemonic, f = instr.mnemonic, instr.fields
-    unit_name = load_table().by_mnemonic[mnemonic].unit
-    accesses, dram_span = footprint.check_bounds(mnemonic, f, config.dim, memory_rows, len(machine.dram))
-    moved = timing.dram_bytes_moved(mnemonic, f)
-    return Body(
-        instruction=instr,
-        unit=UNIT_INDEX.get(unit_name, CONTROL),
-        run=SEMANTICS[mnemonic](machine, f),
-        accesses=accesses,
-        cycles=costs.cycles(mnemonic, f, config),
-        macs=timing.macs(mnemonic, f),
-        vector_elements=timing.vector_elements(mnemonic, unit_name, f),
-        dram_read=moved if mnemonic == "dma.load" else 0,
-        dram_written=moved if mnemonic == "dma.store" else 0,
-        dram_span=dram_span,
-    )
+    classes[order] = number[np.cumsum(starts_class) - 1]
+    return classes, firsts[by_first]

@@ -95,19 +95,20 @@ def _run(binary_bytes: bytes, inputs: dict, config, timing: bool, check_hazards:
     if binary.dram_size > footprint.DRAM_ADDRESS_LIMIT:
         raise VitcError(f"binary asks for {binary.dram_size:#x} bytes of DRAM; 32-bit addresses reach {footprint.DRAM_ADDRESS_LIMIT:#x}")
     machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
-    ops = program.prepare(binary.code, config, machine, len(binary.layers))
+    prepared = program.prepare(binary.code, config, machine, len(binary.layers))
+    ops = prepared.ops
     machine.dram[binary.constants_addr:binary.constants_addr + len(binary.constants)] = np.frombuffer(binary.constants, np.uint8)
     _write_inputs(machine, binary, inputs)
     hazards = None
     if check_hazards:
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
         hazards = HazardChecker(footprint.memory_rows(config), lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
-    timeline = schedule(ops, config.token_queue_depth, timing=timing)
+    timeline = schedule(prepared, config.token_queue_depth, timing=timing)
     execute(ops, timeline, hazards)
     if timeline.blocked is not None:
         raise VitcError(timeline.blocked)
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
-    run_stats = stats.collect(ops, timeline, binary, config) if timing else None
+    run_stats = stats.collect(prepared, timeline, binary, config) if timing else None
     return RunResult(outputs, run_stats, machine.dram, ops, timeline, binary.layers, config.clock_ghz)
 
 

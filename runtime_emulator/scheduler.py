@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime_emulator.program import Op, describe
-from runtime_emulator.units import MASK_UNITS, UNITS
+from runtime_emulator.program import Op, Program, describe
+from runtime_emulator.units import UNITS
 
 UNIT_COUNT = len(UNITS)
 
@@ -74,29 +74,16 @@ class _Tokens:
         return pops[needed_pop] if needed_pop < len(pops) else None
 
 
-def _token_pairs(outgoing: bool) -> list[dict[tuple[int, ...], tuple[int, ...]]]:
-    """Per unit, the token-queue indices (`src * UNIT_COUNT + dst`) of each tuple of units an
-    instruction waits for (`outgoing=False`) or signals (`outgoing=True`)."""
-    return [
-        {units: tuple(unit * UNIT_COUNT + other if outgoing else other * UNIT_COUNT + unit for other in units)
-         for units in MASK_UNITS}
-        for unit in range(UNIT_COUNT)
-    ]
-
-
-_WAIT_PAIRS, _SIGNAL_PAIRS = _token_pairs(outgoing=False), _token_pairs(outgoing=True)
-
-
-def schedule(ops: list[Op], token_depth: int, *, timing: bool) -> Timeline:
-    """Issue every instruction of `ops` (the last one is `halt`, see `program.py`)."""
+def schedule(program: Program, token_depth: int, *, timing: bool) -> Timeline:
+    """Issue every instruction of `program` (the last one is `halt`, see `program.py`)."""
     if timing:
-        timeline = _in_program_order(ops, token_depth)
+        timeline = _in_program_order(program, token_depth)
         if timeline is not None:
             return timeline
-    return _event_driven(ops, token_depth, timing)
+    return _event_driven(program, token_depth, timing)
 
 
-def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
+def _in_program_order(program: Program, token_depth: int) -> Timeline | None:
     """The event-driven schedule computed in one pass in program order, or None where that pass
     cannot know it.
 
@@ -110,64 +97,77 @@ def _in_program_order(ops: list[Op], token_depth: int) -> Timeline | None:
     order of (start, pc), with one exception this pass also gives up on: an instruction that
     starts at the cycle of a pop that makes room for its token (a pop sets its start only by
     being that late) issues right after the popping instruction, even if its own pc is lower.
+
+    Which instruction each depends on never depends on time: the k-th pop from a queue takes
+    the k-th push, and the k-th push needs the room of pop k - depth. So those are found first,
+    with numpy, and the pass itself only takes maxima of earlier ends (`_ends_in_program_order`).
+    Room is never later than the start computed without it, or the pass gives up: it is checked
+    afterwards.
     """
-    pairs = UNIT_COUNT * UNIT_COUNT
-    push_times: list[list[int]] = [[] for _ in range(pairs)]
-    pushers: list[list[int]] = [[] for _ in range(pairs)]
-    pop_times: list[list[int]] = [[] for _ in range(pairs)]
-    popped = [0] * pairs
-    free = [0] * UNIT_COUNT
-    start = [0] * len(ops)
-    end = [0] * len(ops)
-    passed_pushers: list[int] = []
-    passed_poppers: list[int] = []
-    for op in ops[:-1]:
-        body, pc = op.body, op.pc
-        unit = body.unit
-        at = free[unit]
-        wait_pairs = _WAIT_PAIRS[unit][op.waits]
-        for pair in wait_pairs:
-            times = push_times[pair]
-            if popped[pair] == len(times):
-                return None  # the token comes from a later instruction, or never
-            if times[popped[pair]] > at:
-                at = times[popped[pair]]
-        signal_pairs = _SIGNAL_PAIRS[unit][op.signals]
-        room_at = -1
-        for pair in signal_pairs:
-            needed_pop = len(push_times[pair]) - token_depth
-            if needed_pop >= 0:
-                if needed_pop >= popped[pair]:
-                    return None  # the room comes from a later instruction, or never
-                if pop_times[pair][needed_pop] > room_at:
-                    room_at = pop_times[pair][needed_pop]
-        if room_at >= at:
-            return None  # the exception above
-        finish = at + body.cycles
+    count = len(program)
+    unit, wait, signal = program.unit, program.wait, program.signal
+    # after[u][pc]: the instruction whose end pc waits for on behalf of unit u: the previous
+    # one on its own unit, the pusher of the token it pops from another; `count` for none.
+    after = np.full((UNIT_COUNT, count), count, np.int64)
+    for u in range(UNIT_COUNT):
+        on_unit = np.flatnonzero(unit == u)
+        after[u, on_unit[1:]] = on_unit[:-1]
+    passed, rooms = [], []
+    for src in range(UNIT_COUNT):
+        for dst in range(UNIT_COUNT):
+            if src == dst:
+                continue
+            pushers = np.flatnonzero((unit == src) & (signal >> dst & 1 == 1))
+            poppers = np.flatnonzero((unit == dst) & (wait >> src & 1 == 1))
+            needing_room = pushers[token_depth:]
+            if len(poppers) > len(pushers) or (pushers[:len(poppers)] > poppers).any():
+                return None  # a token comes from a later instruction, or never
+            if len(needing_room) > len(poppers) or (poppers[:len(needing_room)] > needing_room).any():
+                return None  # the room comes from a later instruction, or never
+            after[src, poppers] = pushers[:len(poppers)]
+            passed.append((pushers[:len(poppers)], poppers, np.full(len(poppers), src)))
+            rooms.append((needing_room, poppers[:len(needing_room)]))
+    starts, ends = _ends_in_program_order(after, program.cycles)
+    if any((starts[room_popper] >= starts[pusher]).any() for pusher, room_popper in rooms):
+        return None  # the exception above
+    order = np.lexsort((np.arange(count), starts))
+    position = np.empty(count, np.int64)
+    position[order] = np.arange(count)
+    pushers, poppers, sources = (np.concatenate(column) for column in zip(*passed))
+    popped = np.lexsort((sources, position[poppers]))  # in the order they are popped, by source unit
+    return Timeline(starts, ends, order.tolist(), list(zip(pushers[popped].tolist(), poppers[popped].tolist())))
+
+
+def _ends_in_program_order(after: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of every instruction, each starting at the latest end of those it waits
+    for (`after`, one row per unit, each earlier in program order) and the last (`halt`) when
+    every other ended. The one Python loop over instructions of a timed run: list indexing and
+    comparisons only (three comparisons cost less than one call of the builtin `max`)."""
+    count = len(cycles)
+    end = [0] * (count + 1)  # end[count] = 0 stands for "nothing to wait for"
+    start = [0] * count
+    own_or_load, own_or_store, own_or_matrix, own_or_vector = after.tolist()  # the four units' rows
+    for pc, a, b, c, d, cost in zip(range(count - 1), own_or_load, own_or_store, own_or_matrix, own_or_vector,
+                                    cycles.tolist()):
+        at = end[a]
+        later = end[b]
+        if later > at:
+            at = later
+        later = end[c]
+        if later > at:
+            at = later
+        later = end[d]
+        if later > at:
+            at = later
         start[pc] = at
-        end[pc] = finish
-        free[unit] = finish
-        for pair in wait_pairs:
-            passed_pushers.append(pushers[pair][popped[pair]])
-            passed_poppers.append(pc)
-            pop_times[pair].append(at)
-            popped[pair] += 1
-        for pair in signal_pairs:
-            push_times[pair].append(finish)
-            pushers[pair].append(pc)
-    halt = ops[-1].pc
-    start[halt] = end[halt] = max(free)
-    starts, ends = np.array(start, np.int64), np.array(end, np.int64)
-    order = np.lexsort((np.arange(len(ops)), starts))
-    position = np.empty(len(ops), np.int64)
-    position[order] = np.arange(len(ops))
-    tokens = np.array([passed_pushers, passed_poppers], np.int64).T.reshape(-1, 2)
-    tokens = tokens[np.argsort(position[tokens[:, 1]], kind="stable")]  # in the order they are popped
-    return Timeline(starts, ends, order.tolist(), list(map(tuple, tokens.tolist())))
+        end[pc] = at + cost
+    start[count - 1] = end[count - 1] = max(end)
+    return np.array(start, np.int64), np.array(end[:count], np.int64)
 
 
-def _event_driven(ops: list[Op], token_depth: int, timing: bool) -> Timeline:
+def _event_driven(program: Program, token_depth: int, timing: bool) -> Timeline:
     """The schedule by simulating the units: always issue the earliest-starting ready head."""
+    ops = program.ops
     queues = [[op for op in ops if op.unit == unit] for unit in range(UNIT_COUNT)]
     tokens = _Tokens(token_depth)
     pending, pushes, pop_times = tokens.pending, tokens.pushes, tokens.pop_times

@@ -14,12 +14,12 @@ Definitions (cycles are the timing model's, see `isa/costs.py`):
   and busy cycles per unit. Spans of layers overlap when the schedule pipelines them.
 """
 
-import collections
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from isa.table import load_table
 from runtime_emulator.units import CONTROL, UNITS
 
 
@@ -117,41 +117,49 @@ class RunStats:
         return "\n".join(lines)
 
 
-def collect(ops, timeline, binary, config) -> RunStats:
-    """Statistics of a timed run of `ops` (see `program.Op`) with its `scheduler.Timeline`;
-    `binary` (an `isa.container.Binary`) gives the layer names and the compulsory traffic."""
-    # Instructions with the same operands share one `program.Body`: count each body's uses once.
-    uses = collections.Counter(op.body for op in ops)
-    units = np.array([op.body.unit for op in ops], np.int64)
+def collect(program, timeline, binary, config) -> RunStats:
+    """Statistics of a timed run of `program` (a `program.Program`) with its
+    `scheduler.Timeline`; `binary` (an `isa.container.Binary`) gives the layer names and the
+    compulsory traffic. Counted on the program's columns: instructions with the same operands
+    share one body, whose work counts once per use."""
+    uses = np.bincount(program.body, minlength=len(program.bodies))
     cycles = timeline.end - timeline.start
-    on_unit = units != CONTROL
-    busy = np.bincount(units[on_unit], weights=cycles[on_unit], minlength=len(UNITS)).astype(np.int64)
-    counts = collections.Counter()
-    for body, n in uses.items():  # bodies in order of first use, so mnemonics are too
-        counts[body.instruction.mnemonic] += n
+    on_unit = program.unit != CONTROL
+    busy = np.bincount(program.unit[on_unit], weights=cycles[on_unit], minlength=len(UNITS)).astype(np.int64)
+    work = program.work
     return RunStats(
         cycles=timeline.cycles,
         dim=config.dim,
         clock_ghz=config.clock_ghz,
         busy={unit: int(busy[u]) for u, unit in enumerate(UNITS)},
-        macs=sum(body.macs * n for body, n in uses.items()),
-        vector_elements=sum(body.vector_elements * n for body, n in uses.items()),
-        dram_bytes_read=sum(body.dram_read * n for body, n in uses.items()),
-        dram_bytes_written=sum(body.dram_written * n for body, n in uses.items()),
+        macs=int(work.macs @ uses),
+        vector_elements=int(work.vector_elements @ uses),
+        dram_bytes_read=int(work.dram_read @ uses),
+        dram_bytes_written=int(work.dram_written @ uses),
         compulsory_bytes_read=len(binary.constants) + sum(e.nbytes for e in binary.io if e.kind == "input"),
         compulsory_bytes_written=sum(e.nbytes for e in binary.io if e.kind == "output"),
         dma_bytes_per_cycle=config.dma_bytes_per_cycle,
-        instruction_counts=dict(counts),
-        layers=_layers(ops, timeline, units, cycles, on_unit, binary.layers),
+        instruction_counts=_instruction_counts(program.opcode),
+        layers=_layers(program, timeline, cycles, on_unit, binary.layers),
     )
 
 
-def _layers(ops, timeline, units, cycles, on_unit, layer_names) -> list[LayerStats]:
+def _instruction_counts(opcodes: np.ndarray) -> dict[str, int]:
+    """Instructions per mnemonic, in the order of each mnemonic's first instruction."""
+    by_opcode = load_table().by_opcode
+    counts = np.bincount(opcodes)
+    present = np.flatnonzero(counts)
+    first_pcs = np.argmax(opcodes[None, :] == present[:, None], axis=1)
+    return {by_opcode[opcode].mnemonic: int(counts[opcode]) for opcode in present[np.argsort(first_pcs)].tolist()}
+
+
+def _layers(program, timeline, cycles, on_unit, layer_names) -> list[LayerStats]:
     """Per layer present (in id order): first start, last end and busy cycles per unit, from one
     sort of the instructions by layer (no pass over all instructions per layer)."""
-    layer_ids = np.array([op.layer for op in ops], np.int64)[on_unit]
+    layer_ids = program.layer[on_unit]
     if not len(layer_ids):
         return []
+    units = program.unit
     order = np.argsort(layer_ids, kind="stable")
     ids = layer_ids[order]
     firsts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
