@@ -11,8 +11,7 @@ like a hardware accumulator (the sum of the chunks modulo 2^32 is the product's)
 `accum=1` adds to C with int32 wrap-around.
 
 Conversions: a `(rows, cols)` operand (A, or B stored transposed) is gathered row by row in
-whole column blocks, `dim` bytes at a time (one copy of `rows x blocks` items into a buffer made
-when the instruction is bound), then converted to float32 in one contiguous pass; B in block
+whole column blocks, `dim` bytes at a time (one copy of `rows x blocks` items), then converted to float32 in one contiguous pass; B in block
 layout is converted block by block as it is stored (`(blocks, k, dim)`), and its product with A
 is C's own block layout. Lanes past the logical columns in a last block are converted but never
 reach a stored element (A's are sliced off, B's only reach product lanes never stored).
@@ -42,18 +41,19 @@ def _exact_chunks(f) -> list[slice]:
 
 def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int):
     """A function giving the region's codes minus the zero point as a float32 `(rows, cols)`
-    array (exact: at most 9 bits): the rows' column blocks are gathered as `dim`-byte items into
-    a buffer made once, here, which is then converted in one contiguous pass."""
+    array (exact: at most 9 bits): the rows' column blocks are gathered as `dim`-byte items (one
+    copy in row order, through a view made once, here), which are then converted in one
+    contiguous pass. The copies are fresh arrays, not buffers kept per instruction: numpy hands
+    back memory just freed, still in cache, where a buffer per instruction would be cold."""
     dim = m.dim
     row_item = np.dtype((np.void, dim))  # one memory row of one column block
     blocks = region.blocks(dim)
     gather = np.ndarray((region.rows, blocks), row_item, m.spad, region.addr * dim, (dim, region.bs * dim))
-    buffer = np.empty((region.rows, blocks), row_item)
-    codes = buffer.view(code_dtype(unsigned)).reshape(region.rows, blocks * dim)[:, :region.cols]
+    code_type, rows, cols = code_dtype(unsigned), region.rows, region.cols
     centre = np.float32(zero_point)
 
     def read() -> np.ndarray:
-        buffer[...] = gather
+        codes = gather.copy().view(code_type).reshape(rows, -1)[:, :cols]
         values = codes.astype(np.float32)
         if zero_point:
             values -= centre

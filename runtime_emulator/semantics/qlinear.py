@@ -109,20 +109,17 @@ def bind_qadd(m: Machine, f):
         f["au"], _f32_bits(f["ra"]), f["bu"], _f32_bits(f["rb"]), _f32_bits(f["fixed"]))
     a_dtype, ra, unsigned = code_dtype(f["au"]), F32(f["ra"]), f["cu"]
     ra_wide = np.float64(ra)
-    shape = (-(-f["cols"] // m.dim), f["rows"], m.dim)  # a's block view
-    total, rounded = np.empty(shape), np.empty(shape, F32)  # scratch, reused by every run
 
     def kernel(a, b) -> np.ndarray:
         codes = a.view(a_dtype)
-        total[...] = codes
+        total = codes.astype(np.float64)
         np.multiply(total, ra_wide, out=total)  # a * ra, exact: 8 + 24 bits
         np.add(total, inners_wide.take(b), out=total)  # rounded once in float64: the fma unless at a double-rounding tie
         if not exact and f32_halfway(total).any():
             return round_to_code(fma_f32(codes.astype(F32), ra, inners.take(b)), unsigned)
         # Below the smallest normal float32 the float64 sum may round differently to float32 than
         # the exact one, but both round to the code 0 (or -0): no exact treatment needed.
-        rounded[...] = total
-        return round_to_code(rounded, unsigned)
+        return round_to_code(total.astype(F32), unsigned)
     return _bind(m, f, kernel, np.add)
 
 

@@ -38,10 +38,9 @@ def bind_requant(m: Machine, f):
     # np.clip keeps it, and round_to_code maps it to the smallest code either way).
     clamps = (f["lo"], f["hi"]) != code_range(unsigned)
 
-    scaled = np.empty(source.shape, F32)  # scratch, reused by every run
 
     def requant() -> None:
-        scaled[...] = source  # int32 -> float32, rounding to nearest even
+        scaled = source.astype(F32)  # int32 -> float32, rounding to nearest even
         np.multiply(scaled, multiplier, out=scaled)
         if clamps:
             np.clip(scaled, lo, hi, out=scaled)

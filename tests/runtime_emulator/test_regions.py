@@ -89,3 +89,19 @@ def test_copier_from_region_equals_reading_the_values(rows, cols, bs, depth, dep
     copy()
     expected_backing[:, 1:, 2:cols + 2] = read_regions(mem, region, depth, depth_stride)
     assert_equal(f"target after copying from {region} depth {depth}", backing, expected_backing)
+
+
+@pytest.mark.parametrize("cols", [DIM, 3 * DIM + 5])
+def test_copiers_convert_words_of_the_other_byte_order(cols):
+    """A DRAM view in the other byte order holds the same values in different bytes: the copiers
+    move values, not bytes (a block row copied as one item of bytes would swap them)."""
+    other = np.dtype(np.int32).newbyteorder("S")
+    rng = np.random.default_rng(cols)
+    region = Region(5, 6, cols, 8)
+    values = rng.integers(-2**31, 2**31, (1, 6, cols)).astype(np.int32)
+    got = np.zeros((64, DIM), np.int32)
+    copier_into_region(got, region, values.astype(other))()
+    assert_equal("region loaded from other-order words", read_regions(got, region), values)
+    stored = np.zeros((1, 6, cols), other)
+    copier_from_region(got, region, stored)()
+    assert_equal("other-order words stored from the region", stored.astype(np.int32), values)
