@@ -40,17 +40,21 @@ across a control instruction; it depends only on the instructions (deterministic
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from compiler.codegen.program import Access, Emitted
-from isa.costs import cycles
+from isa.costs import COST_FIELDS, cycles_of_columns
 from isa.table import load_table
 
 UNITS = load_table().units
-# per mnemonic, its enum fields' codes by name: lowerings write enum fields by name, the cost
-# model reads codes (e.g. a DMA's `mem` decides its element size)
-_ENUM_CODES = {spec.mnemonic: {f.name: f.code_by_name for f in spec.fields if f.kind == "enum"}
-               for spec in load_table().instructions}
+# per mnemonic, the fields the cost model reads: (name, default, codes by name for an enum field);
+# lowerings write enum fields by name, the cost model reads codes (a DMA's `mem` decides its
+# element size)
+_COST_FIELDS = {spec.mnemonic: [(f.name, f.default, f.code_by_name if f.kind == "enum" else None)
+                                for f in spec.fields if f.name in COST_FIELDS]
+                for spec in load_table().instructions}
 _UNIT_INDEX = {unit: index for index, unit in enumerate(UNITS)}
 _UNIT_OF_MNEMONIC = {spec.mnemonic: _UNIT_INDEX.get(spec.unit) for spec in load_table().instructions}  # None: control
 
@@ -69,31 +73,23 @@ def interleave(items: list[Emitted], config, window: int, tracked_dram: int) -> 
     return result + _interleave_section(section, config, window, tracked_dram)
 
 
-def _cost(item: Emitted, config) -> int:
-    """The instruction's cycles (`isa.costs.cycles`). Lowerings write enum fields by name, the
-    cost model reads codes (a DMA's `mem` decides its element size), so names become codes."""
-    fields = item.fields
-    enums = _ENUM_CODES[item.mnemonic]
-    named = [name for name in enums if type(fields.get(name)) is str]
-    if named:
-        fields = {**fields, **{name: enums[name][fields[name]] for name in named}}
-    return cycles(item.mnemonic, fields, config)
-
-
-class _Costs:
-    """`_cost`, once per distinct instruction (a program repeats a few shapes many times)."""
-
-    def __init__(self, config):
-        self.config = config
-        self.known: dict[tuple, int] = {}
-
-    def __call__(self, item: Emitted) -> int:
-        fields = item.fields
-        key = (item.mnemonic, tuple(fields), *fields.values())
-        cost = self.known.get(key)
-        if cost is None:
-            cost = self.known[key] = _cost(item, self.config)
-        return cost
+def costs(items: list[Emitted], config) -> np.ndarray:
+    """Every instruction's cycles (`isa.costs`), computed per mnemonic over columns of the fields
+    the model reads (a program has ~20 mnemonics and thousands of instructions of each)."""
+    positions: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        positions.setdefault(item.mnemonic, []).append(index)
+    cost = np.zeros(len(items), np.int64)
+    for mnemonic, where in positions.items():
+        fields = [items[index].fields for index in where]
+        columns = {}
+        for name, default, codes in _COST_FIELDS[mnemonic]:
+            values = [f.get(name, default) for f in fields]
+            if codes is not None:
+                values = [codes.get(value, value) for value in values]  # a name -> its code
+            columns[name] = np.array(values, np.int64)
+        cost[where] = cycles_of_columns(mnemonic, columns, len(where), config)
+    return cost
 
 
 class _Runs:
@@ -102,38 +98,24 @@ class _Runs:
     q's first run."""
 
     def __init__(self, items: list[Emitted], config, tracked_dram: int):
-        self.items: list[list[Emitted]] = []
-        self.layer: list[int] = []
-        self.unit: list[int] = []
-        self.cost: list[int] = []
-        self.layer_start: list[int] = []
-        reads: list[list[Access]] = []
-        writes: list[list[Access]] = []
-        cost_of = _Costs(config)
-        unit_of = _UNIT_OF_MNEMONIC
-        previous_layer = previous_unit = None
-        for item in items:
-            unit = unit_of[item.mnemonic]
-            if item.layer == previous_layer and unit == previous_unit:
-                self.items[-1].append(item)
-                self.cost[-1] += cost_of(item)
-                reads[-1] += item.reads
-                writes[-1] += item.writes
-                continue
-            if item.layer != previous_layer:
-                self.layer_start.append(len(self.items))
-            self.items.append([item])
-            self.layer.append(len(self.layer_start) - 1)
-            self.unit.append(unit)
-            self.cost.append(cost_of(item))
-            reads.append(list(item.reads))
-            writes.append(list(item.writes))
-            previous_layer, previous_unit = item.layer, unit
-        self.layer_start.append(len(self.items))
+        count = len(items)
+        unit = np.array([_UNIT_OF_MNEMONIC[item.mnemonic] for item in items], np.int64)
+        layer_id = np.array([item.layer for item in items], np.int64)
+        new_layer = np.ones(count, bool)
+        new_layer[1:] = layer_id[1:] != layer_id[:-1]
+        new_run = new_layer.copy()
+        new_run[1:] |= unit[1:] != unit[:-1]
+        starts = np.flatnonzero(new_run)
+        bounds = [*starts.tolist(), count]
+        self.items: list[list[Emitted]] = [items[first:stop] for first, stop in zip(bounds, bounds[1:])]
+        self.layer: list[int] = (np.cumsum(new_layer)[starts] - 1).tolist()
+        self.unit: list[int] = unit[starts].tolist()
+        self.cost: list[int] = np.add.reduceat(costs(items, config), starts).tolist()
+        self.layer_start: list[int] = [*np.flatnonzero(new_layer[starts]).tolist(), len(starts)]
         pieces = _Pieces(items, tracked_dram)
         self.pieces = pieces.count
-        self.reads = list(map(pieces.ranges, reads))
-        self.writes = list(map(pieces.ranges, writes))
+        self.reads = [pieces.ranges([access for item in run for access in item.reads]) for run in self.items]
+        self.writes = [pieces.ranges([access for item in run for access in item.writes]) for run in self.items]
 
 
 class _Pieces:
@@ -141,10 +123,8 @@ class _Pieces:
     each access covers entirely or not at all (all spaces numbered in one sequence)."""
 
     def __init__(self, items: list[Emitted], tracked_dram: int):
-        distinct: set[Access] = set()
-        for item in items:
-            distinct.update(item.reads)
-            distinct.update(item.writes)
+        distinct: set[Access] = set(chain.from_iterable(item.reads for item in items))
+        distinct.update(chain.from_iterable(item.writes for item in items))
         tracked = sorted(a for a in distinct if a[0] != "dram" or a[1] < tracked_dram)
         bounds: dict[str, set[int]] = {}
         for space, lo, hi in tracked:
@@ -171,8 +151,8 @@ BLOCK = 16  # pieces per block of the conflict tables' block rows
 
 class _ConflictRows:
     """Row indices into `_conflicts`' table for a combination of accesses, made once per
-    distinct combination. The table has six sections of rows, each one column per (layer slot,
-    unit): per piece, the last run that wrote it (W) and that read or wrote it (A); per block of
+    distinct combination. The table has six sections of rows, each with a value per (layer slot,
+    unit) (stored transposed, one array per (layer slot, unit)): per piece, the last run that wrote it (W) and that read or wrote it (A); per block of
     `BLOCK` pieces, the largest value of any of its pieces (max W, max A) and a value recorded
     over the whole block at once (all W, all A). A piece's value is the larger of its own row and
     its block's "all" row; a range reads its edge pieces (and their blocks' "all" rows) and the
@@ -219,22 +199,20 @@ def _conflicts(runs: _Runs, window: int) -> list[list[int]]:
     the tables still know it (-1 entries dropped; see the module docstring): one gather and one
     reduction per run, one assignment to record it (`_ConflictRows`)."""
     layout = _ConflictRows(runs.pieces)
-    table = np.full((layout.size, window * len(UNITS)), -1, np.int32)
+    # one row per (layer slot, unit), so that recording a run is one 1-d assignment
+    table = np.full((window * len(UNITS), layout.size), -1, np.int32)
+    column = list(table)
     reduce = np.maximum.reduce
     rows_of: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     found = []
-    for run, (reads, writes) in enumerate(zip(runs.reads, runs.writes)):
-        key = (reads, writes)
+    for run, key in enumerate(zip(runs.reads, runs.writes)):
         rows = rows_of.get(key)
         if rows is None:
-            rows = rows_of[key] = layout.rows(reads, writes)
+            rows = rows_of[key] = layout.rows(*key)
         query, record = rows
-        if query.size:
-            latest = reduce(table[query])
-            found.append(latest[latest >= 0].tolist())
-        else:
-            found.append([])
-        table[record, runs.layer[run] % window * len(UNITS) + runs.unit[run]] = run
+        latest = reduce(table.take(query, axis=1), axis=1).tolist() if query.size else ()
+        found.append([other for other in latest if other >= 0])
+        column[runs.layer[run] % window * len(UNITS) + runs.unit[run]][record] = run
     return found
 
 

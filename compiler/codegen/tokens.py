@@ -31,6 +31,7 @@ pointing backwards) means the units can never deadlock on a full queue.
 from __future__ import annotations
 
 import bisect
+import itertools
 from itertools import chain
 
 import numpy as np
@@ -65,29 +66,29 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
     wait_positions = [[[] for _ in range(n_units)] for _ in range(n_units)]  # [src][dst]: item indices of the waits
     waits = [0] * len(items)
     signals = [0] * len(items)
-    previous = None  # (signature, unit) of the instruction before
+    previous_signature = previous_unit = None  # of the instruction before
     for i, (d, signature) in enumerate(zip(units, table.signatures)):
         if d is None:
             continue  # control (halt): runs after every queue drained
         count[d] += 1
         position[d].append(i)
-        if previous == (signature, d):
+        if signature is previous_signature and d == previous_unit:
             # the same accesses on the same unit right after (e.g. `emit_all`): nothing another
             # unit did since, and the instruction before already waited for everything before
             last_of_unit[d][signature.recorded] = count[d]
             continue
-        previous = (signature, d)
+        previous_signature, previous_unit = signature, d
         need = _MAX(last.take(signature.needed, axis=1), axis=1).tolist()
-        for s in range(n_units):
-            if s == d or need[s] <= satisfied[d][s]:
+        waited = satisfied[d]
+        for s, number in enumerate(need):
+            if number <= waited[s] or s == d:
                 continue
-            number = need[s]
             queue = wait_positions[s][d]
             if _waiting_after(queue, position[s][number]) + 1 >= queue_depth:
                 number = _earliest_within_depth(queue, position[s], number, count[s], queue_depth)
             waits[i] |= 1 << s
             signals[position[s][number]] |= 1 << d
-            satisfied[d][s] = number
+            waited[s] = number
             queue.append(i)
         last_of_unit[d][signature.recorded] = count[d]
     check_queue_depth(items, waits, signals, queue_depth)
@@ -140,8 +141,8 @@ class _AccessTable:
 
     def __init__(self, items: list[Emitted], units: list[int | None], space_sizes: dict[str, int]):
         tracked = _TrackedSpaces(space_sizes)
-        keys = [(tuple(item.reads), tuple(item.writes)) for item in items]
-        distinct = dict.fromkeys(key for key, unit in zip(keys, units) if unit is not None)
+        distinct: dict[tuple, int] = {}  # (reads, writes) -> its number; each key hashed once
+        numbers = [distinct.setdefault((tuple(item.reads), tuple(item.writes)), len(distinct)) for item in items]
         rows = {}  # in order of first use, so the first access out of bounds is the program's first
         for access in dict.fromkeys(chain.from_iterable(reads + writes for reads, writes in distinct)):
             rows[access] = tracked.rows(access, lambda: _first_user(items, units, access))
@@ -152,27 +153,37 @@ class _AccessTable:
         self.last = np.zeros((len(UNITS), 1 + 2 * self.n_segments), np.int32)
         segments = dict.fromkeys(rows)  # None: untracked
         segments.update((access, tuple(lohi)) for (access, _), lohi in zip(spans, np.searchsorted(cuts, bounds).tolist()))
-        by_segments: dict[tuple, _Signature] = {}
-        for key in distinct:
-            read, written = (tuple(filter(None, map(segments.__getitem__, accesses))) for accesses in key)
-            signature = by_segments.get((read, written)) or self._signature(read, written)
-            distinct[key] = by_segments[(read, written)] = signature
-        self.signatures = [distinct.get(key) for key in keys]  # None for control instructions
+        by_segments: dict[tuple, int] = {}  # (read, written) segment ranges -> its number
+        segment_numbers = [by_segments.setdefault(tuple(tuple(filter(None, map(segments.__getitem__, accesses)))
+                                                        for accesses in key), len(by_segments))
+                           for key in distinct]
+        signatures = self._signatures(list(by_segments))
+        of_distinct = [signatures[number] for number in segment_numbers]
+        self.signatures = [of_distinct[number] for number in numbers]
 
-    def _signature(self, read: tuple[tuple[int, int], ...], written: tuple[tuple[int, int], ...]) -> _Signature:
-        """The signature of accesses covering the segment ranges `read` and `written`."""
+    def _signatures(self, keys: list[tuple[tuple[tuple[int, int], ...], ...]]) -> list[_Signature]:
+        """The signatures of accesses covering the segment ranges (read, written) of each key."""
         s = self.n_segments
-        writers_read = [np.arange(lo + 1, hi + 1) for lo, hi in read]
-        writers_written = [np.arange(lo + 1, hi + 1) for lo, hi in written]
-        accessors_read = [columns + s for columns in writers_read]
-        accessors_written = [columns + s for columns in writers_written]
-        needed = np.concatenate([_ZERO_COLUMN, *writers_read, *writers_written, *accessors_written])
-        recorded = np.concatenate([_NO_COLUMN, *accessors_read, *writers_written, *accessors_written])
-        return _Signature(needed, recorded)
+        needed, recorded = [], []
+        for read, written in keys:
+            writers_read = [(lo + 1, hi + 1) for lo, hi in read]
+            writers_written = [(lo + 1, hi + 1) for lo, hi in written]
+            accessors_read = [(lo + s, hi + s) for lo, hi in writers_read]
+            accessors_written = [(lo + s, hi + s) for lo, hi in writers_written]
+            needed.append([(0, 1), *writers_read, *writers_written, *accessors_written])
+            recorded.append([*accessors_read, *writers_written, *accessors_written])
+        return list(map(_Signature, _columns(needed), _columns(recorded)))
 
 
-_ZERO_COLUMN = np.zeros(1, np.intp)
-_NO_COLUMN = np.zeros(0, np.intp)
+def _columns(ranges_per_key: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+    """Per key, the columns of its ranges [lo, hi) one after another (all keys' in one go: a
+    program has thousands of keys, and numpy's cost is per call)."""
+    ranges = np.array(list(chain.from_iterable(ranges_per_key)), np.intp).reshape(-1, 2)
+    lengths = ranges[:, 1] - ranges[:, 0]
+    first = np.cumsum(lengths) - lengths  # where each range starts in the result
+    columns = np.repeat(ranges[:, 0] - first, lengths) + np.arange(lengths.sum())
+    key_ends = list(itertools.accumulate(sum(hi - lo for lo, hi in key) for key in ranges_per_key))
+    return [columns[start:end] for start, end in zip([0, *key_ends], key_ends)]
 
 
 def _first_user(items: list[Emitted], units: list[int | None], access: Access) -> Emitted:

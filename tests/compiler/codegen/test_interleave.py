@@ -10,7 +10,7 @@ reads their codes (a scratchpad DMA moves 1-byte elements)."""
 import numpy as np
 import pytest
 
-from compiler.codegen.interleave import _cost, interleave
+from compiler.codegen.interleave import costs, interleave
 from compiler.codegen.program import Emitted
 from compiler.codegen.tokens import schedule_tokens
 from isa.config import load_config
@@ -193,5 +193,39 @@ def test_costs_read_enum_fields_by_name_as_the_emulator_reads_their_codes(mem, e
               "dram": 0, "dram_stride": 64 * esize, "dram_depth_stride": 0, "zero": 0}
     item = Emitted("dma.load", fields, 0)
     decoded = decode(encode(item.instruction()))
-    assert _cost(item, CONFIG) == cycles("dma.load", decoded.fields, CONFIG)
-    assert _cost(item, CONFIG) == CONFIG.dma_latency + -(-64 * 64 * esize // CONFIG.dma_bytes_per_cycle)
+    assert costs([item], CONFIG).tolist() == [cycles("dma.load", decoded.fields, CONFIG)]
+    assert costs([item], CONFIG).tolist() == [CONFIG.dma_latency + -(-64 * 64 * esize // CONFIG.dma_bytes_per_cycle)]
+
+
+def test_costs_of_a_mixed_program_are_each_decoded_instructions_cycles():
+    """Per-mnemonic columns, enum names, fields left to their defaults (a DMA's `depth`, a load's
+    `zero`) and a store, which has no `zero` field: each instruction costs what the emulator's
+    model gives its decoded form."""
+    rng = np.random.default_rng(5)
+    items = []
+    for _ in range(200):
+        rows, cols = int(rng.integers(1, 70)), int(rng.integers(1, 300))
+        kind = rng.integers(5)
+        if kind == 0:
+            fields = {"mem": ["spad", "acc"][rng.integers(2)], "addr": 0, "rows": rows, "cols": cols, "bs": rows,
+                      "dram": 0, "dram_stride": cols}
+            if rng.random() < 0.5:
+                fields["zero"] = int(rng.integers(2))
+            items.append(Emitted("dma.load", fields, 0))
+        elif kind == 1:
+            items.append(Emitted("dma.store", {"mem": int(rng.integers(2)), "addr": 0, "rows": rows, "cols": cols,
+                                               "bs": rows, "dram": 0, "dram_stride": cols, "depth": int(rng.integers(1, 4)),
+                                               "depth_stride": 0, "dram_depth_stride": 0}, 0))
+        elif kind == 2:
+            items.append(Emitted("mm", {"a": 0, "b": 0, "c": 0, "m": rows, "k": cols, "n": int(rng.integers(1, 70)),
+                                        "a_bs": rows, "b_bs": cols, "c_bs": rows}, 0))
+        elif kind == 3:
+            items.append(Emitted("rowsum", {"src": 0, "dst": 0, "rows": rows, "cols": cols, "src_bs": rows}, 0))
+        else:
+            items.append(Emitted("copy", {"mem": "acc", "src": 0, "dst": 0, "rows": rows, "cols": cols,
+                                          "src_bs": rows, "dst_bs": rows}, 0))
+    decoded = [decode(encode(item.instruction())) for item in items]
+    expected = [cycles(instr.mnemonic, instr.fields, CONFIG) for instr in decoded]
+    got = costs(items, CONFIG).tolist()
+    for index, (mine, theirs) in enumerate(zip(got, expected)):
+        assert mine == theirs, f"instruction {index} ({items[index].mnemonic}): costs {mine}, cycles {theirs}"
