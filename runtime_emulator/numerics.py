@@ -56,8 +56,10 @@ def quantize_wide_quotient(x: np.ndarray, multiplier, scale, zero_point: int, un
     there, the division rounds once), then QuantizeLinear's clamp, RNE and `+ zp` on that float64
     value. With x = t, multiplier = Ys, scale = the row sum S this is onnxruntime's QLinearSoftmax
     output `min(qmax, RNE(t * Ys / S) + zy)` (q >= 0 there, so the lower clamp never acts)."""
-    product = np.multiply(x, multiplier, dtype=np.float64)
-    return round_to_code(np.divide(product, np.asarray(scale, np.float64)), unsigned, zero_point)  # clamps too
+    quotient = x.astype(np.float64)
+    np.multiply(quotient, np.float64(multiplier), out=quotient)  # exact: 24 + 24 bits
+    np.divide(quotient, np.asarray(scale, np.float64), out=quotient)
+    return round_to_code(quotient, unsigned, zero_point)  # clamps too
 
 
 def dequantize_linear(q: np.ndarray, scale, zero_point: int) -> np.ndarray:
@@ -135,8 +137,10 @@ def f32_halfway(total: np.ndarray) -> np.ndarray:
 def _double_rounding_suspects(total: np.ndarray) -> np.ndarray:
     """Float64 sums whose rounding to float32 may differ from the exact sum's: exactly halfway
     between two normal float32 values, or nonzero below the smallest normal float32."""
-    subnormal = (np.abs(total) < F32_SMALLEST_NORMAL) & (total != 0)  # a float64 sum of 0 is exact
-    return f32_halfway(total) | subnormal
+    suspects = f32_halfway(total) | (np.abs(total) < F32_SMALLEST_NORMAL)
+    if suspects.any():  # rare: only then are zeros (exact, and never halfway) taken out
+        suspects &= total != 0
+    return suspects
 
 
 def _round_sum_to_odd(product: np.ndarray, addend: np.ndarray) -> np.ndarray:

@@ -77,8 +77,11 @@ def region_reader(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
     if _is_one_slice(region, dim, depth):
         view = mem[None, region.addr:region.addr + rows, :cols]
         return lambda: view
-    by_row = stacked_blocks(mem, region, depth, depth_stride).transpose(0, 2, 1, 3)  # (depth, rows, blocks, dim)
-    return lambda: by_row.reshape(depth, rows, -1)[:, :, :cols]
+    # One item of bytes per block row (its dim elements), in (depth, rows, blocks) order: the
+    # gather copies items, several times faster than elements with an inner loop of dim.
+    row_item = np.dtype((np.void, dim * mem.itemsize))
+    by_row = stacked_blocks(mem, region, depth, depth_stride).view(row_item)[..., 0].transpose(0, 2, 1)
+    return lambda: by_row.copy().view(mem.dtype).reshape(depth, rows, -1)[:, :, :cols]
 
 
 def _broadcast(values: np.ndarray, shape: tuple) -> np.ndarray:

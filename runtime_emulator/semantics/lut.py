@@ -26,13 +26,17 @@ def bind_lut(m: Machine, f):
     write = block_writer(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
     # Entry i is in row tab + i // dim, lane i % dim: the table's rows in order, one flat view.
     table = mem[f["tab"]:f["tab"] + -(-TABLE_SIZE // m.dim)].reshape(-1)[:TABLE_SIZE]
-    offset = np.uint8(f["off"] % TABLE_SIZE)
-    row_offsets = block_column_vector(m.acc, f["r_addr"], f["rows"]) if f["pr"] else None
+    offset = f["off"] % TABLE_SIZE
+    if f["pr"]:
+        row_offsets = block_column_vector(m.acc, f["r_addr"], f["rows"])
 
-    def lut() -> None:
-        index = np.add(source, offset)  # uint8: wraps modulo 256
-        if row_offsets is not None:
-            # In int32, then its low byte: the difference modulo 256.
-            np.subtract(index, row_offsets, out=index, casting="unsafe")
-        write(table.take(index))  # the gather `table[index]`, without indexing's generic machinery
-    return lut
+        def lut() -> None:
+            # Per row, what to subtract from each byte: rowvec[r] - off, its low byte (the int32 ->
+            # uint8 conversion keeps it), a handful of values; then one uint8 subtraction that wraps.
+            shift = (row_offsets - offset).astype(np.uint8)
+            write(table.take(np.subtract(source, shift)))  # the gather `table[index]`, without indexing's generic machinery
+        return lut
+    if offset:
+        byte_offset = np.uint8(offset)
+        return lambda: write(table.take(np.add(source, byte_offset)))  # uint8: wraps modulo 256
+    return lambda: write(table.take(source))
