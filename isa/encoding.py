@@ -405,24 +405,31 @@ def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, wa
     if stray.any():
         row, word = np.argwhere(stray)[0]
         fail(row, f"reserved bits set in 64-bit word {word}: 0x{int(rows[row, word] & reserved[word]):016x}")
-    codes = {}
+    # Only enum fields and the tokens can be wrong in a word without reserved bits: only they
+    # are extracted from every word; the other fields only from the words to build.
     for field in spec.fields[1:]:
-        column = (rows[:, field.lsb // 64] >> np.uint64(field.lsb % 64)) & np.uint64(field.mask)
-        if field.kind == "enum":
-            bad = column >= len(field.values)
-            if bad.any():
-                row = int(np.argmax(bad))
-                fail(row, f"field {field.name}: code {int(column[row])} names none of {', '.join(field.values)}")
-        codes[field.name] = column
-    _check_group_tokens(spec, codes, fail)
+        if field.kind != "enum":
+            continue
+        column = _codes(rows, field)
+        bad = column >= len(field.values)
+        if bad.any():
+            row = int(np.argmax(bad))
+            fail(row, f"field {field.name}: code {int(column[row])} names none of {', '.join(field.values)}")
+    _check_group_tokens(spec, {name: _codes(rows, spec.field_by_name[name]) for name in ("wait", "signal")}, fail)
     keep = np.flatnonzero(wanted)
-    values = {field.name: _column_values(field, codes[field.name][keep]) for field in spec.fields[1:]}
+    kept = rows[keep]
+    values = {field.name: _column_values(field, _codes(kept, field)) for field in spec.fields[1:]}
     mnemonic, names = spec.mnemonic, list(values)
     group = [Instruction(mnemonic, dict(zip(names, row))) for row in zip(*(column.tolist() for column in values.values()))]
     positions = index[keep]
     for position, instr in zip(positions.tolist(), group):
         decoded[position] = instr
     return FieldColumns(spec, positions, values)
+
+
+def _codes(rows: np.ndarray, field: Field) -> np.ndarray:
+    """The field's code (its bits, unsigned) in each instruction word of `rows`."""
+    return (rows[:, field.lsb // 64] >> np.uint64(field.lsb % 64)) & np.uint64(field.mask)
 
 
 def _column_values(field: Field, column: np.ndarray) -> np.ndarray:
