@@ -137,44 +137,39 @@ def region_writer(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
     return write_blocks
 
 
-def _split_columns(values: np.ndarray, cols: int, dim: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Views of a `(..., cols)` array's full column blocks as `(..., blocks, dim)` and of its
-    last partial block as `(..., tail)`, None for a part that does not exist. Splitting the last
-    axis is always a view, whatever its strides."""
-    full_blocks, tail = divmod(cols, dim)
-    full = values[..., :full_blocks * dim].reshape(*values.shape[:-1], full_blocks, dim) if full_blocks else None
-    return full, (values[..., full_blocks * dim:cols] if tail else None)
+@functools.lru_cache(maxsize=None)
+def _row_item(nbytes: int) -> np.dtype:
+    """The type of one item of `nbytes` raw bytes (a block row of a memory)."""
+    return np.dtype((np.void, nbytes))
 
 
-def _block_parts(mem: np.ndarray, region: Region, depth: int, depth_stride: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Strided views of the logical elements of `depth` copies of the region, split like
-    `_split_columns` splits a `(depth, rows, cols)` matrix: element for element the same
-    shapes, so each pair of parts copies in one numpy call."""
-    dim = mem.shape[1]
+def _part_pairs(mem: np.ndarray, region: Region, other: np.ndarray, depth: int, depth_stride: int) -> list[tuple]:
+    """The logical elements of `depth` copies of the region and of `other`, a `(depth, rows,
+    cols)` array whose rows are contiguous, as pairs of views of the same shape, (on-chip part,
+    other's part), each pair copying in one numpy call: the full column blocks, then the last
+    partial block (the parts that exist). Where both hold the same element type a block row is
+    one item of bytes (its `dim` elements), so that a copy moves one item per block row instead
+    of `dim` elements, several times faster on long rows; a byte-swapped DRAM word copies
+    element-wise, as a value."""
+    dim, row_bytes = mem.shape[1], mem.strides[0]
     full_blocks, tail = divmod(region.cols, dim)
-    blocks = stacked_blocks(mem, region, depth, depth_stride)
-    full = blocks[:, :full_blocks].transpose(0, 2, 1, 3) if full_blocks else None  # (depth, rows, full_blocks, dim)
-    return full, (blocks[:, full_blocks, :, :tail] if tail else None)
+    pairs = []
+    if full_blocks and other.dtype == mem.dtype:
+        item = _row_item(row_bytes)
+        strides = (depth_stride * row_bytes, row_bytes, region.bs * row_bytes)
+        onchip = np.ndarray((depth, region.rows, full_blocks), item, mem, region.addr * row_bytes, strides)
+        pairs.append((onchip, other[..., :full_blocks * dim].view(item)))
+    elif full_blocks:
+        blocks = stacked_blocks(mem, region, depth, depth_stride)[:, :full_blocks].transpose(0, 2, 1, 3)
+        pairs.append((blocks, other[..., :full_blocks * dim].reshape(*blocks.shape)))
+    if tail:
+        pairs.append((stacked_blocks(mem, region, depth, depth_stride)[:, full_blocks, :, :tail],
+                      other[..., full_blocks * dim:region.cols]))
+    return pairs
 
 
-def _block_rows_as_items(target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two `(..., blocks, dim)` views whose last axes are contiguous, as `(..., blocks)` views of
-    one item per block row (its `dim` elements' bytes) when both hold the same element type, so
-    that a copy moves bytes for bytes: one item per block row instead of `dim` elements, several
-    times faster on long rows. Different types (a byte-swapped DRAM word) copy element-wise."""
-    if target.dtype != source.dtype:
-        return target, source
-    row = np.dtype((np.void, target.shape[-1] * target.itemsize))
-    return target.view(row)[..., 0], source.view(row)[..., 0]
-
-
-def _copier(targets: tuple, sources: tuple) -> Callable[[], None]:
-    """A function copying the parts of `sources` into the matching parts of `targets` (both split
-    by `_split_columns` / `_block_parts`), a block row at a time where the types agree."""
-    (full_target, tail_target), (full_source, tail_source) = targets, sources
-    pairs = [] if full_target is None else [_block_rows_as_items(full_target, full_source)]
-    if tail_target is not None:
-        pairs.append((tail_target, tail_source))
+def _copier(pairs: list[tuple]) -> Callable[[], None]:
+    """A function copying each pair's second view into its first."""
     # Assignments, not np.copyto: the same copy without copyto's Python-level dispatch (~0.3 us,
     # tens of thousands of times a run).
     if len(pairs) == 1:
@@ -195,7 +190,7 @@ def copier_into_region(mem: np.ndarray, region: Region, source: np.ndarray, dept
     if _copies_overlap(region, mem.shape[1], depth, depth_stride):
         write = region_writer(mem, region, depth, depth_stride)
         return lambda: write(source)
-    return _copier(_block_parts(mem, region, depth, depth_stride), _split_columns(source, region.cols, mem.shape[1]))
+    return _copier(_part_pairs(mem, region, source, depth, depth_stride))
 
 
 def copier_from_region(mem: np.ndarray, region: Region, target: np.ndarray, depth: int = 1,
@@ -203,7 +198,7 @@ def copier_from_region(mem: np.ndarray, region: Region, target: np.ndarray, dept
     """A function copying `depth` copies of the region into `target`, a fixed
     `(depth, rows, cols)` array whose elements are distinct memory the region does not share
     (e.g. DRAM, its rows contiguous), in one numpy call per part through views made once, here."""
-    return _copier(_split_columns(target, region.cols, mem.shape[1]), _block_parts(mem, region, depth, depth_stride))
+    return _copier([(theirs, ours) for ours, theirs in _part_pairs(mem, region, target, depth, depth_stride)])
 
 
 def block_view(mem: np.ndarray, region: Region) -> np.ndarray:
