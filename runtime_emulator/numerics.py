@@ -86,13 +86,16 @@ def fma_f32(x, y, z) -> np.ndarray:
     elements, rare, get the exact treatment (round to odd)."""
     product = np.asarray(x, np.float64) * np.asarray(y, np.float64)  # exact: 24 + 24 bits
     addend = np.asarray(z, np.float64)
-    total = np.asarray(product + addend)
+    total = np.asarray(product + addend)  # a new array
     suspect = _double_rounding_suspects(total)
     if suspect.any():
-        product, addend = np.broadcast_arrays(product, addend)
-        total = total.copy()
-        total[suspect] = _round_sum_to_odd(product[suspect], addend[suspect])
+        total[suspect] = _round_sum_to_odd(_at(product, suspect), _at(addend, suspect))
     return total.astype(F32)
+
+
+def _at(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`values`, broadcast to the mask's shape, where the mask is true."""
+    return (values if values.shape == mask.shape else np.broadcast_to(values, mask.shape))[mask]
 
 
 def fma_square_chain(steps: np.ndarray, start) -> np.ndarray:

@@ -24,6 +24,7 @@ made), there is no double rounding and nothing to look for.
 """
 
 import functools
+import struct
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def _bind(m: Machine, f, kernel, combine):
 
 
 def _f32_bits(value: float) -> int:
-    return int(np.array(value, F32).view(np.uint32))
+    """The bit pattern of a float32 value (a decoded float32 immediate, so packing is exact)."""
+    return struct.unpack("<I", struct.pack("<f", value))[0]
 
 
 @functools.lru_cache(maxsize=1024)
