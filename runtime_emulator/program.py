@@ -13,7 +13,7 @@ makes the same as comparing the operand fields. Only those classes' first instru
 decoded into `Instruction`s (every word is still checked); an `Op` builds its own from its
 body's when a message or a trace asks for it. The checks and the work counts run on the
 classes' field columns, a few numpy operations per kind of instruction (`footprint`,
-`implemented`, `timing`); only binding and the cycle cost are per class.
+`implemented`, `timing`, `isa.costs`); only binding is per class.
 
 Invariants:
 - the program contains exactly one `halt`, as its last instruction (code after `halt` could
@@ -214,22 +214,20 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
     if halts[0] != whole - 1:
         pc = halts[0] + 1
         raise VitcError(f"{describe(pc, instruction_at(pc))}: code after halt (pc {halts[0]}) can never run")
-    failures, work = _check_and_count(groups, firsts, config, len(machine.dram))
+    failures, work, body_units, body_cycles = _check_and_count(groups, firsts, config, len(machine.dram))
     bad_layers = np.flatnonzero(common["layer"] >= max(layer_count, 1))
     if len(bad_layers):
         layer = int(common["layer"][bad_layers[0]])
         failures.append((int(bad_layers[0]), 1, lambda: f"layer {layer} is not in the binary's layer table ({layer_count} names)"))
     first_failure = min(failures, key=lambda failure: failure[:2], default=None)
     checked = len(operands) if first_failure is None else int(np.searchsorted(firsts, first_failure[0]))
-    bodies = _bind(operands[:checked], firsts[:checked], config, machine)
+    bodies = _bind(operands[:checked], firsts[:checked], body_units.tolist(), body_cycles.tolist(), config.dim, machine)
     if first_failure is not None:
         pc, _, message = first_failure
         raise VitcError(f"{describe(pc, instruction_at(pc))}: {message()}")
-    units = np.array([b.unit for b in bodies], np.int64)
-    cycles = np.array([b.cycles for b in bodies], np.int64)
     ops = _make_ops(common["wait"], common["signal"], common["layer"], map(bodies.__getitem__, body.tolist()))
-    return Program(ops, bodies, work, body, common["opcode"], units[body], common["wait"], common["signal"],
-                   common["layer"], cycles[body])
+    return Program(ops, bodies, work, body, common["opcode"], body_units[body], common["wait"], common["signal"],
+                   common["layer"], body_cycles[body])
 
 
 def _make_ops(waits: np.ndarray, signals: np.ndarray, layers: np.ndarray, bodies: Iterable[Body]) -> list[Op]:
@@ -244,11 +242,13 @@ Failure = tuple[int, int, Callable[[], str]]  # (pc, rank at that pc, the messag
 
 
 def _check_and_count(groups: list[FieldColumns], firsts: np.ndarray, config: HardwareConfig,
-                     dram_size: int) -> tuple[list[Failure], Work]:
+                     dram_size: int) -> tuple[list[Failure], Work, np.ndarray, np.ndarray]:
     """Each kind of instruction's first failure (rank 0: not implemented, 2: operands; the
-    layer check is rank 1) and every class's work, from the classes' field columns."""
+    layer check is rank 1), every class's work, unit and cycle cost, from the classes' field
+    columns."""
     memory_rows = footprint.memory_rows(config)
     work = Work(*(np.zeros(len(firsts), np.int64) for _ in range(4)))
+    units, cycles = np.full(len(firsts), CONTROL, np.int64), np.zeros(len(firsts), np.int64)
     failures = []
     for group in groups:
         pcs, mnemonic, count = firsts[group.positions], group.spec.mnemonic, len(group.positions)
@@ -256,16 +256,18 @@ def _check_and_count(groups: list[FieldColumns], firsts: np.ndarray, config: Har
         if mnemonic not in IMPLEMENTED:
             continue
         unit_name = group.spec.unit
+        units[group.positions] = UNIT_INDEX.get(unit_name, CONTROL)
         for rows, f in _by_selectors(mnemonic, group.values):
             checks = footprint.check_columns(mnemonic, f, len(rows), config.dim, memory_rows, dram_size)
             failures += _first_failure(checks, pcs[rows], rank=2)
             classes = group.positions[rows]
+            cycles[classes] = costs.cycles_of_columns(mnemonic, f, len(rows), config)
             moved = timing.dram_bytes_moved(mnemonic, f)
             work.macs[classes] = timing.macs(mnemonic, f)
             work.vector_elements[classes] = timing.vector_elements(mnemonic, unit_name, f)
             work.dram_read[classes] = moved if mnemonic == "dma.load" else 0
             work.dram_written[classes] = moved if mnemonic == "dma.store" else 0
-    return failures, work
+    return failures, work, units, cycles
 
 
 def _first_failure(checks: list[footprint.Check], pcs: np.ndarray, rank: int) -> list[Failure]:
@@ -295,19 +297,18 @@ def _by_selectors(mnemonic: str, values: dict) -> Iterator[tuple[np.ndarray, dic
         yield rows, fields
 
 
-def _bind(operands: list[Instruction], firsts: np.ndarray, config: HardwareConfig, machine: Machine) -> list[Body]:
-    """One checked class per instruction of `operands` (in pc order): its cycle cost and its
-    semantics bound to the machine; a binder's error names the instruction."""
-    by_mnemonic = load_table().by_mnemonic
+def _bind(operands: list[Instruction], firsts: np.ndarray, units: list[int], cycles: list[int], dim: int,
+          machine: Machine) -> list[Body]:
+    """The body of each checked class of `operands` (in pc order, with its unit and `cycles`):
+    its semantics bound to the machine; a binder's error names the instruction."""
     bodies = []
-    for pc, instr in zip(firsts.tolist(), operands):
+    for pc, instr, unit, cost in zip(firsts.tolist(), operands, units, cycles):
         mnemonic, f = instr.mnemonic, instr.fields
         try:
             run = SEMANTICS[mnemonic](machine, f)
         except VitcError as err:
             raise VitcError(f"{describe(pc, instr)}: {err}") from None
-        unit = UNIT_INDEX.get(by_mnemonic[mnemonic].unit, CONTROL)
-        bodies.append(Body(instr, unit, run, costs.cycles(mnemonic, f, config), config.dim))
+        bodies.append(Body(instr, unit, run, cost, dim))
     return bodies
 
 
