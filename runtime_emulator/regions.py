@@ -7,8 +7,8 @@ the only place that layout is spelled out; every instruction reads and writes th
 Two views of a region: as a matrix (`region_reader` / `region_writer`, `(depth, rows, cols)`),
 and in block space (`block_view` / `block_writer`, `(blocks, rows, dim)`: every lane of each
 column block, for elementwise work with no gather); DMAs copy between DRAM and a region through
-views made once (`copier_into_region`, `copier_from_region`), a block row (`dim` elements) as
-one item of bytes where both sides hold the same element type.
+views made once (`copier_into_region`, `copier_from_region`). Gathers in matrix order move a
+block row (`dim` elements) as one item of bytes (`block_row_items`).
 
 Invariants:
 - matrix reads return a `(rows, cols)` array; block views also read the lanes past `cols` in
@@ -58,6 +58,24 @@ def stacked_blocks(mem: np.ndarray, region: Region, depth: int = 1, depth_stride
     return np.ndarray(shape, mem.dtype, mem, region.addr * row_bytes, strides)
 
 
+@functools.lru_cache(maxsize=None)
+def _row_item(nbytes: int) -> np.dtype:
+    """The type of one item of `nbytes` raw bytes (a block row of a memory)."""
+    return np.dtype((np.void, nbytes))
+
+
+def block_row_items(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
+    """`(depth, rows, blocks)` strided view of the region's block rows, each one item of raw
+    bytes (the row's `dim` elements, lanes past `cols` included), in row-major order of the
+    matrix: copying it (or a same-shaped view of items) moves one item per block row instead of
+    `dim` elements, several times faster than an element copy whose inner loop is a block row.
+    `mem` is a whole (C-contiguous) memory; the caller has checked the rows are inside it."""
+    row_bytes = mem.strides[0]
+    shape = (depth, region.rows, region.blocks(mem.shape[1]))
+    strides = (depth_stride * row_bytes, row_bytes, region.bs * row_bytes)
+    return np.ndarray(shape, _row_item(row_bytes), mem, region.addr * row_bytes, strides)
+
+
 def _copies_overlap(region: Region, dim: int, depth: int, depth_stride: int) -> bool:
     """Whether two of the `depth` copies share a row (a strided write would then be ill-defined)."""
     span = (region.blocks(dim) - 1) * region.bs + region.rows
@@ -77,11 +95,8 @@ def region_reader(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
     if _is_one_slice(region, dim, depth):
         view = mem[None, region.addr:region.addr + rows, :cols]
         return lambda: view
-    # One item of bytes per block row (its dim elements), in (depth, rows, blocks) order: the
-    # gather copies items, several times faster than elements with an inner loop of dim.
-    row_item = np.dtype((np.void, dim * mem.itemsize))
-    by_row = stacked_blocks(mem, region, depth, depth_stride).view(row_item)[..., 0].transpose(0, 2, 1)
-    return lambda: by_row.copy().view(mem.dtype).reshape(depth, rows, -1)[:, :, :cols]
+    items = block_row_items(mem, region, depth, depth_stride)
+    return lambda: items.copy().view(mem.dtype).reshape(depth, rows, -1)[:, :, :cols]
 
 
 def _broadcast(values: np.ndarray, shape: tuple) -> np.ndarray:
@@ -137,12 +152,6 @@ def region_writer(mem: np.ndarray, region: Region, depth: int = 1, depth_stride:
     return write_blocks
 
 
-@functools.lru_cache(maxsize=None)
-def _row_item(nbytes: int) -> np.dtype:
-    """The type of one item of `nbytes` raw bytes (a block row of a memory)."""
-    return np.dtype((np.void, nbytes))
-
-
 def _part_pairs(mem: np.ndarray, region: Region, other: np.ndarray, depth: int, depth_stride: int) -> list[tuple]:
     """The logical elements of `depth` copies of the region and of `other`, a `(depth, rows,
     cols)` array whose rows are contiguous, as pairs of views of the same shape, (on-chip part,
@@ -151,14 +160,12 @@ def _part_pairs(mem: np.ndarray, region: Region, other: np.ndarray, depth: int, 
     one item of bytes (its `dim` elements), so that a copy moves one item per block row instead
     of `dim` elements, several times faster on long rows; a byte-swapped DRAM word copies
     element-wise, as a value."""
-    dim, row_bytes = mem.shape[1], mem.strides[0]
+    dim = mem.shape[1]
     full_blocks, tail = divmod(region.cols, dim)
     pairs = []
     if full_blocks and other.dtype == mem.dtype:
-        item = _row_item(row_bytes)
-        strides = (depth_stride * row_bytes, row_bytes, region.bs * row_bytes)
-        onchip = np.ndarray((depth, region.rows, full_blocks), item, mem, region.addr * row_bytes, strides)
-        pairs.append((onchip, other[..., :full_blocks * dim].view(item)))
+        onchip = block_row_items(mem, region, depth, depth_stride)[:, :, :full_blocks]
+        pairs.append((onchip, other[..., :full_blocks * dim].view(onchip.dtype)))
     elif full_blocks:
         blocks = stacked_blocks(mem, region, depth, depth_stride)[:, :full_blocks].transpose(0, 2, 1, 3)
         pairs.append((blocks, other[..., :full_blocks * dim].reshape(*blocks.shape)))

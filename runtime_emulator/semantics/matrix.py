@@ -21,7 +21,7 @@ import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import code_dtype, code_range
-from runtime_emulator.regions import Region, region_reader, region_writer, stacked_blocks
+from runtime_emulator.regions import Region, block_row_items, region_reader, region_writer, stacked_blocks
 
 F32_EXACT_INTEGERS = 1 << 24  # every integer up to this magnitude is a float32
 
@@ -42,13 +42,10 @@ def _exact_chunks(f) -> list[slice]:
 def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int):
     """A function giving the region's codes minus the zero point as a float32 `(rows, cols)`
     array (exact: at most 9 bits): the rows' column blocks are gathered as `dim`-byte items (one
-    copy in row order, through a view made once, here), which are then converted in one
+    copy in row order, `regions.block_row_items`, a view made once, here), then converted in one
     contiguous pass. The copies are fresh arrays, not buffers kept per instruction: numpy hands
     back memory just freed, still in cache, where a buffer per instruction would be cold."""
-    dim = m.dim
-    row_item = np.dtype((np.void, dim))  # one memory row of one column block
-    blocks = region.blocks(dim)
-    gather = np.ndarray((region.rows, blocks), row_item, m.spad, region.addr * dim, (dim, region.bs * dim))
+    gather = block_row_items(m.spad, region)[0]
     code_type, rows, cols = code_dtype(unsigned), region.rows, region.cols
     centre = np.float32(zero_point)
 
