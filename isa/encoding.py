@@ -216,7 +216,8 @@ def decode_program(code: bytes, pcs: Sequence[int] | None = None) -> list[Instru
     """Decode a code section: a whole number of instruction words. Every instruction is checked;
     with `pcs`, only the instructions at those indices are built, and returned in that order
     (an emulator that shares work between equal operands needs one per distinct word)."""
-    return decode_program_columns(code, pcs)[0]
+    decoded, _ = _decode_words(code, first_pc=0, pcs=pcs)
+    return decoded if pcs is None else [decoded[pc] for pc in pcs]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,8 +231,17 @@ class FieldColumns:
 
 def decode_program_columns(code: bytes, pcs: Sequence[int] | None = None) -> tuple[list[Instruction], list[FieldColumns]]:
     """`decode_program(code, pcs)` and the same instructions' field values as columns, one
-    `FieldColumns` per opcode present in the selection, in opcode order."""
-    return _decode_words(code, first_pc=0, pcs=pcs)
+    `FieldColumns` per opcode present in the selection, in opcode order. `pcs`, when given,
+    must increase (each instruction at most once)."""
+    decoded, groups = _decode_words(code, first_pc=0, pcs=pcs)
+    if pcs is None:
+        return decoded, groups
+    pcs = np.asarray(pcs, dtype=np.int64)
+    if (np.diff(pcs) <= 0).any():
+        raise ValueError("decode_program_columns: pcs must increase")
+    return [decoded[pc] for pc in pcs.tolist()], [
+        FieldColumns(group.spec, np.searchsorted(pcs, group.positions), group.values) for group in groups
+    ]
 
 
 def _spec(instr: Instruction) -> InstructionSpec:
@@ -343,7 +353,9 @@ def _check_tokens(spec: InstructionSpec, wait: int, signal: int, error) -> None:
             raise error(f"{name} names the instruction's own unit {spec.unit!r}")
 
 
-def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) -> tuple[list[Instruction], list[FieldColumns]]:
+def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) -> tuple[list[Instruction | None], list[FieldColumns]]:
+    """Check every word; build the instructions at `pcs` (all when None) into a list indexed by
+    pc (None elsewhere), and their columns, `positions` their pcs."""
     table = load_table()
     width = table.width_bytes
     if len(code) % width:
@@ -362,21 +374,10 @@ def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) 
     # The opcodes present, in order (8 bits; bincount: np.unique would import numpy.ma, ~20 ms).
     for opcode in np.flatnonzero(np.bincount(opcodes.astype(np.intp), minlength=1)).tolist():
         index = np.flatnonzero(opcodes == opcode)
-        groups.append(_decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded))
-    if pcs is None:
-        return decoded, [group for group in groups if len(group.positions)]
-    # Positions in the selection: `pcs` may list an instruction twice, in any order.
-    pcs = np.asarray(pcs, dtype=np.int64)
-    selection = np.argsort(pcs, kind="stable")
-    selected_pcs = pcs[selection]
-    columns = []
-    for group in groups:
-        chosen = np.isin(selected_pcs, group.positions)
-        if not chosen.any():
-            continue
-        rows = np.searchsorted(group.positions, selected_pcs[chosen])
-        columns.append(FieldColumns(group.spec, selection[chosen], {name: value[rows] for name, value in group.values.items()}))
-    return [decoded[pc] for pc in pcs.tolist()], columns
+        group = _decode_group(table.by_opcode[opcode], words[index], index, wanted[index], first_pc, decoded)
+        if len(group.positions):
+            groups.append(group)
+    return decoded, groups
 
 
 def _check_opcodes(table: InstructionTable, opcodes: np.ndarray, first_pc: int) -> None:
@@ -394,7 +395,7 @@ def _where(pc: int) -> str:
 def _decode_group(spec: InstructionSpec, rows: np.ndarray, index: np.ndarray, wanted: np.ndarray, first_pc: int,
                   decoded: list) -> FieldColumns:
     """Check all instructions of one opcode and build the `wanted` ones: `rows` are their words,
-    `index` their positions. Returns the wanted ones' columns, `positions` their indices."""
+    `index` their positions. Returns the wanted ones' columns, `positions` their pcs."""
 
     def fail(row: int, message: str):
         pc = first_pc + int(index[row])

@@ -1,13 +1,15 @@
 """`decode_program_columns(code, pcs)`: the instructions `decode_program` builds, and the same
 instructions' field values as numpy columns, one group per opcode, each value at the position
-of its instruction in the selection; compared with decoding each word on its own."""
+of its instruction in the selection (increasing pcs); compared with decoding each word on its
+own."""
 
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from isa.encoding import decode, decode_program_columns, encode_program
+from isa.encoding import Instruction, decode, decode_program_columns, encode_program
 from tests.isa.instruction_strategies import RAW_TABLE, instructions
 
 WIDTH = RAW_TABLE["width"] // 8
@@ -17,7 +19,7 @@ WIDTH = RAW_TABLE["width"] // 8
 @given(st.lists(instructions, min_size=1, max_size=30), st.data())
 def test_columns_hold_the_values_of_each_selected_instruction(program, data):
     code = encode_program(program)
-    pcs = data.draw(st.none() | st.lists(st.integers(0, len(program) - 1), max_size=2 * len(program)))
+    pcs = data.draw(st.none() | st.sets(st.integers(0, len(program) - 1)).map(sorted))
     selected, groups = decode_program_columns(code, pcs)
     chosen = list(range(len(program))) if pcs is None else pcs
     assert len(selected) == len(chosen)
@@ -38,3 +40,10 @@ def test_columns_hold_the_values_of_each_selected_instruction(program, data):
     assert sorted(seen) == list(range(len(chosen))), "every selected instruction is in exactly one group"
     opcodes = [group.spec.opcode for group in groups]
     assert opcodes == sorted(opcodes)
+
+
+def test_pcs_out_of_order_or_repeated_are_refused():
+    code = encode_program([Instruction("halt", {})] * 3)
+    for pcs in ([1, 0], [1, 1]):
+        with pytest.raises(ValueError, match="pcs must increase"):
+            decode_program_columns(code, pcs)
