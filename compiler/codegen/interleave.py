@@ -40,7 +40,9 @@ across a control instruction; it depends only on the instructions (deterministic
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
+from typing import Iterable
+from operator import attrgetter
 
 import numpy as np
 
@@ -76,15 +78,17 @@ def interleave(items: list[Emitted], config, window: int, tracked_dram: int) -> 
 def costs(items: list[Emitted], config) -> np.ndarray:
     """Every instruction's cycles (`isa.costs`), computed per mnemonic over columns of the fields
     the model reads (a program has ~20 mnemonics and thousands of instructions of each)."""
-    positions: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        positions.setdefault(item.mnemonic, []).append(index)
+    mnemonics = [item.mnemonic for item in items]
+    number = {mnemonic: index for index, mnemonic in enumerate(dict.fromkeys(mnemonics))}
+    numbers = np.array(list(map(number.__getitem__, mnemonics)), np.intp)
+    all_fields = [item.fields for item in items]
     cost = np.zeros(len(items), np.int64)
-    for mnemonic, where in positions.items():
-        fields = [items[index].fields for index in where]
+    for mnemonic, index in number.items():
+        where = np.flatnonzero(numbers == index)
+        fields = list(map(all_fields.__getitem__, where.tolist()))
         columns = {}
         for name, default, codes in _COST_FIELDS[mnemonic]:
-            values = [f.get(name, default) for f in fields]
+            values = list(map(dict.get, fields, repeat(name), repeat(default)))
             if codes is not None:
                 values = [codes.get(value, value) for value in values]  # a name -> its code
             columns[name] = np.array(values, np.int64)
@@ -112,19 +116,24 @@ class _Runs:
         self.unit: list[int] = unit[starts].tolist()
         self.cost: list[int] = np.add.reduceat(costs(items, config), starts).tolist()
         self.layer_start: list[int] = [*np.flatnonzero(new_layer[starts]).tolist(), len(starts)]
-        pieces = _Pieces(items, tracked_dram)
+        reads_of, writes_of = attrgetter("reads"), attrgetter("writes")
+        reads = [tuple(chain.from_iterable(map(reads_of, run))) for run in self.items]
+        writes = [tuple(chain.from_iterable(map(writes_of, run))) for run in self.items]
+        pieces = _Pieces(dict.fromkeys(chain(reads, writes)), tracked_dram)
         self.pieces = pieces.count
-        self.reads = [pieces.ranges([access for item in run for access in item.reads]) for run in self.items]
-        self.writes = [pieces.ranges([access for item in run for access in item.writes]) for run in self.items]
+        self.reads = list(map(pieces.ranges.__getitem__, reads))
+        self.writes = list(map(pieces.ranges.__getitem__, writes))
 
 
 class _Pieces:
     """Elementary intervals: every tracked space's access bounds, sorted, cut it into pieces that
-    each access covers entirely or not at all (all spaces numbered in one sequence)."""
+    each access covers entirely or not at all (all spaces numbered in one sequence). `ranges`
+    maps each given sequence of accesses to its tracked accesses as piece ranges [first, last),
+    each distinct range once, sorted (runs repeat a few sequences many times)."""
 
-    def __init__(self, items: list[Emitted], tracked_dram: int):
-        distinct: set[Access] = set(chain.from_iterable(item.reads for item in items))
-        distinct.update(chain.from_iterable(item.writes for item in items))
+    def __init__(self, sequences: Iterable[tuple[Access, ...]], tracked_dram: int):
+        sequences = list(sequences)
+        distinct: set[Access] = set(chain.from_iterable(sequences))
         tracked = sorted(a for a in distinct if a[0] != "dram" or a[1] < tracked_dram)
         bounds: dict[str, set[int]] = {}
         for space, lo, hi in tracked:
@@ -134,16 +143,15 @@ class _Pieces:
             for value in sorted(bounds[space]):
                 index[space, value] = len(index)
         self.count = len(index)
-        self.range_of: dict[Access, tuple[int, int] | None] = dict.fromkeys(distinct)
+        range_of: dict[Access, tuple[int, int] | None] = dict.fromkeys(distinct)
         for space, lo, hi in tracked:
             if hi > lo:
-                self.range_of[space, lo, hi] = (index[space, lo], index[space, hi])
-
-    def ranges(self, accesses: list[Access]) -> tuple[tuple[int, int], ...]:
-        """The tracked accesses as piece ranges [first, last), each distinct range once, sorted."""
-        found = set(map(self.range_of.__getitem__, accesses))
-        found.discard(None)
-        return tuple(sorted(found))
+                range_of[space, lo, hi] = (index[space, lo], index[space, hi])
+        self.ranges: dict[tuple[Access, ...], tuple[tuple[int, int], ...]] = {}
+        for sequence in sequences:
+            found = set(map(range_of.__getitem__, sequence))
+            found.discard(None)
+            self.ranges[sequence] = tuple(sorted(found))
 
 
 BLOCK = 16  # pieces per block of the conflict tables' block rows
@@ -167,31 +175,54 @@ class _ConflictRows:
         self.own = {"W": 0, "A": pieces}
         self.max = {"W": 2 * pieces, "A": 2 * pieces + blocks}
         self.all = {"W": 2 * pieces + 2 * blocks, "A": 2 * pieces + 3 * blocks}
+        self.of_range: dict[tuple[int, int, str], tuple[list[int], list[int]]] = {}
 
     def rows(self, reads, writes) -> tuple[np.ndarray, np.ndarray]:
         """(query rows, record rows): a read asks the W sections and is recorded in A, a write
         asks A and is recorded in both."""
         query, record = [], []
-        for ranges, asked, recorded in ((reads, "W", ("A",)), (writes, "A", ("W", "A"))):
+        for ranges, role in ((reads, "read"), (writes, "write")):
             for lo, hi in ranges:
-                edges, edge_blocks, inner = _split(lo, hi)
-                own, whole, most = self.own[asked], self.all[asked], self.max[asked]
-                query += [own + p for p in edges] + [whole + b for b in edge_blocks] + [most + b for b in inner]
-                for table in recorded:
-                    own, whole, most = self.own[table], self.all[table], self.max[table]
-                    record += [own + p for p in edges] + [most + b for b in (*edge_blocks, *inner)]
-                    record += [whole + b for b in inner]
+                rows = self.of_range.get((lo, hi, role))
+                if rows is None:
+                    rows = self.of_range[lo, hi, role] = self._range_rows(lo, hi, role)
+                query += rows[0]
+                record += rows[1]
         return np.array(query, np.intp), np.array(record, np.intp)
 
+    def _range_rows(self, lo: int, hi: int, role: str) -> tuple[list[int], list[int]]:
+        """`rows` of one range (`of_range` keeps them: keys share ranges)."""
+        asked, recorded = ("W", ("A",)) if role == "read" else ("A", ("W", "A"))
+        edges, edge_blocks, inner = _split(lo, hi)
+        own, whole, most = self.own[asked], self.all[asked], self.max[asked]
+        query = []
+        for edge in edges:
+            query += _shifted(edge, own)
+        query += [whole + b for b in edge_blocks]
+        query += _shifted(inner, most)
+        record = []
+        for table in recorded:
+            own, whole, most = self.own[table], self.all[table], self.max[table]
+            for edge in edges:
+                record += _shifted(edge, own)
+            record += [most + b for b in edge_blocks]
+            record += _shifted(inner, most)
+            record += _shifted(inner, whole)
+        return query, record
 
-def _split(lo: int, hi: int) -> tuple[list[int], list[int], range]:
+
+def _split(lo: int, hi: int) -> tuple[tuple[range, ...], list[int], range]:
     """Pieces [lo, hi) as the pieces outside whole blocks, their blocks, and the whole blocks
-    inside."""
+    inside (ranges: a wide access spans thousands of pieces)."""
     first, stop = -(-lo // BLOCK), hi // BLOCK
     if stop <= first:
-        return list(range(lo, hi)), list(range(lo // BLOCK, (hi - 1) // BLOCK + 1)), range(0)
+        return (range(lo, hi),), list(range(lo // BLOCK, (hi - 1) // BLOCK + 1)), range(0)
     head, tail = range(lo, first * BLOCK), range(stop * BLOCK, hi)
-    return [*head, *tail], [lo // BLOCK] * bool(head) + [stop] * bool(tail), range(first, stop)
+    return (head, tail), [lo // BLOCK] * bool(head) + [stop] * bool(tail), range(first, stop)
+
+
+def _shifted(indices: range, offset: int) -> range:
+    return range(indices.start + offset, indices.stop + offset)
 
 
 def _conflicts(runs: _Runs, window: int) -> list[list[int]]:
@@ -199,20 +230,22 @@ def _conflicts(runs: _Runs, window: int) -> list[list[int]]:
     the tables still know it (-1 entries dropped; see the module docstring): one gather and one
     reduction per run, one assignment to record it (`_ConflictRows`)."""
     layout = _ConflictRows(runs.pieces)
+    n_units = len(UNITS)
     # one row per (layer slot, unit), so that recording a run is one 1-d assignment
-    table = np.full((window * len(UNITS), layout.size), -1, np.int32)
+    table = np.full((window * n_units, layout.size), -1, np.int32)
     column = list(table)
-    reduce = np.maximum.reduce
-    rows_of: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    take, reduce = table.take, np.maximum.reduce
+    rows_of: dict[tuple, tuple[np.ndarray | None, np.ndarray]] = {}
     found = []
-    for run, key in enumerate(zip(runs.reads, runs.writes)):
+    for run, key, layer, unit in zip(range(len(runs.unit)), zip(runs.reads, runs.writes), runs.layer, runs.unit):
         rows = rows_of.get(key)
         if rows is None:
-            rows = rows_of[key] = layout.rows(*key)
+            query, record = layout.rows(*key)
+            rows = rows_of[key] = (query if query.size else None, record)
         query, record = rows
-        latest = reduce(table.take(query, axis=1), axis=1).tolist() if query.size else ()
+        latest = () if query is None else reduce(take(query, axis=1), axis=1).tolist()
         found.append([other for other in latest if other >= 0])
-        column[runs.layer[run] % window * len(UNITS) + runs.unit[run]][record] = run
+        column[layer % window * n_units + unit][record] = run
     return found
 
 
@@ -222,39 +255,40 @@ def _interleave_section(items: list[Emitted], config, window: int, tracked_dram:
     runs = _Runs(items, config, tracked_dram)
     conflicts = _conflicts(runs, window)
     layer_of, unit_of, cost = runs.layer, runs.unit, runs.cost
-    layer_start = runs.layer_start
-    layers = len(layer_start) - 1
-    done = [False] * len(cost)
-    finish = [0] * len(cost)
+    layers = len(runs.layer_start) - 1
+    layer_start = runs.layer_start + [len(cost)] * window  # empty layers after the last: every window is full
+    finish = [-1] * len(cost)  # estimated finish time; -1 until the run is scheduled
     ready = [-1] * len(cost)  # estimated data-ready time, once the run is a candidate (then it stays one)
+    blocker = [-1] * len(cost)  # a conflict not yet scheduled that a head was found waiting for
     unit_free = [0] * len(UNITS)
     head = layer_start[:-1]  # each layer's next run
     oldest = 0  # the first layer not finished
     order: list[int] = []
     while oldest < layers:
-        best = best_start = None
-        candidates = []
-        for layer in range(oldest, min(oldest + window, layers)):
+        candidates = []  # (estimated start, run)
+        for layer in range(oldest, oldest + window):
             run = head[layer]
             if run == layer_start[layer + 1]:
                 continue
-            if ready[run] < 0:
+            run_ready = ready[run]
+            if run_ready < 0:
                 # a head's conflicts in its own layer and in layers before the window are done:
                 # it waits only for those in the other layers of the window
-                found = conflicts[run]
-                if not all(done[c] for c in found):
+                if blocker[run] >= 0 and finish[blocker[run]] < 0:
                     continue
-                ready[run] = max([finish[c] for c in found], default=0)
-            start = max(ready[run], unit_free[unit_of[run]])
-            candidates.append((run, start))
-            if best is None or start < best_start:
-                best, best_start = run, start
+                times = [finish[c] for c in conflicts[run]]
+                if -1 in times:
+                    blocker[run] = conflicts[run][times.index(-1)]
+                    continue
+                run_ready = ready[run] = max(times, default=0)
+            free = unit_free[unit_of[run]]
+            candidates.append((run_ready if run_ready > free else free, run))
+        best_start, best = min(candidates)  # runs are numbered in program order
         unit = unit_of[best]
         best_finish = best_start + cost[best]
-        for run, start in candidates:  # on that unit, the one that finishes first (then program order)
+        for start, run in candidates:  # on that unit, the one that finishes first (then program order)
             if unit_of[run] == unit and (start + cost[run], run) < (best_finish, best):
                 best, best_finish = run, start + cost[run]
-        done[best] = True
         finish[best] = best_finish
         unit_free[unit] = best_finish
         order.append(best)
