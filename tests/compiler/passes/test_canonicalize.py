@@ -1,5 +1,7 @@
 """canonicalize: each rewrite rule, text in and text out, and that outputs keep their names."""
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from compiler.ir.parser import parse_graph
 from compiler.ir.printer import print_graph
 from compiler.ir.testing import check_lines, check_no_line, run_pipeline_on_text
 from compiler.ir.types import Quant, TensorType
+from compiler.reference.interpreter import run_graph
 
 T = "tensor<2x3x4xu8, q<0.5 : 7>>"
 
@@ -159,3 +162,99 @@ def test_canonicalize_keeps_the_values_of_random_layout_chains(seed):
         assert got.shape == want.shape, name
         mismatch = np.argwhere(got != want)
         assert mismatch.size == 0, f"output %{name} element {tuple(mismatch[0])}: {got[tuple(mismatch[0])]} != {want[tuple(mismatch[0])]}"
+
+
+IDENTITY = 'dense<"' + base64.b64encode(bytes(range(256))).decode() + '"> : tensor<256xu8>'
+# The Gemm of a model pre-processed by quant_pre_process, between a reshape to rows and one back:
+# bias and residual add, LayerNorm with its quantize, and the reshape to rows for the next Gemm.
+PRE_PROCESSED = """\
+graph @g(%x: tensor<3x8xu8, q<0.5 : 7>>, %residual: tensor<1x3x8xu8, q<0.25 : 3>>) -> (%rows) {
+  %w = const dense<[-15, -8, -1, 6, 13, -11, -4, 3, 10, -14, -7, 0, 7, 14, -10, -3, 4, 11, -13, -6, 1, 8, 15, -9, -2, 5, 12, -12, -5, 2, 9, -15, -8, -1, 6, 13, -11, -4, 3, 10, -14, -7, 0, 7, 14, -10, -3, 4, 11, -13, -6, 1, 8, 15, -9, -2, 5, 12, -12, -5, 2, 9, -15, -8]> : tensor<8x8xi8, q<0.5 : 0>>
+  %gamma = const dense<[1.5, -0.5, 2.0, 0.25, 1.0, 0.75, -1.25, 3.0]> : tensor<8xf32>
+  %beta = const dense<[0.0, 1.0, -1.0, 0.5, 0.125, -0.25, 2.0, 0.0]> : tensor<8xf32>
+  %gemm = qmatmul %x, %w {multiplier = [0.125]} : tensor<3x8xu8, q<0.5 : 7>>, tensor<8x8xi8, q<0.5 : 0>> -> tensor<3x8xu8, q<0.5 : 120>>
+  %tokens = reshape %gemm : tensor<3x8xu8, q<0.5 : 120>> -> tensor<1x3x8xu8, q<0.5 : 120>>
+  %sum = qadd %tokens, %residual {mode = "float"} : tensor<1x3x8xu8, q<0.5 : 120>>, tensor<1x3x8xu8, q<0.25 : 3>> -> tensor<1x3x8xu8, q<0.75 : 100>>
+  %f = dequantize %sum : tensor<1x3x8xu8, q<0.75 : 100>> -> tensor<1x3x8xf32>
+  %n = layernorm %f, %gamma, %beta {axis = 2, epsilon = 0.0009765625} : tensor<1x3x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<1x3x8xf32>
+  %q = quantize %n : tensor<1x3x8xf32> -> tensor<1x3x8xu8, q<0.03125 : 128>>
+  %rows = reshape %q : tensor<1x3x8xu8, q<0.03125 : 128>> -> tensor<3x8xu8, q<0.03125 : 128>>
+}
+"""
+
+
+def test_reshapes_sink_below_elementwise_ops_and_meet_the_reshape_back():
+    out = run_pipeline_on_text(PRE_PROCESSED, "canonicalize")
+    check_lines(out, [
+        "%gemm = qmatmul %x, %w {multiplier = [0.125]} : tensor<3x8xu8, q<0.5 : 7>>, tensor<8x8xi8, q<0.5 : 0>> "
+        "-> tensor<3x8xu8, q<0.5 : 120>>",
+        "%residual_3x8 = reshape %residual : tensor<1x3x8xu8, q<0.25 : 3>> -> tensor<3x8xu8, q<0.25 : 3>>",
+        "%sum_3x8 = qadd %gemm, %residual_3x8 {mode = \"float\"} : tensor<3x8xu8, q<0.5 : 120>>, "
+        "tensor<3x8xu8, q<0.25 : 3>> -> tensor<3x8xu8, q<0.75 : 100>>",
+        "%f_3x8 = dequantize %sum_3x8 : tensor<3x8xu8, q<0.75 : 100>> -> tensor<3x8xf32>",
+        "%n_3x8 = layernorm %f_3x8, %gamma, %beta {axis = 1, epsilon = 0.0009765625} : tensor<3x8xf32>, "
+        "tensor<8xf32>, tensor<8xf32> -> tensor<3x8xf32>",
+        "%q_3x8 = quantize %n_3x8 : tensor<3x8xf32> -> tensor<3x8xu8, q<0.03125 : 128>>",
+        # a graph output keeps its name: the reshape of a value to its own type stays
+        "%rows = reshape %q_3x8 : tensor<3x8xu8, q<0.03125 : 128>> -> tensor<3x8xu8, q<0.03125 : 128>>",
+    ])
+    assert sum(line.split(" = ")[1].startswith("reshape") for line in out.splitlines() if " = " in line) == 2
+
+
+def test_sinking_reshapes_keeps_every_output_value():
+    rng = np.random.default_rng(5)
+    inputs = {"x": rng.integers(0, 256, (3, 8), dtype=np.uint8), "residual": rng.integers(0, 256, (1, 3, 8), dtype=np.uint8)}
+    want = run_graph(parse_graph(PRE_PROCESSED), inputs, threads=1)["rows"]
+    got = run_graph(parse_graph(run_pipeline_on_text(PRE_PROCESSED, "canonicalize")), inputs, threads=1)["rows"]
+    assert np.unique(want).size > 4, "the test data exercises the chain"
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, f"rows{tuple(bad[0])}: {got[tuple(bad[0])]} after canonicalize, {want[tuple(bad[0])]} before"
+
+
+@pytest.mark.parametrize("case, ops", [
+    # read by two ops: sinking below one would keep both shapes alive
+    ("shared", """\
+  %r = reshape %old : tensor<3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+  %d = dequantize %r : tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xf32>
+  %y = reshape %d : tensor<1x3x8xf32> -> tensor<3x8xf32>
+  %z = table %r {table = IDENTITY} : tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+  %out = qadd %t, %z {mode = "float"} : tensor<1x3x8xu8, q<0.5 : 7>>, tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+"""),
+    # no reshape back after it: sinking would only move the reshape (and change what fuses)
+    ("no-reshape-back", """\
+  %r = reshape %old : tensor<3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+  %d = dequantize %r : tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xf32>
+  %y = concat %d, %d {axis = 1} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x6x8xf32>
+"""),
+    # a softmax along an axis the reshape does not keep (the operand's rows are 8 long)
+    ("softmax-axis", """\
+  %r = reshape %old_f : tensor<3x8xf32> -> tensor<2x3x4xf32>
+  %s = softmax %r {axis = 1} : tensor<2x3x4xf32> -> tensor<2x3x4xf32>
+  %y = reshape %s : tensor<2x3x4xf32> -> tensor<3x8xf32>
+"""),
+    # the other operand is computed after the reshape's operand: its reshape could sink back
+    ("newer-operand", """\
+  %r = reshape %old : tensor<3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+  %e = qadd %r, %new {mode = "float"} : tensor<1x3x8xu8, q<0.5 : 7>>, tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+  %y = reshape %e : tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<3x8xu8, q<0.5 : 7>>
+"""),
+    # a per-axis quantization axis would move
+    ("per-axis", """\
+  %r = reshape %p : tensor<3x8xi8, q<axis=1, [0.5, 0.25, 0.125, 1.0, 0.5, 0.25, 0.125, 1.0] : [0, 0, 0, 0, 0, 0, 0, 0]>> -> tensor<1x3x8xi8, q<axis=2, [0.5, 0.25, 0.125, 1.0, 0.5, 0.25, 0.125, 1.0] : [0, 0, 0, 0, 0, 0, 0, 0]>>
+  %d = dequantize %r : tensor<1x3x8xi8, q<axis=2, [0.5, 0.25, 0.125, 1.0, 0.5, 0.25, 0.125, 1.0] : [0, 0, 0, 0, 0, 0, 0, 0]>> -> tensor<1x3x8xf32>
+  %y = reshape %d : tensor<1x3x8xf32> -> tensor<3x8xf32>
+"""),
+])
+def test_reshapes_stay_where_sinking_is_not_allowed(case, ops):
+    ops = ops.replace("IDENTITY", IDENTITY)
+    outputs = "%y, %out" if case == "shared" else "%y"
+    text = f"""\
+graph @g(%x: tensor<3x8xu8, q<0.5 : 7>>, %t: tensor<1x3x8xu8, q<0.5 : 7>>, %p: tensor<3x8xi8, q<axis=1, [0.5, 0.25, 0.125, 1.0, 0.5, 0.25, 0.125, 1.0] : [0, 0, 0, 0, 0, 0, 0, 0]>>) -> ({outputs}) {{
+  %old = table %x {{table = {IDENTITY}}} : tensor<3x8xu8, q<0.5 : 7>> -> tensor<3x8xu8, q<0.5 : 7>>
+  %old_f = dequantize %old : tensor<3x8xu8, q<0.5 : 7>> -> tensor<3x8xf32>
+  %new = table %t {{table = {IDENTITY}}} : tensor<1x3x8xu8, q<0.5 : 7>> -> tensor<1x3x8xu8, q<0.5 : 7>>
+{ops}}}
+"""
+    out = run_pipeline_on_text(text, "canonicalize")
+    reshape, reader = ops.splitlines()[:2]
+    check_lines(out, [reshape, reader])
