@@ -381,7 +381,9 @@ def _decode_words(code: bytes, first_pc: int, pcs: Sequence[int] | None = None) 
 
 
 def _check_opcodes(table: InstructionTable, opcodes: np.ndarray, first_pc: int) -> None:
-    known = np.isin(opcodes, np.array(sorted(table.by_opcode), dtype=np.uint64))
+    opcode_known = np.zeros(1 << 8, dtype=bool)  # the opcode field is the low byte
+    opcode_known[list(table.by_opcode)] = True
+    known = opcode_known[opcodes.astype(np.intp)]
     if known.all():
         return
     pc = int(np.argmin(known))

@@ -66,7 +66,7 @@ def implemented_checks(spec: InstructionSpec, values: dict, count: int) -> list[
             f"the emulator does not implement field {field.name}={column[i].item()} of {spec.mnemonic} yet")))
     for field, codes in enums:
         column = values[field.name]
-        checks.append((~np.isin(column, codes), lambda i, field=field, column=column: (
+        checks.append((~codes[column], lambda i, field=field, column=column: (
             f"the emulator does not implement {field.name}={field.values[column[i]]} of {spec.mnemonic} yet")))
     return checks
 
@@ -76,14 +76,14 @@ _CHECKS: dict[str, tuple[InstructionSpec, dict, tuple]] = {}
 
 def _checks(spec: InstructionSpec, known: dict) -> tuple[tuple, tuple]:
     """The fields to check for `spec`: those the emulator does not know (must stay at their
-    default) and its enum fields with the codes it implements. Computed once per mnemonic and
+    default) and its enum fields with, per code, whether the emulator implements it. Computed once per mnemonic and
     recomputed when the spec or the `IMPLEMENTED` entry is another object (tests replace them)."""
     cached = _CHECKS.get(spec.mnemonic)
     if cached is not None and cached[0] is spec and cached[1] is known:
         return cached[2]
     own = [field for field in spec.fields if field.name not in COMMON_FIELDS]
     unknown = tuple(field for field in own if field.name not in known)
-    enums = tuple((field, np.array(sorted(field.values.index(value) for value in known[field.name]), np.int64))
+    enums = tuple((field, np.isin(np.arange(len(field.values)), [field.values.index(value) for value in known[field.name]]))
                   for field in own if field.name in known and known[field.name] is not None)
     _CHECKS[spec.mnemonic] = (spec, known, (unknown, enums))
     return unknown, enums
