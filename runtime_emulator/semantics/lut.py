@@ -25,6 +25,8 @@ def bind_lut(m: Machine, f):
     mem = m.acc if f["out"] else m.spad
     write = block_writer(mem, Region(f["dst"], f["rows"], f["cols"], f["dst_bs"]))
     # Entry i is in row tab + i // dim, lane i % dim: the table's rows in order, one flat view.
+    # Looked up with `table.take(index)`: the gather `table[index]` without indexing's generic
+    # machinery.
     table = mem[f["tab"]:f["tab"] + -(-TABLE_SIZE // m.dim)].reshape(-1)[:TABLE_SIZE]
     offset = f["off"] % TABLE_SIZE
     if f["pr"]:
@@ -34,7 +36,7 @@ def bind_lut(m: Machine, f):
             # Per row, what to subtract from each byte: rowvec[r] - off, its low byte (the int32 ->
             # uint8 conversion keeps it), a handful of values; then one uint8 subtraction that wraps.
             shift = (row_offsets - offset).astype(np.uint8)
-            write(table.take(np.subtract(source, shift)))  # the gather `table[index]`, without indexing's generic machinery
+            write(table.take(np.subtract(source, shift)))
         return lut
     if offset:
         byte_offset = np.uint8(offset)

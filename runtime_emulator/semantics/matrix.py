@@ -11,10 +11,11 @@ like a hardware accumulator (the sum of the chunks modulo 2^32 is the product's)
 `accum=1` adds to C with int32 wrap-around.
 
 Conversions: a `(rows, cols)` operand (A, or B stored transposed) is gathered row by row in
-whole column blocks, `dim` bytes at a time (one copy of `rows x blocks` items), then converted to float32 in one contiguous pass; B in block
-layout is converted block by block as it is stored (`(blocks, k, dim)`), and its product with A
-is C's own block layout. Lanes past the logical columns in a last block are converted but never
-reach a stored element (A's are sliced off, B's only reach product lanes never stored).
+whole column blocks, `dim` bytes at a time (one copy of `rows x blocks` items), then converted
+to float32 in one contiguous pass; B in block layout is converted block by block as it is
+stored (`(blocks, k, dim)`), and its product with A is C's own block layout. Lanes past the
+logical columns in a last block are converted but never reach a stored element (A's are sliced
+off, B's only reach product lanes never stored).
 """
 
 import numpy as np
@@ -75,12 +76,12 @@ def _times_block_b(m: Machine, f):
     b_blocks = stacked_blocks(m.spad_as(f["bu"]), Region(f["b"], f["k"], f["n"], f["b_bs"]))[0]  # (blocks, k, dim)
     c_blocks = stacked_blocks(m.acc, Region(f["c"], f["m"], f["n"], f["c_bs"]))[0]  # (blocks, m, dim)
     full, tail = divmod(f["n"], dim)
-    zero_point = np.float32(f["zb"])
+    zero_point, centre = f["zb"], np.float32(f["zb"])
 
     def read_b() -> np.ndarray:
         b = b_blocks.astype(np.float32)
-        if f["zb"]:
-            b -= zero_point
+        if zero_point:
+            b -= centre  # exact: at most 9 bits
         return b
 
     def store(product: np.ndarray) -> None:

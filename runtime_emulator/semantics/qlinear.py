@@ -116,7 +116,8 @@ def bind_qadd(m: Machine, f):
         codes = a.view(a_dtype)
         total = codes.astype(np.float64)
         np.multiply(total, ra_wide, out=total)  # a * ra, exact: 8 + 24 bits
-        np.add(total, inners_wide.take(b), out=total)  # rounded once in float64: the fma unless at a double-rounding tie
+        # Rounded once in float64: the fma unless at a double-rounding tie.
+        np.add(total, inners_wide.take(b), out=total)
         if not exact and f32_halfway(total).any():
             return round_to_code(fma_f32(codes.astype(F32), ra, inners.take(b)), unsigned)
         # Below the smallest normal float32 the float64 sum may round differently to float32 than

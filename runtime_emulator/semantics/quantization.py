@@ -38,7 +38,6 @@ def bind_requant(m: Machine, f):
     # np.clip keeps it, and round_to_code maps it to the smallest code either way).
     clamps = (f["lo"], f["hi"]) != code_range(unsigned)
 
-
     def requant() -> None:
         scaled = source.astype(F32)  # int32 -> float32, rounding to nearest even
         np.multiply(scaled, multiplier, out=scaled)
