@@ -62,9 +62,8 @@ def _bind(m: Machine, f, kernel, combine):
     write = block_writer(m.spad_as(f["cu"]), Region(f["c"], f["rows"], f["cols"], f["c_bs"]))
     if f["mode"] == KERNEL_MODE:
         return lambda: write(kernel(a_bytes, b_bytes))
-    a_codes, b_codes = CODE_OF_BYTE[f["au"]], CODE_OF_BYTE[f["bu"]]
-    return lambda: write(_float_path(
-        a_codes.take(a_bytes).astype(np.int32), b_codes.take(b_bytes).astype(np.int32), f, combine))
+    a_codes, b_codes = a_bytes.view(code_dtype(f["au"])), b_bytes.view(code_dtype(f["bu"]))
+    return lambda: write(_float_path(a_codes, b_codes, f, combine))
 
 
 def _f32_bits(value: float) -> int:
