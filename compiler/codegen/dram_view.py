@@ -14,6 +14,7 @@ broadcast axes), and a view never addresses outside the bytes of its buffer.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -42,6 +43,14 @@ class DramView:
     addr: int  # byte address of element (0, ..., 0)
     esize: int  # bytes per element
     axes: tuple[tuple[SubAxis, ...], ...]
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # A view is hashed as a key of every transfer of a tile of it: its nested tuples once.
+        return hash((self.addr, self.esize, self.axes))
 
     @classmethod
     def contiguous(cls, addr: int, shape, esize: int) -> DramView:

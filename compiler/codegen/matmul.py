@@ -314,7 +314,7 @@ def plan_tiling(op: Op, shape: MatmulShape, config, epilogue=None, forced: tuple
     search."""
     spad, acc = OnChipPlan(config).for_op(0, op.describe())
     bias = len(op.operands) > 2
-    key = (shape, spad.free, acc.free, config.hash, forced, bias, getattr(epilogue, "key", None))
+    key = (shape, spad.free, acc.free, config, forced, bias, getattr(epilogue, "key", None))  # (`config.hash` costs a JSON dump)
     if key not in _PLANNED:
         try:
             _PLANNED[key] = choose_tiling(shape.m, shape.n, shape.chunks, shape.b_transposed, spad.free, acc.free, config,
@@ -405,6 +405,7 @@ class _MatmulEmitter:
         with `b_all`, every N panel first, then the output tiles row tile by row tile."""
         tiling = self.tiling
         self.a_kept, self.a_kept_for = {}, None
+        b = b.transpose((1, 0)) if tiling.b_transposed else b  # B as its tiles are loaded (`_load_b`)
         panels = []
         for n_number, n0 in enumerate(range(0, self.n, tiling.tn)):
             panels.append(self._panel(b, n_number, n0))
@@ -565,11 +566,13 @@ def needs_transpose(b: DramView) -> bool:
     return True
 
 
-def _load_b(builder, b2: DramView, region: Region, chunk, n0: int, transposed: bool) -> Region:
+def _load_b(builder, b_as_loaded: DramView, region: Region, chunk, n0: int, transposed: bool) -> Region:
+    """B's rows `chunk` (a K step) and the columns from `n0` into `region`; `b_as_loaded` is B,
+    or its transpose when B is loaded transposed (`Tiling.b_transposed`)."""
     if transposed:
-        transfer(builder, "load", b2.transpose((1, 0)), region, n0, chunk[0])
+        transfer(builder, "load", b_as_loaded, region, n0, chunk[0])
     else:
-        transfer(builder, "load", b2, region, chunk[0], n0)
+        transfer(builder, "load", b_as_loaded, region, chunk[0], n0)
     return region
 
 

@@ -36,6 +36,8 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from compiler.codegen.dram_view import DramView
 from compiler.codegen.onchip import Arena
 from compiler.codegen.program import Prepared, ProgramBuilder
@@ -71,6 +73,10 @@ ROW_OPS = frozenset({"layernorm", "softmax", "qsoftmax", "reduce_mean"})
 def column_tileable(ops: list[Op]) -> bool:
     """Whether a chain of `ops` can run on tiles narrower than its rows (no row reduction)."""
     return not any(op.kind in ROW_OPS for op in ops)
+
+
+# A stage's vector cycles per tile, by (configuration, `VectorChain._shape_of_stage`, rows).
+_STAGE_CYCLES: dict[tuple, int] = {}
 
 
 class _StageTile(NamedTuple):
@@ -235,25 +241,53 @@ class VectorChain:
 
     def _vector_cycles(self, rows: int) -> int:
         """Cycles of the vector instructions of one tile of `rows` rows: each stage emitted on
-        stand-in regions of the right shapes (costs depend on shapes only, never on addresses)."""
-        if rows in self._tile_vector_cycles:
-            return self._tile_vector_cycles[rows]
-        dim, total = self.dim, 0
+        stand-in regions of the right shapes (costs depend on shapes only, never on addresses),
+        once per stage shape (`_shape_of_stage`) and row count in the process (every layer of
+        a model has the same LayerNorm and softmax chains, each trying ten tile sizes)."""
+        if rows not in self._tile_vector_cycles:
+            total = 0
+            for index, shape in enumerate(self._stage_shapes):
+                key = (self.config, shape, rows)
+                if key not in _STAGE_CYCLES:
+                    _STAGE_CYCLES[key] = self._stage_cycles(index, rows)
+                total += _STAGE_CYCLES[key]
+            self._tile_vector_cycles[rows] = total
+        return self._tile_vector_cycles[rows]
+
+    def _stage_cycles(self, index: int, rows: int) -> int:
+        stage, lowering = self.stages[index], self.lowerings[index]
         shapes = {"tile": (rows, self.cols), "broadcast": (rows, self.cols), "row": (1, self.cols),
                   "column": (rows, 1), "scalar": (1, 1)}
-        for stage, lowering, blocks in zip(self.stages, self.lowerings, self.constant_blocks):
-            inputs = []
-            for i, (kind, value) in enumerate(zip(lowering.operand_kinds, stage.op.operands)):
-                height, width = (rows, value.type.shape[-1]) if kind == "reduced" else shapes[kind]
-                inputs.append(Region(memory_of(value.type.dtype), 0, height, width, 1 if kind == "row" else height))
-            output = Region(memory_of(stage.op.result.type.dtype), 0, rows, self.cols, rows)
-            scratch = tuple(Region.packed(mem, 0, max(count, 1), 1) for mem, count in zip(("spad", "acc"),
-                                                                                          lowering.scratch_rows(rows)))
-            constants = {block.name: Region(block.mem, 0, block.rows, block.cols, block.rows) for block in blocks}
-            instructions = lowering.emit(rows, inputs, output, scratch, constants, 0)
-            total += sum(cycles(i.mnemonic, i.fields, self.config) for i in instructions)
-        self._tile_vector_cycles[rows] = total
-        return total
+        inputs = []
+        for i, (kind, value) in enumerate(zip(lowering.operand_kinds, stage.op.operands)):
+            height, width = (rows, value.type.shape[-1]) if kind == "reduced" else shapes[kind]
+            inputs.append(Region(memory_of(value.type.dtype), 0, height, width, 1 if kind == "row" else height))
+        output = Region(memory_of(stage.op.result.type.dtype), 0, rows, self.cols, rows)
+        scratch = tuple(Region.packed(mem, 0, max(count, 1), 1) for mem, count in zip(("spad", "acc"),
+                                                                                      lowering.scratch_rows(rows)))
+        constants = {block.name: Region(block.mem, 0, block.rows, block.cols, block.rows)
+                     for block in self.constant_blocks[index]}
+        instructions = lowering.emit(rows, inputs, output, scratch, constants, 0)
+        return sum(cycles(i.mnemonic, i.fields, self.config) for i in instructions)
+
+    @functools.cached_property
+    def _stage_shapes(self) -> list[tuple]:
+        return [self._shape_of_stage(index) for index in range(len(self.stages))]
+
+    def _shape_of_stage(self, index: int) -> tuple:
+        """What the instructions of stage `index` depend on besides addresses and immediates
+        (scales, zero points, table contents): the lowering, the op's kind and mode, its
+        operands' kinds, dtypes and shapes, its result's, the values of one-element constant
+        operands (a power's exponent; larger ones, such as LayerNorm's gamma and beta, are data
+        that never change the instructions), the constants' shapes and the tile's columns."""
+        stage, lowering = self.stages[index], self.lowerings[index]
+        op = stage.op
+        return (type(lowering).__qualname__, op.kind, op.attrs.get("mode"), stage.chained, tuple(lowering.operand_kinds),
+                tuple((v.type.dtype, tuple(v.type.shape)) for v in op.operands), op.result.type.dtype,
+                tuple(op.result.type.shape), self.cols,
+                tuple((i, np.asarray(value).tobytes()) for i, value in sorted(stage.constant_operands.items())
+                      if np.size(value) == 1),
+                tuple((block.name, block.mem, block.rows, block.cols) for block in self.constant_blocks[index]))
 
     def best_tile(self, spad_free: int, acc_free: int) -> int:
         """The row tile of the chain on its own (0 if not even one row fits): among the sizes

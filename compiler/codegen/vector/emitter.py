@@ -36,9 +36,11 @@ class Emitter:
         self.instructions.append(Instruction(mnemonic, {"layer": self.layer, **fields}))
 
     @staticmethod
-    def _in(region: Region, mem: str, what: str) -> Region:
+    def _in(region: Region, mem: str, *what: str) -> Region:
+        """`region`, checked to be in `mem`; `what` names it in the message (its words are
+        joined only then: this runs for every region of every instruction)."""
         if region.mem != mem:
-            raise VitcError(f"{what}: region {region} must be in {mem}")
+            raise VitcError(f"{' '.join(what)}: region {region} must be in {mem}")
         return region
 
     # ---- layout ----------------------------------------------------------------------------
@@ -78,7 +80,7 @@ class Emitter:
         """float32 `dst = a op b`; `bmode` full / row (b a column vector) / col (b a row vector)
         / scalar (b a float32 number)."""
         for region, what in ((dst, "dst"), (a, "a")):
-            self._in(region, "acc", f"valu {what}")
+            self._in(region, "acc", "valu", what)
         fields = dict(op=op, ty="f32", bmode=bmode, dst=dst.addr, a=a.addr, rows=a.rows, cols=a.cols,
                       dst_bs=dst.bs, a_bs=a.bs)
         if bmode == "scalar":
@@ -91,14 +93,14 @@ class Emitter:
         """float32 `dst = fma(a, b, c)`, one rounding; b and c placed like valu's b (a region for
         full / row / col, a float32 number for scalar)."""
         for region, what in ((dst, "dst"), (a, "a")):
-            self._in(region, "acc", f"vfma {what}")
+            self._in(region, "acc", "vfma", what)
         fields = dict(bmode=bmode, cmode=cmode, dst=dst.addr, a=a.addr, rows=a.rows, cols=a.cols, dst_bs=dst.bs,
                       a_bs=a.bs)
         for name, operand, mode in (("b", b, bmode), ("c", c, cmode)):
             if mode == "scalar":
                 fields[f"{name}_imm"] = operand
                 continue
-            fields[name] = self._in(operand, "acc", f"vfma {name}").addr
+            fields[name] = self._in(operand, "acc", "vfma", name).addr
             fields[f"{name}_bs"] = operand.bs if mode == "full" else 0
         self._emit("vfma", fields)
 
@@ -146,7 +148,7 @@ class Emitter:
                 broadcast_b: bool, **constants) -> None:
         """`qadd` / `qmul` of SPAD codes; `constants` are the mode and its immediates."""
         for region, what in ((a, "a"), (b, "b"), (c, "c")):
-            self._in(region, "spad", f"{mnemonic} {what}")
+            self._in(region, "spad", mnemonic, what)
         self._emit(mnemonic, dict(a=a.addr, b=b.addr, c=c.addr, rows=c.rows, cols=c.cols, a_bs=a.bs,
                                   b_bs=0 if broadcast_b else b.bs, c_bs=c.bs, bbc=int(broadcast_b),
                                   au=_unsigned(dtypes[0]), bu=_unsigned(dtypes[1]), cu=_unsigned(dtypes[2]),

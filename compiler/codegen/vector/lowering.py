@@ -116,6 +116,8 @@ class VectorLowering:
         self.cols = shape[-1] if shape else 1
         self.total_rows = math.prod(shape[:-1]) if shape else 1
         self._scratch_rows: dict[int, tuple[int, int]] = {}  # asked for every tile and tile size tried
+        # The memory of each operand, then of the result.
+        self._memories = [memory_of(v.type.dtype) for v in op.operands] + [memory_of(op.result.type.dtype)]
 
     def error(self, message: str) -> VitcError:
         return VitcError(f"vector lowering of {self.op.describe()}: {message}")
@@ -189,15 +191,17 @@ class VectorLowering:
         return {"row": (1, self.cols), "column": (rows, 1), "scalar": (1, 1)}[kind]
 
     def _check_regions(self, rows, inputs, output, scratch) -> None:
+        """Every region has the shape and memory its operand (or the output) asks for; the
+        message is made only for a region that has not (this runs for every tile emitted)."""
         if len(inputs) != len(self.operand_kinds):
             raise self.error(f"expects {len(self.operand_kinds)} input region(s), got {len(inputs)}")
-        placed = [(f"input {i} ({kind})", region, self._expected_shape(kind, rows, i),
-                   memory_of(self.op.operands[i].type.dtype))
-                  for i, (kind, region) in enumerate(zip(self.operand_kinds, inputs))]
-        placed.append(("output", output, (rows, self.cols), memory_of(self.op.result.type.dtype)))
-        for what, region, shape, mem in placed:
-            if (region.rows, region.cols) != shape or region.mem != mem:
-                raise self.error(f"{what} region {region} should be {shape[0]} x {shape[1]} in {mem}")
+        memories = self._memories
+        for i, (kind, region) in enumerate(zip(self.operand_kinds, inputs)):
+            shape = self._expected_shape(kind, rows, i)
+            if (region.rows, region.cols) != shape or region.mem != memories[i]:
+                raise self.error(f"input {i} ({kind}) region {region} should be {shape[0]} x {shape[1]} in {memories[i]}")
+        if (output.rows, output.cols) != (rows, self.cols) or output.mem != memories[-1]:
+            raise self.error(f"output region {output} should be {rows} x {self.cols} in {memories[-1]}")
         needed = self.scratch_rows(rows)
         for region, mem, count in zip(scratch, ("spad", "acc"), needed):
             if count and (region is None or region.mem != mem or region.footprint_rows(self.dim) < count):

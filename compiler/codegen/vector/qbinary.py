@@ -21,6 +21,8 @@ same expression.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from compiler.codegen.vector.broadcast import operand_kind, scalar_to_row_vector
@@ -63,8 +65,10 @@ class QBinaryLowering(VectorLowering):
             regions["b_row"] = spad.row_vector(self.cols)
         return regions
 
+    @functools.cached_property
     def _immediates(self) -> dict:
-        """Mode and constants of the instruction, in instruction operand order."""
+        """Mode and constants of the instruction, in instruction operand order (the same for
+        every tile)."""
         a, b = (self.op.operands[i].type.quant for i in self.order)
         c = self.op.result.type.quant
         fields = dict(mode=KERNEL_MODE[self.mode], za=a.zero_point[0], zb=b.zero_point[0], zc=c.zero_point[0])
@@ -85,5 +89,5 @@ class QBinaryLowering(VectorLowering):
             scalar_to_row_vector(out, b, scratch["b_column"], scratch["b_row"])
             b = scratch["b_row"]
         dtypes = tuple(self.op.operands[i].type.dtype for i in self.order) + (self.op.result.type.dtype,)
-        out.qbinary(self.op.kind, a, b, output, dtypes, broadcast_b=self.b_kind != "tile", **self._immediates())
+        out.qbinary(self.op.kind, a, b, output, dtypes, broadcast_b=self.b_kind != "tile", **self._immediates)
         return out.instructions
