@@ -331,21 +331,45 @@ def _common_field(words: np.ndarray, name: str) -> np.ndarray:
 def _operand_classes(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Instructions whose words are equal but for the wait, signal and layer bits have the same
     opcode and operands (the encoding is one to one): for each instruction the index of its
-    class, and for each class its first instruction; classes are numbered in that order."""
-    masked = words.copy()
-    for name in COMMON_FIELDS[1:]:
-        field = load_table().instructions[0].field_by_name[name]
-        masked[:, field.lsb // WORD_BITS] &= ~np.uint64(field.mask << (field.lsb % WORD_BITS))
-    # Sorted by integer columns (a stable sort: each class starts with its first instruction),
-    # several times faster than np.unique on the rows as 64-byte strings.
-    order = np.lexsort(masked.T[::-1])
-    ordered = masked[order]
-    starts_class = np.ones(len(order), dtype=bool)
-    starts_class[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    firsts = order[starts_class]
+    class, and for each class its first instruction; classes are numbered in that order.
+
+    The masked words are sorted by a 64-bit hash of each (one sort, not a sort per 64-bit
+    word of the instruction) and a class is a run of equal words in that order, so a class
+    never holds two different words. Equal words are one class unless two different words
+    share a hash and interleave (not seen in practice; they would then be bound twice, with
+    the same result). Only the 64-bit words that differ somewhere are looked at."""
+    columns = []
+    for word, column in enumerate(words.T):
+        column = column & _OPERAND_BITS[word]
+        if len(column) and (column != column[0]).any():
+            columns.append(column)
+    hashes = np.zeros(len(words), np.uint64)
+    for column in columns:  # FNV-style over the 64-bit words, wrapping
+        hashes = (hashes ^ column) * _HASH_MULTIPLIER
+    order = np.argsort(hashes)
+    starts_class = np.zeros(len(order), dtype=bool)
+    starts_class[:1] = True
+    for column in columns:
+        in_order = column[order]
+        starts_class[1:] |= in_order[1:] != in_order[:-1]
+    starts = np.flatnonzero(starts_class)
+    firsts = np.minimum.reduceat(order, starts) if len(order) else order
     by_first = np.argsort(firsts)
     number = np.empty(len(firsts), np.int64)
     number[by_first] = np.arange(len(firsts))
     classes = np.empty(len(order), dtype=np.int64)
     classes[order] = number[np.cumsum(starts_class) - 1]
     return classes, firsts[by_first]
+
+
+def _operand_bits() -> np.ndarray:
+    """Per 64-bit word of an instruction, the bits that are not wait, signal or layer."""
+    bits = np.full(load_table().width_bytes // 8, ~np.uint64(0))
+    for name in COMMON_FIELDS[1:]:
+        field = load_table().instructions[0].field_by_name[name]
+        bits[field.lsb // WORD_BITS] &= ~np.uint64(field.mask << (field.lsb % WORD_BITS))
+    return bits
+
+
+_OPERAND_BITS = _operand_bits()
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # the 64-bit FNV prime

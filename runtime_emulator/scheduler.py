@@ -39,18 +39,23 @@ UNIT_COUNT = len(UNITS)
 @dataclass
 class Timeline:
     """Start and end cycle of every instruction, indexed by pc; the pcs in issue order; every
-    token that was passed, as (pusher pc, popper pc), in the order they were popped; and why
-    the run stopped early (None when every instruction issued)."""
+    token that was passed, as (pusher pc, popper pc) rows in the order they were popped; and
+    why the run stopped early (None when every instruction issued)."""
 
     start: np.ndarray
     end: np.ndarray
     order: list[int]
-    tokens: list[tuple[int, int]]
+    passed: np.ndarray  # (tokens, 2) int64
     blocked: str | None = None
 
     @property
     def cycles(self) -> int:
         return int(self.end.max()) if len(self.end) else 0
+
+    @property
+    def tokens(self) -> list[tuple[int, int]]:
+        """The passed tokens as (pusher pc, popper pc) pairs, in the order they were popped."""
+        return list(map(tuple, self.passed.tolist()))
 
 
 class _Tokens:
@@ -135,7 +140,7 @@ def _in_program_order(program: Program, token_depth: int) -> Timeline | None:
     position[order] = np.arange(count)
     pushers, poppers, sources = (np.concatenate(column) for column in zip(*passed))
     popped = np.lexsort((sources, position[poppers]))  # in the order they are popped, by source unit
-    return Timeline(starts, ends, order.tolist(), list(zip(pushers[popped].tolist(), poppers[popped].tolist())))
+    return Timeline(starts, ends, order.tolist(), np.stack([pushers[popped], poppers[popped]], axis=1))
 
 
 def _ends_in_program_order(after: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +237,7 @@ def _event_driven(program: Program, token_depth: int, timing: bool) -> Timeline:
         halt = ops[-1]
         start[halt.pc] = end[halt.pc] = max(free)
         order.append(halt.pc)
-    return Timeline(np.array(start, np.int64), np.array(end, np.int64), order, passed, blocked)
+    return Timeline(np.array(start, np.int64), np.array(end, np.int64), order, np.array(passed, np.int64).reshape(-1, 2), blocked)
 
 
 def _blocked_message(queues: list[list[Op]], heads: list[int], tokens: _Tokens) -> str:
