@@ -66,33 +66,39 @@ def token_masks(items: list[Emitted], space_sizes: dict[str, int], queue_depth: 
     wait_positions = [[[] for _ in range(n_units)] for _ in range(n_units)]  # [src][dst]: item indices of the waits
     waits = [0] * len(items)
     signals = [0] * len(items)
-    previous_signature = previous_unit = None  # of the instruction before
-    for i, (d, signature) in enumerate(zip(units, table.signatures)):
+    signatures = table.signatures
+    # a stretch of instructions with the same accesses on the same unit (e.g. `emit_all`): only
+    # the first asks what to wait for (nothing another unit did since, and it already waited for
+    # everything before), only the last records its number (each overwrites the one before)
+    same_as_before = [False, *map(_same_stretch, units, signatures, units[1:], signatures[1:])]
+    same_as_next = [*same_as_before[1:], False]
+    for i, (d, signature) in enumerate(zip(units, signatures)):
         if d is None:
             continue  # control (halt): runs after every queue drained
         count[d] += 1
         position[d].append(i)
-        if signature is previous_signature and d == previous_unit:
-            # the same accesses on the same unit right after (e.g. `emit_all`): nothing another
-            # unit did since, and the instruction before already waited for everything before
+        if not same_as_before[i]:
+            need = _MAX(last.take(signature.needed, axis=1), axis=1).tolist()
+            waited = satisfied[d]
+            for s, number in enumerate(need):
+                if number <= waited[s] or s == d:
+                    continue
+                queue = wait_positions[s][d]
+                if _waiting_after(queue, position[s][number]) + 1 >= queue_depth:
+                    number = _earliest_within_depth(queue, position[s], number, count[s], queue_depth)
+                waits[i] |= 1 << s
+                signals[position[s][number]] |= 1 << d
+                waited[s] = number
+                queue.append(i)
+        if not same_as_next[i]:
             last_of_unit[d][signature.recorded] = count[d]
-            continue
-        previous_signature, previous_unit = signature, d
-        need = _MAX(last.take(signature.needed, axis=1), axis=1).tolist()
-        waited = satisfied[d]
-        for s, number in enumerate(need):
-            if number <= waited[s] or s == d:
-                continue
-            queue = wait_positions[s][d]
-            if _waiting_after(queue, position[s][number]) + 1 >= queue_depth:
-                number = _earliest_within_depth(queue, position[s], number, count[s], queue_depth)
-            waits[i] |= 1 << s
-            signals[position[s][number]] |= 1 << d
-            waited[s] = number
-            queue.append(i)
-        last_of_unit[d][signature.recorded] = count[d]
     check_queue_depth(items, waits, signals, queue_depth)
     return waits, signals
+
+
+def _same_stretch(unit, signature, next_unit, next_signature) -> bool:
+    """Whether the next instruction has the same accesses on the same unit (not control)."""
+    return next_signature is signature and next_unit == unit and unit is not None
 
 
 def _waiting_after(queue: list[int], signal_position: int) -> int:
