@@ -185,7 +185,8 @@ class Graph:
     def replace_all_uses(self, old: Value, new: Value) -> None:
         """Make every operand and graph output that is `old` be `new` instead."""
         for op in self.ops:
-            op.operands = [new if v is old else v for v in op.operands]
+            if old in op.operands:  # values compare by identity
+                op.operands = [new if v is old else v for v in op.operands]
         self.outputs = [new if v is old else v for v in self.outputs]
 
     def values(self) -> list[Value]:

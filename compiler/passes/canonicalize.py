@@ -35,6 +35,7 @@ on-chip addresses, hence other tokens; both programs exact). Views now take no n
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -103,21 +104,24 @@ def compose_transposes(ctx: RewriteContext, op: Op) -> bool:
 def _keeps_element_order(chain: list[Op]) -> bool:
     """Whether applying `chain` (first op first) leaves the row-major element order unchanged.
 
-    Tracked on an index array: the chain only moves elements, so it keeps their order exactly
-    when the indices come out as 0, 1, 2, ... The answer depends only on the shapes and the
-    ops' attributes, so it is computed once per distinct chain (every layer repeats the same).
+    Reshapes alone always do. Otherwise it is tracked on an index array: the chain only moves
+    elements, so it keeps their order exactly when the indices come out as 0, 1, 2, ... The
+    answer depends only on the shapes and the ops' attributes (not on dtypes or quantization),
+    so it is computed once per distinct chain (every layer repeats the same).
     """
-    source = chain[0].operands[0]
-    return _chain_keeps_order(source.type, tuple((op.kind, tuple(sorted(op.attrs.items())), op.result.type)
-                                                 for op in chain))
+    if all(op.kind in RESHAPE_LIKE for op in chain):
+        return True
+    return _chain_keeps_order(chain[0].operands[0].type.shape,
+                              tuple((op.kind, tuple(sorted(op.attrs.items())), op.result.type.shape) for op in chain))
 
 
 @functools.lru_cache(maxsize=1024)
-def _chain_keeps_order(source: TensorType, steps: tuple) -> bool:
-    indices = np.arange(source.num_elements, dtype=np.int64).reshape(source.shape)
-    for kind, attrs, result_type in steps:
-        indices = LAYOUT_EVALUATORS[kind]([indices], dict(attrs), result_type)
-    return bool(np.array_equal(indices.reshape(-1), np.arange(source.num_elements)))
+def _chain_keeps_order(source_shape: tuple[int, ...], steps: tuple) -> bool:
+    count = math.prod(source_shape)
+    indices = np.arange(count, dtype=np.int64).reshape(source_shape)
+    for kind, attrs, result_shape in steps:
+        indices = LAYOUT_EVALUATORS[kind]([indices], dict(attrs), TensorType("i64", result_shape))
+    return bool(np.array_equal(indices.reshape(-1), np.arange(count)))
 
 
 def collapse_layout_chain(ctx: RewriteContext, op: Op) -> bool:
@@ -158,9 +162,8 @@ def _sink(ctx: RewriteContext, op: Op, reshape: Op) -> bool:
     """Make `op` the reshape of the op it was, applied to `reshape`'s operand; False if not allowed."""
     source, shape = reshape.operands[0], reshape.result.type.shape
     if (op.result.type.shape != shape or reshape.result in ctx.graph.outputs
-            or op.operands.count(reshape.result) != 1
-            or not _meets_reshape_back(ctx, op.result, shape, source.type.shape, set())
-            or [user for user in ctx.graph.ops if reshape.result in user.operands] != [op]):
+            or ctx.users.get(reshape.result) != [op]  # as the sweep started: the next sweep sees any change
+            or not _meets_reshape_back(ctx, op.result, shape, source.type.shape, set())):
         return False
     attrs = _attrs_in_shape(op, shape, source.type.shape)
     operands = [_operand_in_shape(ctx, v, reshape) for v in op.operands]
@@ -171,6 +174,8 @@ def _sink(ctx: RewriteContext, op: Op, reshape: Op) -> bool:
         check_op(op.kind, [v.type.with_shape(new_shape) if needs_reshape else v.type for v, needs_reshape in operands],
                  attrs, op.result.type.with_shape(new_shape))
     except IRError:
+        return False
+    if [user for user in ctx.graph.ops if reshape.result in user.operands] != [op]:  # still the only reader
         return False
     graph, at = ctx.graph, ctx.graph.ops.index(op)
     new_ops = [graph.make_op("reshape", [v], v.type.with_shape(new_shape), {}, reshape.loc, _shaped_name(v.name, new_shape))
