@@ -31,7 +31,6 @@ pointing backwards) means the units can never deadlock on a full queue.
 from __future__ import annotations
 
 import bisect
-import itertools
 from itertools import chain
 
 import numpy as np
@@ -168,28 +167,28 @@ class _AccessTable:
         self.signatures = [of_distinct[number] for number in numbers]
 
     def _signatures(self, keys: list[tuple[tuple[tuple[int, int], ...], ...]]) -> list[_Signature]:
-        """The signatures of accesses covering the segment ranges (read, written) of each key."""
+        """The signatures of accesses covering the segment ranges (read, written) of each key:
+        writers' columns are a segment's number + 1, accessors' that + S."""
         s = self.n_segments
-        needed, recorded = [], []
-        for read, written in keys:
-            writers_read = [(lo + 1, hi + 1) for lo, hi in read]
-            writers_written = [(lo + 1, hi + 1) for lo, hi in written]
-            accessors_read = [(lo + s, hi + s) for lo, hi in writers_read]
-            accessors_written = [(lo + s, hi + s) for lo, hi in writers_written]
-            needed.append([(0, 1), *writers_read, *writers_written, *accessors_written])
-            recorded.append([*accessors_read, *writers_written, *accessors_written])
-        return list(map(_Signature, _columns(needed), _columns(recorded)))
+        read = np.array([(k, lo, hi) for k, (ranges, _) in enumerate(keys) for lo, hi in ranges], np.intp).reshape(-1, 3)
+        written = np.array([(k, lo, hi) for k, (_, ranges) in enumerate(keys) for lo, hi in ranges], np.intp).reshape(-1, 3)
+        zero = np.stack([np.arange(len(keys)), np.zeros(len(keys), np.intp), np.ones(len(keys), np.intp)], axis=1)
+        writers, accessors = np.array([0, 1, 1]), np.array([0, 1 + s, 1 + s])
+        needed = np.concatenate([zero, read + writers, written + writers, written + accessors])
+        recorded = np.concatenate([read + accessors, written + writers, written + accessors])
+        return list(map(_Signature, _columns(needed, len(keys)), _columns(recorded, len(keys))))
 
 
-def _columns(ranges_per_key: list[list[tuple[int, int]]]) -> list[np.ndarray]:
-    """Per key, the columns of its ranges [lo, hi) one after another (all keys' in one go: a
-    program has thousands of keys, and numpy's cost is per call)."""
-    ranges = np.array(list(chain.from_iterable(ranges_per_key)), np.intp).reshape(-1, 2)
-    lengths = ranges[:, 1] - ranges[:, 0]
-    first = np.cumsum(lengths) - lengths  # where each range starts in the result
-    columns = np.repeat(ranges[:, 0] - first, lengths) + np.arange(lengths.sum())
-    key_ends = list(itertools.accumulate(sum(hi - lo for lo, hi in key) for key in ranges_per_key))
-    return [columns[start:end] for start, end in zip([0, *key_ends], key_ends)]
+def _columns(ranges: np.ndarray, keys: int) -> list[np.ndarray]:
+    """Per key, the columns of its ranges (rows (key, lo, hi): columns lo..hi-1), all keys' in
+    one go (a program has thousands of keys, and numpy's cost is per call)."""
+    ranges = ranges[np.argsort(ranges[:, 0], kind="stable")]
+    lengths = ranges[:, 2] - ranges[:, 1]
+    ends = np.cumsum(lengths)
+    columns = np.repeat(ranges[:, 1] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+    first_range = np.searchsorted(ranges[:, 0], np.arange(keys + 1))  # each key's first range (and the end)
+    key_bounds = np.concatenate([[0], ends])[first_range].tolist()
+    return [columns[start:stop] for start, stop in zip(key_bounds, key_bounds[1:])]
 
 
 def _first_user(items: list[Emitted], units: list[int | None], access: Access) -> Emitted:
