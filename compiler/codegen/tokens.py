@@ -20,7 +20,9 @@ together: a segment stands for its rows exactly. The bookkeeping (`_AccessTable`
 table with a row per unit: per segment, the number of the unit's last instruction that wrote
 it, then the number of its last instruction that read or wrote it. Each distinct combination of
 accesses (`_Signature`; vit-base has ~19k among ~145k instructions) is turned into table
-columns once, so an instruction costs one gather-and-reduce of its columns and one assignment.
+columns once (all of them in one numpy expansion), so an instruction costs one gather-and-reduce
+of its columns and one assignment, and a stretch of instructions with the same accesses on one
+unit costs that once.
 
 Invariants checked here: every instruction is ordered after every earlier conflicting access
 on another unit (transitively through its own unit's queue); at no point of the sequential

@@ -118,6 +118,62 @@ def test_window_one_keeps_the_program():
     assert interleave(program, CONFIG, 1, TRACKED_DRAM) == program
 
 
+def _reference_interleave(items: list[Emitted], window: int) -> list[Emitted]:
+    """The module docstring's list scheduling written out naively for one section without
+    control instructions: runs, every earlier conflicting run by brute force, the window of the
+    oldest unfinished layers, the earliest estimated start (then program order), then on that
+    unit the earliest finish (then program order)."""
+    unit = {"dma.load": 0, "dma.store": 1, "mm": 2, "copy": 3}
+    runs, run_layer, layer = [], [], -1
+    for i, item in enumerate(items):
+        new_layer = i == 0 or item.layer != items[i - 1].layer
+        layer += new_layer
+        if new_layer or unit[item.mnemonic] != unit[items[i - 1].mnemonic]:
+            runs.append([])
+            run_layer.append(layer)
+        runs[-1].append(item)
+    cost = [sum(cycles(x.mnemonic, {**x.fields, "mem": 0}, CONFIG) for x in run) for run in runs]
+    earlier = [[j for j in range(r) if any(_conflict(x, y) for x in runs[j] for y in runs[r])] for r in range(len(runs))]
+    waiting = [[r for r in range(len(runs)) if run_layer[r] == q] for q in range(layer + 1)]
+    finish, unit_free, order = {}, [0] * 4, []
+    while any(waiting):
+        oldest = next(q for q, left in enumerate(waiting) if left)
+        candidates = []
+        for q in range(oldest, min(oldest + window, len(waiting))):
+            if not waiting[q] or any(j not in finish for j in earlier[waiting[q][0]]):
+                continue
+            run = waiting[q][0]
+            ready = max((finish[j] for j in earlier[run]), default=0)
+            candidates.append((max(ready, unit_free[unit[runs[run][0].mnemonic]]), run))
+        start, best = min(candidates)
+        best_unit = unit[runs[best][0].mnemonic]
+        end, best = min((start + cost[run], run) for start, run in candidates if unit[runs[run][0].mnemonic] == best_unit)
+        finish[best] = unit_free[best_unit] = end
+        waiting[run_layer[best]].pop(0)
+        order.append(best)
+    return [item for run in order for item in runs[run]]
+
+
+def _sized(program: list[Emitted], seed: int) -> list[Emitted]:
+    """The program with random sizes, so the instructions' costs differ."""
+    rng = np.random.default_rng(seed)
+    return [Emitted(item.mnemonic, {**item.fields, "rows": int(rng.integers(1, 80)), "cols": int(rng.integers(1, 300)),
+                                    "m": int(rng.integers(1, 80)), "k": int(rng.integers(1, 100))},
+                    item.layer, item.reads, item.writes) for item in program]
+
+
+@pytest.mark.parametrize("window", [2, 3])
+@pytest.mark.parametrize("seed", range(10))
+def test_the_order_is_the_naive_list_schedule(seed, window):
+    program = _sized(_random_program(seed), seed)
+    got, expected = interleave(program, CONFIG, window, TRACKED_DRAM), _reference_interleave(program, window)
+    position = {id(item): i for i, item in enumerate(program)}
+    for index, (mine, theirs) in enumerate(zip(got, expected)):
+        assert mine is theirs, (f"position {index}: instruction {position[id(mine)]} ({mine.mnemonic}, layer {mine.layer}), "
+                                f"the naive schedule has {position[id(theirs)]} ({theirs.mnemonic}, layer {theirs.layer})")
+    assert len(got) == len(expected)
+
+
 def _vector_layer(layer: int, copies: int = 8, buffers: int = 4) -> list[Emitted]:
     """Four row tiles loaded, copied `copies` times on the vector unit (a long stage), stored;
     the tiles take turns in `buffers` buffers (with one, each load waits for the copies before)."""
