@@ -14,7 +14,6 @@ broadcast axes), and a view never addresses outside the bytes of its buffer.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -45,12 +44,13 @@ class DramView:
     axes: tuple[tuple[SubAxis, ...], ...]
 
     def __hash__(self) -> int:
-        return self._hash
-
-    @functools.cached_property
-    def _hash(self) -> int:
-        # A view is hashed as a key of every transfer of a tile of it: its nested tuples once.
-        return hash((self.addr, self.esize, self.axes))
+        # A view is hashed as a key of every transfer of a tile of it: its nested tuples once
+        # (kept in the instance dict; `functools.cached_property` would take a lock every time).
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.addr, self.esize, self.axes))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     @classmethod
     def contiguous(cls, addr: int, shape, esize: int) -> DramView:

@@ -94,8 +94,13 @@ class ProgramBuilder:
         """Instructions of one unit that together read `reads` and write `writes`, each given the
         whole envelope (conservative, never wrong), their token fields and layer dropped."""
         reads, writes = self.accesses(reads), self.accesses(writes)  # once for all
-        return [Prepared(instr.mnemonic, {name: value for name, value in instr.fields.items() if name not in _TOKEN_FIELDS},
-                         reads, writes) for instr in instructions]
+        prepared = []
+        for instr in instructions:
+            fields = dict(instr.fields)
+            for name in _TOKEN_FIELDS:
+                fields.pop(name, None)
+            prepared.append(Prepared(instr.mnemonic, fields, reads, writes))
+        return prepared
 
     def replay(self, prepared: list[Prepared]) -> None:
         """Append the prepared instructions to the current layer (each with its own fields dict)."""

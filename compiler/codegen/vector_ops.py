@@ -77,6 +77,8 @@ def column_tileable(ops: list[Op]) -> bool:
 
 # A stage's vector cycles per tile, by (configuration, `VectorChain._shape_of_stage`, rows).
 _STAGE_CYCLES: dict[tuple, int] = {}
+# A chain's row tile on its own, by what `VectorChain.best_tile` depends on.
+_BEST_TILES: dict[tuple, int] = {}
 
 
 class _StageTile(NamedTuple):
@@ -133,6 +135,7 @@ class VectorChain:
         self._tile_cycles: dict[int, dict[str, int]] = {}
         self._tile_vector_cycles: dict[int, int] = {}
         self._tiles: dict[tuple, _StageTile] = {}  # (stage, buffer set, shared copy, rows, chained input) -> its tile
+        self._emitted: dict[tuple, list[Prepared]] = {}  # (stage, rows, input regions, output) -> its instructions
         self._operand_views: dict[tuple, DramView] = {}
 
     # ---- sizes -------------------------------------------------------------------------------
@@ -295,7 +298,15 @@ class VectorChain:
         unit (`tile_cycles`), plus one tile's worth to fill and drain the pipeline (its
         consumer starts after the first tile, its producer has to finish the first tile's
         rows first). A row reduction costs a whole block of `dim` rows for any part
-        of one, so e.g. 38-row tiles cost about as much as 64-row ones."""
+        of one, so e.g. 38-row tiles cost about as much as 64-row ones. Chains of the same
+        stage shapes (`_shape_of_stage`; every layer's LayerNorm) share the choice."""
+        key = (self.config, tuple(self._stage_shapes), tuple(sorted(self.stored)), self.copies, self.total_rows,
+               spad_free, acc_free)
+        if key not in _BEST_TILES:
+            _BEST_TILES[key] = self._choose_tile(spad_free, acc_free)
+        return _BEST_TILES[key]
+
+    def _choose_tile(self, spad_free: int, acc_free: int) -> int:
         largest = self.largest_tile(spad_free, acc_free)
         if largest == 0:
             return 0
@@ -340,6 +351,7 @@ class VectorChain:
         dim = self.dim
         self.tile = tile
         self._tiles.clear()  # their instructions name this preparation's buffers
+        self._emitted.clear()
         self.constants, self.shared, self.slots = [], [], []
         for index, (stage, lowering) in enumerate(zip(self.stages, self.lowerings)):
             constants = {}
@@ -433,10 +445,13 @@ class VectorChain:
                 regions.append(Region(full.mem, full.addr, rows, full.cols, full.bs))
                 loads.append((self._operand_view(index, i, kind, self.view_shapes[index]), regions[-1], kind == "tile"))
         output = Region(tile_output.mem, tile_output.addr, rows, tile_output.cols, tile_output.bs)
-        constants = self.constants[index]
-        instructions = builder.prepare_all(lowering.emit(rows, regions, output, self.scratch, constants, builder.layer),
-                                           reads=regions + list(constants.values()) + self.scratch_used,
-                                           writes=[output] + self.scratch_used)
+        key = (index, rows, tuple(regions), output)  # (another copy of what the stage does not read: the same)
+        instructions = self._emitted.get(key)
+        if instructions is None:
+            constants = self.constants[index]
+            instructions = self._emitted[key] = builder.prepare_all(
+                lowering.emit(rows, regions, output, self.scratch, constants, builder.layer),
+                reads=regions + list(constants.values()) + self.scratch_used, writes=[output] + self.scratch_used)
         return _StageTile(tuple(loads), instructions, output)
 
     def _operand_view(self, index: int, operand: int, kind: str, shape) -> DramView:

@@ -21,8 +21,6 @@ same expression.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from compiler.codegen.vector.broadcast import operand_kind, scalar_to_row_vector
@@ -54,6 +52,7 @@ class QBinaryLowering(VectorLowering):
         if kinds[self.order[0]] == "scalar":
             raise self.error("a scalar operand with a non-tile other operand is not supported")
         self.b_kind = kinds[self.order[1]]
+        self.immediates = self._immediates()  # the same for every tile
 
     def _swap_is_exact(self, a_kind: str) -> bool:
         return self.op.kind == "qmul" or self.mode == "float" or a_kind == "scalar"
@@ -65,10 +64,8 @@ class QBinaryLowering(VectorLowering):
             regions["b_row"] = spad.row_vector(self.cols)
         return regions
 
-    @functools.cached_property
     def _immediates(self) -> dict:
-        """Mode and constants of the instruction, in instruction operand order (the same for
-        every tile)."""
+        """Mode and constants of the instruction, in instruction operand order."""
         a, b = (self.op.operands[i].type.quant for i in self.order)
         c = self.op.result.type.quant
         fields = dict(mode=KERNEL_MODE[self.mode], za=a.zero_point[0], zb=b.zero_point[0], zc=c.zero_point[0])
@@ -89,5 +86,5 @@ class QBinaryLowering(VectorLowering):
             scalar_to_row_vector(out, b, scratch["b_column"], scratch["b_row"])
             b = scratch["b_row"]
         dtypes = tuple(self.op.operands[i].type.dtype for i in self.order) + (self.op.result.type.dtype,)
-        out.qbinary(self.op.kind, a, b, output, dtypes, broadcast_b=self.b_kind != "tile", **self._immediates)
+        out.qbinary(self.op.kind, a, b, output, dtypes, broadcast_b=self.b_kind != "tile", **self.immediates)
         return out.instructions
