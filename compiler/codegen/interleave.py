@@ -41,8 +41,8 @@ across a control instruction; it depends only on the instructions (deterministic
 from __future__ import annotations
 
 from itertools import chain, repeat
-from typing import Iterable
 from operator import attrgetter
+from typing import Iterable
 
 import numpy as np
 
