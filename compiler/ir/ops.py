@@ -357,7 +357,8 @@ def _describe_arity(low: int, high: int | None) -> str:
 
 def check_attrs(specs: tuple[AttrSpec, ...], attrs: dict[str, Any]) -> None:
     """Attributes against their specs: none unknown, required ones present, kinds and values."""
-    unknown = sorted(name for name in attrs if all(spec.name != name for spec in specs))
+    known = {spec.name for spec in specs}
+    unknown = sorted(name for name in attrs if name not in known)
     if unknown:
         raise IRError(f"unknown attribute '{unknown[0]}' (it takes: "
                       f"{', '.join(a.name for a in specs) or 'none'})")
