@@ -114,16 +114,16 @@ def _in_program_order(program: Program, token_depth: int) -> Timeline | None:
     # after[u][pc]: the instruction whose end pc waits for on behalf of unit u: the previous
     # one on its own unit, the pusher of the token it pops from another; `count` for none.
     after = np.full((UNIT_COUNT, count), count, np.int64)
-    for u in range(UNIT_COUNT):
-        on_unit = np.flatnonzero(unit == u)
-        after[u, on_unit[1:]] = on_unit[:-1]
+    on_unit = [np.flatnonzero(unit == u) for u in range(UNIT_COUNT)]
+    for u, pcs in enumerate(on_unit):
+        after[u, pcs[1:]] = pcs[:-1]
     passed, rooms = [], []
     for src in range(UNIT_COUNT):
         for dst in range(UNIT_COUNT):
             if src == dst:
                 continue
-            pushers = np.flatnonzero((unit == src) & (signal >> dst & 1 == 1))
-            poppers = np.flatnonzero((unit == dst) & (wait >> src & 1 == 1))
+            pushers = on_unit[src][signal[on_unit[src]] >> dst & 1 == 1]
+            poppers = on_unit[dst][wait[on_unit[dst]] >> src & 1 == 1]
             needing_room = pushers[token_depth:]
             if len(poppers) > len(pushers) or (pushers[:len(poppers)] > poppers).any():
                 return None  # a token comes from a later instruction, or never
