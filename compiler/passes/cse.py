@@ -31,11 +31,43 @@ from compiler.ir.graph import Graph, Op, Value
 from compiler.ir.passes import Pass
 
 
+class TensorKey:
+    """An array as a key: equal to another exactly when dtype, shape and bytes are the same.
+
+    Its hash reads only a sample of `SAMPLE` elements spread over the array, so keying a model's
+    weights neither copies nor hashes all their bytes (vit-base: 87 MB); arrays sharing a hash
+    are then compared in full."""
+
+    SAMPLE = 64
+    __slots__ = ("array", "_hash")
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        flat = array.reshape(-1)
+        sample = flat[::max(1, flat.size // self.SAMPLE)]
+        self._hash = hash((array.dtype.str, array.shape, sample.tobytes()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TensorKey):
+            return NotImplemented
+        a, b = self.array, other.array
+        return (self._hash == other._hash and a.dtype.str == b.dtype.str and a.shape == b.shape
+                and np.array_equal(_bytes(a), _bytes(b)))
+
+
+def _bytes(array: np.ndarray) -> np.ndarray:
+    """The array's bytes as one flat uint8 array, so NaNs and signed zeros compare by their bits."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+
+
 def exact_key(value: Any) -> Any:
     """A hashable key equal for two attribute values exactly when they are the same value,
     bit for bit (numpy arrays and floats compare by their bytes; types are part of the key)."""
     if isinstance(value, np.ndarray):
-        return ("tensor", value.dtype.str, value.shape, value.tobytes())
+        return ("tensor", TensorKey(value))
     if isinstance(value, float):
         return ("float", struct.pack("<d", value))
     if isinstance(value, tuple):

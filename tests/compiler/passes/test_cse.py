@@ -142,6 +142,15 @@ def test_the_attribute_key_compares_bit_for_bit():
     assert exact_key(nans) != exact_key(np.array([np.nan, 0.0], dtype=np.float32))
 
 
+def test_arrays_differing_only_where_the_hash_does_not_look_are_not_equal():
+    weights = np.zeros(1000, dtype=np.int8)
+    other = weights.copy()
+    other[1] = 1  # the hash samples every 15th element of 1000
+    assert hash(exact_key(weights)) == hash(exact_key(other))
+    assert exact_key(weights) != exact_key(other)
+    assert exact_key(weights) == exact_key(weights.copy())
+
+
 # deit-tiny (about 10 s each): a QOperator variant (repeated quantizes merge) and a QDQ int8 one
 # (repeated quantizes, the reshapes after them and the dequantizes before float matmuls merge)
 DEIT_TINY_VARIANTS = [v for v in zoo.VARIANTS if v.preprocess and not v.per_channel
