@@ -274,7 +274,7 @@ def apply_rules(graph: Graph) -> list[tuple[str, Op]]:
 
 @dataclass(frozen=True)
 class Canonicalize(Pass):
-    """Simplify layout chains, fold constant layout ops and remove dead ops, to a fixpoint."""
+    """Simplify layout chains, sink reshapes to the reshape back, fold constants, remove dead ops, to a fixpoint."""
 
     name = "canonicalize"
     max_iterations: int = 100
