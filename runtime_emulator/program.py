@@ -1,6 +1,7 @@
 """A decoded program prepared for execution: its instructions as columns (unit, tokens, layer,
-cycles, body, by pc), the `Body` each shares with the instructions of equal operands, and one
-`Op` per instruction for the units that walk the program one instruction at a time.
+cycles, body, by pc), the `Body` each shares with the instructions of equal operands, and, made
+only when asked for, one `Op` per instruction for what walks the program one instruction at a
+time (traces, the hazard checker, the event-driven schedule, messages).
 
 Everything that does not depend on data is computed once here, before anything runs: the unit,
 the token bits, the bounds-checked on-chip accesses, the cycle cost, MACs, vector elements and
@@ -165,10 +166,11 @@ class Work:
 
 @dataclass(eq=False)
 class Program:
-    """A prepared program: `ops[pc]`, and the same instructions as int64 columns indexed by pc
-    (`body` indexes `bodies`). Iterating or indexing it gives the ops."""
+    """A prepared program: its instructions as int64 columns indexed by pc (`body` indexes
+    `bodies`), and `ops[pc]`, made from the columns when first asked for (a trace, the hazard
+    checker, the event-driven schedule; a plain run needs only the columns and the bodies).
+    Iterating or indexing it gives the ops."""
 
-    ops: list[Op]
     bodies: list[Body]
     work: Work
     body: np.ndarray
@@ -178,9 +180,23 @@ class Program:
     signal: np.ndarray
     layer: np.ndarray
     cycles: np.ndarray
+    known_ops: list[Op] | None = None  # `ops`, once asked for
+
+    @property
+    def ops(self) -> list[Op]:
+        if self.known_ops is None:
+            self.known_ops = _make_ops(self.wait, self.signal, self.layer, map(self.bodies.__getitem__, self.body.tolist()))
+        return self.known_ops
+
+    def op(self, pc: int) -> Op:
+        """The instruction at `pc`, without making every op (an error names one)."""
+        if self.known_ops is not None:
+            return self.known_ops[pc]
+        return Op(pc, MASK_UNITS[int(self.wait[pc])], MASK_UNITS[int(self.signal[pc])], int(self.layer[pc]),
+                  self.bodies[int(self.body[pc])])
 
     def __len__(self) -> int:
-        return len(self.ops)
+        return len(self.body)
 
     def __getitem__(self, pc: int) -> Op:
         return self.ops[pc]
@@ -225,8 +241,7 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
     if first_failure is not None:
         pc, _, message = first_failure
         raise VitcError(f"{describe(pc, instruction_at(pc))}: {message()}")
-    ops = _make_ops(common["wait"], common["signal"], common["layer"], map(bodies.__getitem__, body.tolist()))
-    return Program(ops, bodies, work, body, common["opcode"], body_units[body], common["wait"], common["signal"],
+    return Program(bodies, work, body, common["opcode"], body_units[body], common["wait"], common["signal"],
                    common["layer"], body_cycles[body])
 
 

@@ -33,10 +33,15 @@ class RunResult:
     outputs: dict[str, np.ndarray]
     stats: stats.RunStats | None  # None in functional-only mode
     dram: np.ndarray  # the final DRAM bytes, to inspect intermediate tensors a program stored
-    ops: list[program.Op]
+    program: program.Program
     timeline: Timeline
     layer_names: list[str]
     clock_ghz: float
+
+    @property
+    def ops(self) -> list[program.Op]:
+        """The run's instructions, one `program.Op` per pc."""
+        return self.program.ops
 
     def trace_events(self) -> dict:
         """Chrome trace-event JSON object (see `trace.py`)."""
@@ -96,20 +101,20 @@ def _run(binary_bytes: bytes, inputs: dict, config, timing: bool, check_hazards:
         raise VitcError(f"binary asks for {binary.dram_size:#x} bytes of DRAM; 32-bit addresses reach {footprint.DRAM_ADDRESS_LIMIT:#x}")
     machine = Machine(binary.dram_size, config.spad_rows, config.acc_rows, config.dim)
     prepared = program.prepare(binary.code, config, machine, len(binary.layers))
-    ops = prepared.ops
     machine.dram[binary.constants_addr:binary.constants_addr + len(binary.constants)] = np.frombuffer(binary.constants, np.uint8)
     _write_inputs(machine, binary, inputs)
     hazards = None
     if check_hazards:
+        ops = prepared.ops
         unit_ops = [[op for op in ops if op.unit == u] for u in range(len(UNITS))]
         hazards = HazardChecker(footprint.memory_rows(config), lambda unit, seq: _describe_nth(unit_ops, unit, seq), dram_hull(ops))
     timeline = schedule(prepared, config.token_queue_depth, timing=timing)
-    execute(ops, timeline, hazards)
+    execute(prepared, timeline, hazards)
     if timeline.blocked is not None:
         raise VitcError(timeline.blocked)
     outputs = {entry.name: _read_tensor(machine, entry) for entry in binary.io if entry.kind == "output"}
     run_stats = stats.collect(prepared, timeline, binary, config) if timing else None
-    return RunResult(outputs, run_stats, machine.dram, ops, timeline, binary.layers, config.clock_ghz)
+    return RunResult(outputs, run_stats, machine.dram, prepared, timeline, binary.layers, config.clock_ghz)
 
 
 def _describe_nth(unit_ops, unit: int, seq: int) -> str:

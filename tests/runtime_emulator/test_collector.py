@@ -5,6 +5,7 @@ generation (none left young for the next collection to walk)."""
 import gc
 
 import numpy as np
+import pytest
 
 from tests.runtime_emulator.harness import ProgramBuilder, load, store
 
@@ -17,12 +18,14 @@ def small_program() -> ProgramBuilder:
     return b
 
 
-def test_collector_enabled_again_with_no_young_objects_left():
+@pytest.mark.parametrize("check_hazards", [False, True])
+def test_collector_enabled_again_with_no_young_objects_left(check_hazards):
     assert gc.isenabled()
-    result = small_program().run()
+    result = small_program().run(check_hazards=check_hazards)
     assert gc.isenabled()
     oldest = {id(obj) for obj in gc.get_objects(2)}
-    assert all(id(op) in oldest for op in result.ops), "the run's ops are not in the oldest generation"
+    kept = [result.program, *result.program.bodies] + (result.program.known_ops if check_hazards else [])
+    assert all(id(obj) in oldest for obj in kept), "the run's objects are not in the oldest generation"
     assert np.array_equal(result.outputs["y"], np.arange(256, dtype=np.uint8).reshape(16, 16))
 
 
