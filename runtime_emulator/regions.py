@@ -49,13 +49,38 @@ def stacked_row_index(region: Region, dim: int, depth: int = 1, depth_stride: in
     return copies + blocks + np.arange(region.rows, dtype=np.int64)[None, None, :]
 
 
+class Placement(NamedTuple):
+    """A strided view of a memory's rows with the address taken out: its shape, item type and
+    strides. Views of the same shape at different rows are one `Placement` placed at each row
+    (`at`, one ndarray constructor): a binder making many views of one shape makes the
+    placement once (a pure function of the shape, cacheable)."""
+
+    shape: tuple
+    dtype: np.dtype
+    strides: tuple
+
+    def at(self, mem: np.ndarray, addr: int) -> np.ndarray:
+        """The view starting at row `addr` of `mem`, a whole (C-contiguous) memory of the
+        placement's row size; the caller has checked the rows are inside it."""
+        return np.ndarray(self.shape, self.dtype, mem, addr * mem.strides[0], self.strides)
+
+
+def blocks_placement(dtype, dim: int, rows: int, cols: int, bs: int, depth: int = 1,
+                     depth_stride: int = 0) -> Placement:
+    """`stacked_blocks`'s view of a region of `rows x cols` (block stride `bs`) of a memory of
+    `dim` lanes of `dtype`: `(depth, blocks, rows, dim)`."""
+    dtype = np.dtype(dtype)
+    lane_bytes = dtype.itemsize
+    row_bytes = dim * lane_bytes
+    return Placement((depth, -(-cols // dim), rows, dim), dtype,
+                     (depth_stride * row_bytes, bs * row_bytes, row_bytes, lane_bytes))
+
+
 def stacked_blocks(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
     """`(depth, blocks, rows, dim)` strided view of the region's rows: no gather, no copy.
     `mem` is a whole (C-contiguous) memory; the caller has checked the rows are inside it."""
-    row_bytes, lane_bytes = mem.strides
-    shape = (depth, region.blocks(mem.shape[1]), region.rows, mem.shape[1])
-    strides = (depth_stride * row_bytes, region.bs * row_bytes, row_bytes, lane_bytes)
-    return np.ndarray(shape, mem.dtype, mem, region.addr * row_bytes, strides)
+    placement = blocks_placement(mem.dtype, mem.shape[1], region.rows, region.cols, region.bs, depth, depth_stride)
+    return placement.at(mem, region.addr)
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,16 +89,22 @@ def _row_item(nbytes: int) -> np.dtype:
     return np.dtype((np.void, nbytes))
 
 
+def row_items_placement(row_bytes: int, dim: int, rows: int, cols: int, bs: int, depth: int = 1,
+                        depth_stride: int = 0) -> Placement:
+    """`block_row_items`'s view of a region of `rows x cols` (block stride `bs`) of a memory of
+    `dim` lanes, `row_bytes` a row: `(depth, rows, blocks)` items of a row's bytes."""
+    return Placement((depth, rows, -(-cols // dim)), _row_item(row_bytes),
+                     (depth_stride * row_bytes, row_bytes, bs * row_bytes))
+
+
 def block_row_items(mem: np.ndarray, region: Region, depth: int = 1, depth_stride: int = 0) -> np.ndarray:
     """`(depth, rows, blocks)` strided view of the region's block rows, each one item of raw
     bytes (the row's `dim` elements, lanes past `cols` included), in row-major order of the
     matrix: copying it (or a same-shaped view of items) moves one item per block row instead of
     `dim` elements, several times faster than an element copy whose inner loop is a block row.
     `mem` is a whole (C-contiguous) memory; the caller has checked the rows are inside it."""
-    row_bytes = mem.strides[0]
-    shape = (depth, region.rows, region.blocks(mem.shape[1]))
-    strides = (depth_stride * row_bytes, row_bytes, region.bs * row_bytes)
-    return np.ndarray(shape, _row_item(row_bytes), mem, region.addr * row_bytes, strides)
+    placement = row_items_placement(mem.strides[0], mem.shape[1], region.rows, region.cols, region.bs, depth, depth_stride)
+    return placement.at(mem, region.addr)
 
 
 def _copies_overlap(region: Region, dim: int, depth: int, depth_stride: int) -> bool:

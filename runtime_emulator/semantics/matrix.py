@@ -18,13 +18,28 @@ logical columns in a last block are converted but never reach a stored element (
 off, B's only reach product lanes never stored).
 """
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from runtime_emulator.machine import Machine
 from runtime_emulator.numerics import code_dtype, code_range
-from runtime_emulator.regions import Region, block_row_items, region_reader, region_writer, stacked_blocks
+from runtime_emulator.regions import (
+    Placement, Region, blocks_placement, region_reader, region_writer, row_items_placement,
+)
 
 F32_EXACT_INTEGERS = 1 << 24  # every integer up to this magnitude is a float32
+
+
+class _Shape(NamedTuple):
+    """Everything about an mm but its addresses, shared by every mm of the same shape
+    (`_shape_of`): its operands' views as placements (`regions.Placement`) and its k chunks."""
+
+    a: Placement  # A's block rows as items (1, m, blocks)
+    b: Placement  # bt=1: B's block rows as items (1, n, blocks); bt=0: B's blocks (1, blocks, k, dim) as bu codes
+    c: Placement | None  # bt=0: C's blocks (1, blocks, m, dim); bt=1: None (C is read and written as a matrix)
+    chunks: tuple[slice, ...]  # slices of k, each short enough for its float32 product to be exact
 
 
 def _largest_magnitude(unsigned: int, zero_point: int) -> int:
@@ -33,21 +48,26 @@ def _largest_magnitude(unsigned: int, zero_point: int) -> int:
     return max(abs(lo - zero_point), abs(hi - zero_point))
 
 
-def _exact_chunks(f) -> list[slice]:
-    """Slices of k, each short enough for its float32 product to be exact."""
-    largest = _largest_magnitude(f["au"], f["za"]) * _largest_magnitude(f["bu"], f["zb"])
+@functools.lru_cache(maxsize=None)
+def _shape_of(dim: int, m: int, k: int, n: int, a_bs: int, b_bs: int, c_bs: int, au: int, za: int, bu: int,
+              zb: int, bt: int) -> _Shape:
+    """The `_Shape` of an mm with these fields (a pure function of them, so cached)."""
+    largest = _largest_magnitude(au, za) * _largest_magnitude(bu, zb)
     chunk = F32_EXACT_INTEGERS // largest
-    return [slice(start, start + chunk) for start in range(0, f["k"], chunk)]
+    chunks = tuple(slice(start, start + chunk) for start in range(0, k, chunk))
+    a = row_items_placement(dim, dim, m, k, a_bs)
+    if bt:
+        return _Shape(a, row_items_placement(dim, dim, n, k, b_bs), None, chunks)
+    return _Shape(a, blocks_placement(code_dtype(bu), dim, k, n, b_bs), blocks_placement(np.int32, dim, m, n, c_bs), chunks)
 
 
-def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int):
-    """A function giving the region's codes minus the zero point as a float32 `(rows, cols)`
-    array (exact: at most 9 bits): the rows' column blocks are gathered as `dim`-byte items (one
-    copy in row order, `regions.block_row_items`, a view made once, here), then converted in one
-    contiguous pass. The copies are fresh arrays, not buffers kept per instruction: numpy hands
-    back memory just freed, still in cache, where a buffer per instruction would be cold."""
-    gather = block_row_items(m.spad, region)[0]
-    code_type, rows, cols = code_dtype(unsigned), region.rows, region.cols
+def _centered_reader(gather: np.ndarray, unsigned: int, zero_point: int, cols: int):
+    """A function giving a region's codes minus the zero point as a float32 `(rows, cols)` array
+    (exact: at most 9 bits), from `gather`, the view of the region's block rows as `dim`-byte
+    items (`regions.block_row_items`, made once by the binder): one copy in row order, then one
+    contiguous conversion. The copies are fresh arrays, not buffers kept per instruction: numpy
+    hands back memory just freed, still in cache, where a buffer per instruction would be cold."""
+    code_type, rows = code_dtype(unsigned), gather.shape[0]
     centre = np.float32(zero_point)
 
     def read() -> np.ndarray:
@@ -59,23 +79,22 @@ def _centered_reader(m: Machine, region: Region, unsigned: int, zero_point: int)
     return read
 
 
-def _times_transposed_b(m: Machine, f):
+def _times_transposed_b(m: Machine, f, shape: _Shape):
     """`bt=1`: B's operand as a float32 `(n, k)` array; (a, b, chunk) -> the chunk's product
     `(m, n)`; C as such an array; and the store of such an array into C."""
-    read_b = _centered_reader(m, Region(f["b"], f["n"], f["k"], f["b_bs"]), f["bu"], f["zb"])
+    read_b = _centered_reader(shape.b.at(m.spad, f["b"])[0], f["bu"], f["zb"], f["k"])
     c = Region(f["c"], f["m"], f["n"], f["c_bs"])
     read_c = region_reader(m.acc, c)
     return read_b, (lambda a, b, chunk: a[:, chunk] @ b[:, chunk].T), (lambda: read_c()[0]), region_writer(m.acc, c)
 
 
-def _times_block_b(m: Machine, f):
+def _times_block_b(m: Machine, f, shape: _Shape):
     """`bt=0`: B's operand as float32 blocks `(blocks, k, dim)`; (a, b, chunk) -> the chunk's
     product column block by column block, `(blocks, m, dim)`, C's own block layout; C as such
     an array (a view); and the store of such an array into C's logical lanes."""
-    dim = m.dim
-    b_blocks = stacked_blocks(m.spad_as(f["bu"]), Region(f["b"], f["k"], f["n"], f["b_bs"]))[0]  # (blocks, k, dim)
-    c_blocks = stacked_blocks(m.acc, Region(f["c"], f["m"], f["n"], f["c_bs"]))[0]  # (blocks, m, dim)
-    full, tail = divmod(f["n"], dim)
+    b_blocks = shape.b.at(m.spad, f["b"])[0]  # (blocks, k, dim)
+    c_blocks = shape.c.at(m.acc, f["c"])[0]  # (blocks, m, dim)
+    full, tail = divmod(f["n"], m.dim)
     zero_point, centre = f["zb"], np.float32(f["zb"])
 
     def read_b() -> np.ndarray:
@@ -92,9 +111,11 @@ def _times_block_b(m: Machine, f):
 
 
 def bind_mm(m: Machine, f):
-    read_a = _centered_reader(m, Region(f["a"], f["m"], f["k"], f["a_bs"]), f["au"], f["za"])
-    read_b, times, read_c, store = (_times_transposed_b if f["bt"] else _times_block_b)(m, f)
-    first, *rest = _exact_chunks(f)
+    shape = _shape_of(m.dim, f["m"], f["k"], f["n"], f["a_bs"], f["b_bs"], f["c_bs"], f["au"], f["za"], f["bu"],
+                      f["zb"], f["bt"])
+    read_a = _centered_reader(shape.a.at(m.spad, f["a"])[0], f["au"], f["za"], f["k"])
+    read_b, times, read_c, store = (_times_transposed_b if f["bt"] else _times_block_b)(m, f, shape)
+    first, *rest = shape.chunks
     accumulate = f["accum"]
 
     def mm() -> None:

@@ -77,3 +77,29 @@ def test_mm_exact_across_float32_chunks_of_k(k, bt):
         [store(out, m, n, 0, mem=1, bs=m)],
     )
     assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, 0, -128, c0))
+
+
+@pytest.mark.parametrize("bt", [0, 1])
+def test_mm_of_one_shape_at_different_addresses(bt):
+    """mm's of the same shape share what does not depend on addresses (`matrix._shape_of`):
+    each still reads its own A and B and writes its own C."""
+    rng = np.random.default_rng(70 + bt)
+    m, k, n = 12, 40, 36
+    a1, a2 = (rng.integers(-128, 128, (m, k)).astype(np.int8) for _ in range(2))
+    b1, b2 = (rng.integers(-128, 128, (k, n)).astype(np.int8) for _ in range(2))
+    stored = [b.T.copy() if bt else b for b in (b1, b2)]
+    rows, cols = stored[0].shape
+    b = ProgramBuilder()
+    drams = [b.input(name, value) for name, value in (("a1", a1), ("a2", a2), ("b1", stored[0]), ("b2", stored[1]))]
+    outs = [b.output(name, "int32", (m, n)) for name in ("c1", "c2")]
+    spad = [0, 48, 100, 300]  # a1, a2, b1, b2 (each 3 column blocks of `bs` rows)
+    shape = dict(m=m, k=k, n=n, a_bs=m, b_bs=rows, c_bs=m, za=1, zb=-2, bt=bt)
+    b.sequence(
+        [load(drams[0], m, k, spad[0], bs=m), load(drams[1], m, k, spad[1], bs=m),
+         load(drams[2], rows, cols, spad[2], bs=rows), load(drams[3], rows, cols, spad[3], bs=rows)],
+        [("mm", dict(shape, a=spad[0], b=spad[2], c=0)), ("mm", dict(shape, a=spad[1], b=spad[3], c=40))],
+        [store(outs[0], m, n, 0, mem=1, bs=m), store(outs[1], m, n, 40, mem=1, bs=m)],
+    )
+    result = b.run().outputs
+    assert_equal("c1", result["c1"], reference_mm(a1, b1, 1, -2))
+    assert_equal("c2", result["c2"], reference_mm(a2, b2, 1, -2))
