@@ -137,3 +137,18 @@ def test_dram_larger_than_addresses_reach():
     b.dram_size = 1 << 40
     with pytest.raises(VitcError, match=r"asks for 0x10000000000 bytes of DRAM; 32-bit addresses reach 0x100000000"):
         b.run()
+
+
+@pytest.mark.parametrize("check_hazards", [False, True])
+def test_an_error_while_running_names_the_instruction(check_hazards):
+    """An instruction that fails when it runs is named by pc, offset and disassembly, its own
+    tokens included, whether or not the run checks hazards."""
+    b = ProgramBuilder()
+    b.input("x", np.zeros((2, 4), np.int8))
+    b.emit("dma.load", mem=0, addr=0, rows=2, cols=4, bs=2, dram=0, dram_stride=4, signal=mask("vector"))
+    b.emit("rowmax", mem=0, ty="f32", src=0, dst=40, rows=2, cols=4, src_bs=2, wait=mask("load"))
+    with pytest.raises(VitcError) as err:
+        b.run(check_hazards=check_hazards)
+    assert str(err.value) == (
+        "pc 1 (offset 0x40) `rowmax mem=spad, u=i8, src=0, dst=40, rows=2, cols=4, src_bs=2, ty=f32, wait=load`: "
+        "rowmax: ty=f32 needs mem=acc (SPAD holds 8-bit codes)")
