@@ -4,9 +4,10 @@ The whole compile is the pipeline `backend_pipeline(config)` (or the caller's pa
 from `vitc compile -p`), run by the pass manager over the graph:
 1. IR passes: `fuse-requant` and `tabulate` turn the frontend's unfused steps into `qmatmul`
    and `table`; `dce`, `cse` (ops computing the same value merge: the pre-processed models'
-   repeated quantizes of Q, K and V's input) and `canonicalize` simplify (layout chains collapse into fewer views:
-   views emit nothing and take no place among the on-chip arenas, so the code stays the same;
-   every vit-micro binary is identical with and without it); then the passes that
+   repeated quantizes of Q, K and V's input) and `canonicalize` simplify (layout chains collapse
+   into fewer views, which emit nothing and take no place among the on-chip arenas; in the
+   pre-processed models a reshape pair around an elementwise op vanishes, so the op chains with
+   its matmul as in the other models); then the passes that
    record their decisions as op attributes (the reference interpreter ignores them, so every
    level still runs): `fold-layout` (`layout`: which values are views, copies, or stored in a
    later layout), `fuse-elementwise` (`chain`), `tile-matmul` (`tile_m/n/k`, `resident`),
