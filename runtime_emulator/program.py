@@ -78,6 +78,14 @@ SEMANTICS: dict[str, Binder] = {
 }
 
 
+# What a kind's instructions share, made for all of them at once from their field columns
+# before any is bound (its binder then finds it made). Pure arithmetic on the fields, nothing of
+# the machine, so it may see fields that fail their checks.
+BEFORE_BINDING: dict[str, Callable[[dict], None]] = {
+    "qadd": qlinear.make_qadd_tables_of_columns,
+}
+
+
 def _nothing() -> None:
     return None
 
@@ -237,6 +245,9 @@ def prepare(code: bytes, config: HardwareConfig, machine: Machine, layer_count: 
         failures.append((int(bad_layers[0]), 1, lambda: f"layer {layer} is not in the binary's layer table ({layer_count} names)"))
     first_failure = min(failures, key=lambda failure: failure[:2], default=None)
     checked = len(operands) if first_failure is None else int(np.searchsorted(firsts, first_failure[0]))
+    for group in groups:
+        if group.spec.mnemonic in BEFORE_BINDING:
+            BEFORE_BINDING[group.spec.mnemonic](group.values)
     bodies = _bind(operands[:checked], firsts[:checked], body_units.tolist(), body_cycles.tolist(), config.dim, machine)
     if first_failure is not None:
         pc, _, message = first_failure

@@ -23,8 +23,8 @@ sum of the instruction's tables is exact in float64 (the usual case, found when 
 made), there is no double rounding and nothing to look for.
 """
 
-import functools
 import struct
+from typing import Iterable
 
 import numpy as np
 
@@ -71,38 +71,71 @@ def _f32_bits(value: float) -> int:
     return struct.unpack("<I", struct.pack("<f", value))[0]
 
 
-@functools.lru_cache(maxsize=1024)
-def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per byte value of b, its inner fma in float32 and float64; and whether every sum of a
-    product `a * ra` (exact in float64: 8 + 24 bits) and an inner value is exact in float64. A
-    pure function of its arguments (float32 constants by bit pattern, so that -0.0 and NaNs are
-    keys like any other), shared by every qadd with the same operand types and constants (the
-    tables read-only)."""
-    ra, rb, fixed = (np.array(bits, np.uint32).view(F32)[()] for bits in (ra_bits, rb_bits, fixed_bits))
-    with np.errstate(invalid="ignore"):  # 0 * an infinite ra: not finite, so no shortcut (below)
-        products = CODE_OF_BYTE[au].astype(np.float64) * np.float64(ra)
-    inners = fma_f32(CODE_OF_BYTE[bu].astype(F32), rb, fixed)
+QaddKey = tuple[int, int, int, int, int]  # (au, ra bits, bu, rb bits, fixed bits)
+# The tables of every key made so far (`make_qadd_tables`): pure functions of the key (float32
+# constants by bit pattern, so that -0.0 and NaNs are keys like any other), read-only, shared
+# by every qadd with the same operand types and constants, in this run and later ones.
+_QADD_TABLES: dict[QaddKey, tuple[np.ndarray, np.ndarray, bool]] = {}
+_QADD_TABLES_KEPT = 4096  # more keys than this and the tables are made afresh
+_CODE_VALUES = np.stack([CODE_OF_BYTE[unsigned].astype(F32) for unsigned in (0, 1)])  # (u, byte) -> code
+_LARGEST_CODE = np.abs(_CODE_VALUES).max(axis=1).astype(np.float64)  # by u: 128, 255
+
+
+def make_qadd_tables(keys: Iterable[QaddKey]) -> None:
+    """Make the tables of the keys not made yet, all at once (one fma over keys x byte values:
+    a program's few hundred qadd share a hundred keys, each a 256-entry table). Per key, per
+    byte value of b: its inner fma in float32 and float64; and whether every sum of a product
+    `a * ra` (exact in float64: 8 + 24 bits) and an inner value is exact in float64."""
+    missing = sorted(set(keys) - _QADD_TABLES.keys())
+    if not missing:
+        return
+    if len(_QADD_TABLES) + len(missing) > _QADD_TABLES_KEPT:
+        _QADD_TABLES.clear()
+    au, ra_bits, bu, rb_bits, fixed_bits = (np.array(column, np.int64) for column in zip(*missing))
+    ra, rb, fixed = (bits.astype(np.uint32).view(F32)[:, None] for bits in (ra_bits, rb_bits, fixed_bits))
+    inners = fma_f32(_CODE_VALUES[bu], rb, fixed)
     inners_wide = inners.astype(np.float64)
-    for table in (inners, inners_wide):
-        table.setflags(write=False)
-    return inners, inners_wide, _sums_exact_in_float64(products, inners_wide, ra)
+    exact = _sums_exact_in_float64(_LARGEST_CODE[au], ra[:, 0].astype(np.float64), inners_wide)
+    for key, inner, inner_wide, is_exact in zip(missing, inners, inners_wide, exact.tolist()):
+        inner.setflags(write=False)
+        inner_wide.setflags(write=False)
+        _QADD_TABLES[key] = (inner, inner_wide, is_exact)
 
 
-def _sums_exact_in_float64(products: np.ndarray, inners: np.ndarray, ra) -> bool:
-    """Whether every sum `products[a] + inners[b]` is exact in float64, so that rounding it to
-    float32 is the fma itself (no double rounding to look for). Each product is a multiple of
-    ra's last bit (the codes are integers) and each inner one of its own last bit (a float32:
-    2^(exponent - 24) with numpy's frexp exponent, conservative for subnormals); every sum is
-    then a multiple of the smallest of those bits, and is exact when it needs at most 53 bits
-    of them."""
-    values = np.concatenate(([np.float64(ra)], inners))
-    nonzero = values[values != 0]
-    if not np.isfinite(nonzero).all():
-        return False
-    if len(nonzero) == 0:
-        return True  # every sum is a sum of zeros
-    last_bit = np.ldexp(1.0, np.frexp(nonzero)[1] - 24).min()
-    return bool(np.abs(products).max() + np.abs(inners).max() < np.ldexp(last_bit, 53))
+def _qadd_tables(au: int, ra_bits: int, bu: int, rb_bits: int, fixed_bits: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The tables of one key (`make_qadd_tables`), made now if they were not yet."""
+    key = (au, ra_bits, bu, rb_bits, fixed_bits)
+    tables = _QADD_TABLES.get(key)
+    if tables is None:
+        make_qadd_tables([key])
+        tables = _QADD_TABLES[key]
+    return tables
+
+
+def make_qadd_tables_of_columns(values: dict) -> None:
+    """`make_qadd_tables` for the keys of a program's qadd field columns (`program.prepare`
+    makes them before binding, so that binding finds every key's tables made)."""
+    bits = [values[name].astype(F32).view(np.uint32) for name in ("ra", "rb", "fixed")]
+    make_qadd_tables(zip(values["au"].tolist(), bits[0].tolist(), values["bu"].tolist(), bits[1].tolist(),
+                         bits[2].tolist()))
+
+
+def _sums_exact_in_float64(largest_code: np.ndarray, ra: np.ndarray, inners: np.ndarray) -> np.ndarray:
+    """Per key (row), whether every sum `code * ra + inners[b]` is exact in float64, so that
+    rounding it to float32 is the fma itself (no double rounding to look for). Each product is
+    a multiple of ra's last bit (the codes are integers) and each inner one of its own last bit
+    (a float32: 2^(exponent - 24) with numpy's frexp exponent, conservative for subnormals);
+    every sum is then a multiple of the smallest of those bits, and is exact when it needs at
+    most 53 bits of them. The largest product is `largest_code * |ra|` (products are exact)."""
+    values = np.concatenate((ra[:, None], inners), axis=1)
+    nonzero = values != 0  # NaN included
+    finite = (np.isfinite(values) | ~nonzero).all(axis=1)
+    exponents = np.where(nonzero, np.frexp(values)[1], np.iinfo(np.int32).max).min(axis=1)
+    with np.errstate(all="ignore"):  # rows of zeros or non-finite values: decided below
+        last_bit = np.ldexp(1.0, exponents - 24)
+        exact = largest_code * np.abs(ra) + np.abs(inners).max(axis=1) < np.ldexp(last_bit, 53)
+    # A row of zeros is sums of zeros (exact); a non-finite value rules the shortcut out.
+    return np.where(nonzero.any(axis=1), exact & finite, True)
 
 
 def bind_qadd(m: Machine, f):

@@ -209,3 +209,38 @@ def test_qadd_skips_the_halfway_search_only_where_every_float64_sum_is_exact(ra,
             assert not exact, f"ra={ra} fixed={fixed}: 28 + 40 bits, or the halfway case, cannot be exact"
         if ra == 0.13399076:
             assert exact, "deit-tiny's residual add: sums of at most ~45 bits are exact"
+
+
+SPECIAL_F32 = [0.0, -0.0, 1.0, -2.5, 2.0 ** -149, -(2.0 ** -126), 2.0 ** 20, 3.4e38, np.inf, -np.inf, np.nan]
+
+
+def qadd_keys(count: int, seed: int) -> list[tuple]:
+    """(au, ra bits, bu, rb bits, fixed bits) keys: random float32 constants and special ones."""
+    rng = np.random.default_rng(seed)
+    floats = np.concatenate([np.array(SPECIAL_F32, F32), (rng.standard_normal(count) * 10.0 ** rng.integers(-9, 9, count)).astype(F32)])
+    bits = floats.view(np.uint32)
+    return [(int(rng.integers(2)), int(rng.choice(bits)), int(rng.integers(2)), int(rng.choice(bits)), int(rng.choice(bits)))
+            for _ in range(count)]
+
+
+def test_qadd_tables_made_together_equal_tables_made_one_by_one():
+    """The tables of many keys made in one batch (as `program.prepare` makes a program's) are
+    each key's own: the same inner values and the same exactness as made alone, and where they
+    say every float64 sum is exact, it is (TwoSum's error is 0 for all 65536 pairs)."""
+    keys = qadd_keys(60, seed=5)
+    with np.errstate(all="ignore"):  # infinite and NaN constants among the keys
+        qlinear._QADD_TABLES.clear()
+        qlinear.make_qadd_tables(keys)
+        together = {key: qlinear._QADD_TABLES[key] for key in keys}
+        for key in keys:
+            qlinear._QADD_TABLES.clear()
+            alone = qlinear._qadd_tables(*key)
+            for name, got, expected in zip(("inner", "inner float64"), together[key][:2], alone[:2]):
+                assert_equal(f"{name} table of {key}", got.view(np.uint8), expected.view(np.uint8))
+            assert together[key][2] == alone[2], f"{key}: exact {together[key][2]} together, {alone[2]} alone"
+            if not together[key][2]:
+                continue
+            au, ra = key[0], np.float64(np.array(key[1], np.uint32).view(F32))
+            products = np.arange(256, dtype=np.uint8).view(np.uint8 if au else np.int8).astype(np.float64) * ra
+            assert float64_sum_is_exact(products, together[key][1]).all(), f"{key}: tables say exact, a sum is not"
+    assert any(tables[2] for tables in together.values()), "no key with exact sums: the last check never ran"
