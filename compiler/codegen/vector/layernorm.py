@@ -10,8 +10,11 @@ onnxruntime for N = 64, 192, 768). Per row, with the instruction for each step:
   t = f32(d * inv)                      valu mul, b per row
   y = fma(t, gamma, beta)               vfma, b and c per column  (no beta: valu mul by gamma)
 d, t and y live in the output region, so the output may be the input region (every step is
-elementwise or reads only row statistics computed before it). Rows shorter than 8 go to a
-scalar fallback in onnxruntime that is not reproduced: refused.
+elementwise or reads only row statistics computed before it). The mean is dead once d is
+computed, so v and then inv take its column: the scratch is one column vector, `rows` ACC rows
+(a second column would cost a fused chain's matmul output tile rows: with bias rows on chip,
+deit-tiny's 50-row attention-output tiles on `large` did not fit with two). Rows shorter than
+8 go to a scalar fallback in onnxruntime that is not reproduced: refused.
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ class LayerNormLowering(VectorLowering):
         return True
 
     def plan_scratch(self, rows, spad, acc):
-        return dict(mean=acc.column(rows), inv_std=acc.column(rows))
+        return dict(row_stats=acc.column(rows))
 
     def emit_tile(self, rows, inputs, output, scratch, constants, layer):
         out = Emitter(layer)
         x, gamma = inputs[0], inputs[1]
-        mean, inv_std = scratch["mean"], scratch["inv_std"]
+        mean = inv_std = scratch["row_stats"]  # the mean's last reader comes before the variance is written
         out.rowsum(x, mean, order="f64x4", divisor=self.count)
         out.valu("sub", output, x, mean, "row")
         out.rowsum(output, inv_std, squares=True, order="lanes8", divisor=self.count)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
+from compiler.codegen.vector import vector_lowering
+from isa.config import load_config
 from isa.errors import VitcError
 from tests.compiler.codegen.vector import onnxruntime_reference as ort_ref
 from tests.compiler.codegen.vector.harness import assert_exact, run_lowering
@@ -70,6 +72,15 @@ def test_dequantize_layernorm_quantize_chain():
                                                        "g": gamma, "b": beta, "so": np.array(s_out, F32),
                                                        "zo": np.array(zp_out, np.uint8)}, "out", np.uint8)
     assert_exact("dequantize -> layernorm -> quantize", got, expected)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 50, 197])
+def test_row_statistics_take_one_acc_column(rows):
+    """The mean and then the inverse std share one column of `rows` ACC rows (the mean is dead
+    once x - mean is computed): a fused chain's ACC budget pays one column, not two. The
+    exactness tests above run several tiles through that shared column."""
+    lowering = vector_lowering(_layernorm_op(192, True, 1e-5, rows), load_config("large"))
+    assert lowering.scratch_rows(rows) == (0, rows)
 
 
 def test_refusals():
