@@ -304,9 +304,10 @@ MATMUL_ANNOTATIONS: tuple[AttrSpec, ...] = (
     AttrSpec("tile_m", "int", required=False, minimum=1, doc="output tile rows"),
     AttrSpec("tile_n", "int", required=False, minimum=1, doc="output tile columns"),
     AttrSpec("tile_k", "int", required=False, minimum=1, doc="K step of the tile loop"),
-    AttrSpec("resident", "str", required=False, choices=("none", "a", "b", "ab", "b-all"),
+    AttrSpec("resident", "str", required=False, choices=("none", "a", "b", "ab", "b-all", "a-rows"),
              doc="which operands stay on chip across tiles (`b-all`: every N panel of B at once, "
-                 "output tiles row tile by row tile)"),
+                 "output tiles row tile by row tile; `a-rows`: row tile by row tile, each row tile "
+                 "of A kept for every N panel, B streamed)"),
 )
 MATMUL_KINDS = ("qmatmul", "matmul", "matmul_int")
 

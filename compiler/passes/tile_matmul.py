@@ -8,7 +8,7 @@ attributes of `fuse-elementwise`, which must run first) gets output tiles the ch
 its on-chip rows. Recorded: `tile_m`, `tile_n` (output tile rows, columns), `tile_k`
 (K step), `resident` (`none`, `a`, `b`, `ab`: the operand kept on chip across tiles; `b-all`:
 every N panel of B kept at once and the output tiles taken row tile by row tile, each row tile
-of A loaded once). Options
+of A loaded once; `a-rows`: the same order with B streamed, for an A gathered on chip). Options
 `m`, `n`, `k`, when non-zero, force that tile size (capped at the extent), for experiments.
 
 Invariants: the attributes change no value (the reference interpreter ignores them); every

@@ -219,6 +219,46 @@ def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, til
                          qmatmul_reference(_patch_rows(xin), 128, w, 0, bias, np.float32(f32(0.02 * 0.003 / 0.05)), 120, np.uint8))
 
 
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_gathered_row_tiles_kept_for_every_panel_while_b_streams_are_exact(config_name):
+    """`resident = a-rows`: output tiles row tile by row tile, each row tile of the gathered
+    patch matrix loaded (and transposed) once for all N panels (the last one partial), B
+    streamed, with a bias; the recorded tiling is set by hand after tile-matmul."""
+    rng = np.random.default_rng(5)
+    g, patches = _patch_graph()
+    w = random_codes(rng, (192, 40), np.int8)
+    bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
+    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
+                 tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
+    g.set_outputs([y])
+    config = load_config(config_name)
+    PassManager(parse_pipeline(f"fuse-requant,tabulate,dce,canonicalize,fold-layout,tile-matmul{{hw={config_name}}}")).run(g)
+    op = next(op for op in g.ops if op.kind == "qmatmul")
+    op.attrs.update(tile_m=8, tile_n=16, tile_k=64, resident="a-rows")  # 2 row tiles, 3 panels, 3 K steps
+    compiled = compile_graph_full(g, config, passes=PassManager(parse_pipeline("plan-memory")))
+    # Per row tile: each K step's 8 runs transposed one by one, then the step back: 2 x 3 x 9.
+    assert sum(i.mnemonic == "transpose" for i in compiled.instructions) == 54
+    xin = random_codes(rng, (1, 3, 32, 32), np.uint8)
+    result = run_binary(write_vitb(compiled.binary), {"x": xin}, config, check_hazards=True)
+    assert_equal_tensors("y", result.outputs["y"],
+                         qmatmul_reference(_patch_rows(xin), 128, w, 0, bias, np.float32(f32(0.02 * 0.003 / 0.05)), 120, np.uint8))
+
+
+def test_row_tiles_kept_while_b_streams_only_when_they_load_less():
+    """`a-rows` is taken for a gathered A only when no slower and loading no more than the
+    best other tiling: deit-tiny large's patch embedding (196 x 768 x 192, 16-byte runs of
+    patch rows 14 x 14), where re-loading each row tile's runs per panel costs more than
+    streaming B per row tile; never for an A loaded as stored."""
+    config = load_config("large")
+    runs = tuple((start, 16) for start in range(0, 768, 16))
+    patch_rows = ((14, 3584), (14, 16))
+    tiling = choose_tiling(196, 192, runs, False, config.spad_rows // 2, config.acc_rows // 2, config, bias=True,
+                           a_rows=patch_rows)
+    assert tiling.gather and tiling.rows_outer and not tiling.b_resident and tiling.tm < 196 and tiling.tn < 192
+    plain = choose_tiling(197, 384, ((0, 1536),), False, config.spad_rows // 2, config.acc_rows // 2, config, bias=True)
+    assert not plain.rows_outer or plain.b_resident
+
+
 def test_row_tiles_need_not_be_whole_blocks():
     """An mm costs max(m, dim) row-cycles: 197 rows as 4 tiles of <= 50 cost 197, as 32-row
     blocks (6 x 32 + 5) 224. The candidates include such splits, none under dim rows."""
