@@ -15,6 +15,26 @@ def reference_mm(a, b, za, zb, c0=None):
     return np.array(wrapped, np.int64).astype(np.int32).reshape(exact.shape)
 
 
+def run_mm(a, bmat, *, b_addr, za=0, zb=0, bt=0, au=1, bu=0, c0=None, accum=None, a_bs=None, c_bs=None):
+    """One `mm` of A (m x k) by B (k x n, stored transposed when `bt`): A, B and C0 (when given)
+    loaded, C stored and returned. It accumulates onto C0 when given, unless `accum` says
+    otherwise (C0 then shows that C was overwritten). Block strides default to m."""
+    (m, k), n = a.shape, bmat.shape[1]
+    a_bs, c_bs = a_bs or m, c_bs or m
+    stored_b = bmat.T.copy() if bt else bmat
+    b_rows = stored_b.shape[0]
+    b = ProgramBuilder()
+    a_dram, b_dram = b.input("a", a), b.input("b", stored_b)
+    loads = [load(a_dram, m, k, 0, bs=a_bs), load(b_dram, b_rows, stored_b.shape[1], b_addr, bs=b_rows)]
+    if c0 is not None:
+        loads.append(load(b.input("c0", c0), m, n, 0, mem=1, bs=c_bs))
+    out = b.output("c", "int32", (m, n))
+    mm = dict(a=0, b=b_addr, c=0, m=m, k=k, n=n, a_bs=a_bs, b_bs=b_rows, c_bs=c_bs, au=au, bu=bu, za=za, zb=zb, bt=bt,
+              accum=int(c0 is not None) if accum is None else accum)
+    b.sequence(loads, [("mm", mm)], [store(out, m, n, 0, mem=1, bs=c_bs)])
+    return b.run().outputs["c"]
+
+
 @pytest.mark.parametrize("au,bu,za,zb,bt", [(0, 0, 0, 0, 0), (1, 0, 128, 0, 0), (1, 1, -3, 255, 1), (0, 1, 5, -256, 1)])
 def test_mm_types_zero_points_and_transposed_b(au, bu, za, zb, bt):
     rng = np.random.default_rng(10 + au + 2 * bu + 4 * bt)
@@ -22,17 +42,8 @@ def test_mm_types_zero_points_and_transposed_b(au, bu, za, zb, bt):
     a_type, b_type = (np.uint8 if au else np.int8), (np.uint8 if bu else np.int8)
     a = rng.integers(np.iinfo(a_type).min, np.iinfo(a_type).max + 1, (m, k)).astype(a_type)
     bmat = rng.integers(np.iinfo(b_type).min, np.iinfo(b_type).max + 1, (k, n)).astype(b_type)
-    stored_b = bmat.T.copy() if bt else bmat
-    b = ProgramBuilder()
-    a_dram, b_dram = b.input("a", a), b.input("b", stored_b)
-    out = b.output("c", "int32", (m, n))
-    b_rows = stored_b.shape[0]
-    b.sequence(
-        [load(a_dram, m, k, 0, bs=m), load(b_dram, b_rows, stored_b.shape[1], 100, bs=b_rows)],
-        [("mm", dict(a=0, b=100, c=0, m=m, k=k, n=n, a_bs=m, b_bs=b_rows, c_bs=24, au=au, bu=bu, za=za, zb=zb, bt=bt))],
-        [store(out, m, n, 0, mem=1, bs=24)],
-    )
-    assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, za, zb))
+    c = run_mm(a, bmat, b_addr=100, za=za, zb=zb, bt=bt, au=au, bu=bu, c_bs=24)
+    assert_equal("c", c, reference_mm(a, bmat, za, zb))
 
 
 def test_mm_accumulate_wraps_int32():
@@ -64,19 +75,8 @@ def test_mm_exact_across_float32_chunks_of_k(k, bt):
     a = rng.choice(np.array([0, 255], np.uint8), (m, k))
     bmat = rng.choice(np.array([-128, 127], np.int8), (k, n))
     c0 = rng.integers(-2**31, 2**31, (m, n)).astype(np.int32)
-    stored_b = bmat.T.copy() if bt else bmat
-    b = ProgramBuilder()
-    a_dram, b_dram, c_dram = b.input("a", a), b.input("b", stored_b), b.input("c0", c0)
-    out = b.output("c", "int32", (m, n))
-    b_rows = stored_b.shape[0]
-    b.sequence(
-        [load(a_dram, m, k, 0, bs=m), load(b_dram, b_rows, stored_b.shape[1], 2048, bs=b_rows),
-         load(c_dram, m, n, 0, mem=1, bs=m)],
-        [("mm", dict(a=0, b=2048, c=0, m=m, k=k, n=n, a_bs=m, b_bs=b_rows, c_bs=m, au=1, bu=0, za=0, zb=-128, bt=bt,
-                     accum=1))],
-        [store(out, m, n, 0, mem=1, bs=m)],
-    )
-    assert_equal("c", b.run().outputs["c"], reference_mm(a, bmat, 0, -128, c0))
+    c = run_mm(a, bmat, b_addr=2048, za=0, zb=-128, bt=bt, c0=c0)
+    assert_equal("c", c, reference_mm(a, bmat, 0, -128, c0))
 
 
 @pytest.mark.parametrize("bt", [0, 1])

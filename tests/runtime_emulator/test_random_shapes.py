@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.runtime_emulator.harness import ProgramBuilder, assert_equal, load, store
-from tests.runtime_emulator.test_matrix import reference_mm
+from tests.runtime_emulator.test_matrix import reference_mm, run_mm
 
 DIM = 16
 sizes = st.sampled_from([1, 2, 15, 16, 17, 31, 32, 33, 48])
@@ -44,15 +44,5 @@ def test_mm_random_shapes(m, k, n, za, zb, bt, accum, seed):
     a = rng.integers(0, 256, (m, k)).astype(np.uint8)
     bmat = rng.integers(-128, 128, (k, n)).astype(np.int8)
     c0 = rng.integers(-2**31, 2**31, (m, n)).astype(np.int32)
-    stored = bmat.T.copy() if bt else bmat
-    b = ProgramBuilder()
-    a_dram, b_dram, c_dram = b.input("a", a), b.input("b", stored), b.input("c0", c0)
-    out = b.output("c", "int32", (m, n))
-    b_rows = stored.shape[0]
-    b.sequence(
-        [load(a_dram, m, k, 0, bs=m + 1), load(b_dram, b_rows, stored.shape[1], 1000, bs=b_rows), load(c_dram, m, n, 0, mem=1, bs=m)],
-        [("mm", dict(a=0, b=1000, c=0, m=m, k=k, n=n, a_bs=m + 1, b_bs=b_rows, c_bs=m, au=1, bu=0, za=za, zb=zb, bt=bt, accum=accum))],
-        [store(out, m, n, 0, mem=1, bs=m)],
-    )
-    expected = reference_mm(a, bmat, za, zb, c0 if accum else None)
-    assert_equal("c", b.run().outputs["c"], expected)
+    c = run_mm(a, bmat, b_addr=1000, za=za, zb=zb, bt=bt, c0=c0, accum=accum, a_bs=m + 1)
+    assert_equal("c", c, reference_mm(a, bmat, za, zb, c0 if accum else None))
