@@ -191,6 +191,18 @@ def test_long_k_is_streamed_in_steps(config_name):
     assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))
 
 
+def _patch_qmatmul(rng):
+    """The patch matrix times random 192 x 40 int8 weights with an int32 bias, as graph `y`:
+    (graph, weights, bias)."""
+    g, patches = _patch_graph()
+    w = random_codes(rng, (192, 40), np.int8)
+    bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
+    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
+                 tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
+    g.set_outputs([y])
+    return g, w, bias
+
+
 @pytest.mark.parametrize("config_name", CONFIGS)
 @pytest.mark.parametrize("tile_k", [0, 8, 64])
 def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, tile_k):
@@ -199,12 +211,7 @@ def test_patch_runs_multiplied_one_by_one_or_gathered_are_exact(config_name, til
     block, transposed into the step's transpose, transposed back), or as the cost model
     chooses (0)."""
     rng = np.random.default_rng(4)
-    g, patches = _patch_graph()
-    w = random_codes(rng, (192, 40), np.int8)
-    bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
-    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
-                 tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
-    g.set_outputs([y])
+    g, w, bias = _patch_qmatmul(rng)
     config = load_config(config_name)
     pipeline = f"fuse-requant,tabulate,dce,canonicalize,fold-layout,tile-matmul{{hw={config_name} k={tile_k}}},plan-memory"
     compiled = compile_graph_full(g, config, passes=PassManager(parse_pipeline(pipeline)))
@@ -225,12 +232,7 @@ def test_gathered_row_tiles_kept_for_every_panel_while_b_streams_are_exact(confi
     patch matrix loaded (and transposed) once for all N panels (the last one partial), B
     streamed, with a bias; the recorded tiling is set by hand after tile-matmul."""
     rng = np.random.default_rng(5)
-    g, patches = _patch_graph()
-    w = random_codes(rng, (192, 40), np.int8)
-    bias = rng.integers(-20000, 20000, (40,)).astype(np.int32)
-    y = g.add_op("qmatmul", [patches, g.add_const(w, q(0.003, 0), name="w"), g.add_const(bias, name="bias")],
-                 tensor_type("u8", (16, 40), q(0.05, 120)), {"multiplier": (f32(0.02 * 0.003 / 0.05),)}, name="y")
-    g.set_outputs([y])
+    g, w, bias = _patch_qmatmul(rng)
     config = load_config(config_name)
     PassManager(parse_pipeline(f"fuse-requant,tabulate,dce,canonicalize,fold-layout,tile-matmul{{hw={config_name}}}")).run(g)
     op = next(op for op in g.ops if op.kind == "qmatmul")
