@@ -390,7 +390,8 @@ def lower_qmatmul(op: Op, operands: MatmulOperands, builder: ProgramBuilder, spa
         raise TilingError(f"{op.describe()}: the fused chain runs on tiles of {epilogue.cols} columns, the recorded "
                           f"tile_n is {tiling.tn} of {n} (run tile-matmul after fuse-elementwise)")
     log.debug("%s: M=%d K=%d N=%d batch=%s tiling %s", op.describe(), m, k, n, batch, tiling)
-    slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n, operands.bias is not None)
+    slots = _Slots(tiling, spad, acc, config.dim, math.prod(batch), n, operands.bias is not None,
+                   operands.multipliers is not None)
     emitter = _MatmulEmitter(op, operands, tiling, builder, slots, epilogue)
     if epilogue is not None:
         epilogue.prepare(builder, spad, acc, pool, tiling.tm, ceil_div(n, tiling.tn) if tiling.rows_outer else 2)
@@ -604,7 +605,8 @@ class _Slots:
     operand loaded only once (A of a single matrix; B of a single matrix in one N tile). A resident operand has one region per K step in
     each copy; a streamed one a single region sized for the longest step."""
 
-    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, batch: int, n: int, bias: bool):
+    def __init__(self, tiling: Tiling, spad: Arena, acc: Arena, dim: int, batch: int, n: int, bias: bool,
+                 multipliers: bool):
         tm, tn = tiling.tm, tiling.tn
         lengths = [length for _, length in tiling.steps]
         longest = max(lengths)
@@ -619,10 +621,20 @@ class _Slots:
             self.b_regions = [[spad.region(tn, length, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
         else:
             self.b_regions = [[spad.region(length, tn, dim, "B tile") for length in b_lengths] for _ in range(b_copies)]
+        # Row vectors that are loaded (bias; per-channel multipliers) come first in the
+        # accumulator arena: they are loaded at the start of the op, and rows placed after the
+        # accumulator tiles can fall, where the arena wraps around the ring, on the previous
+        # chain's tile, so the in-order load unit would wait behind that chain's vector work
+        # (measured on the pre-processed models' QGemm biases). Unused multiplier rows keep
+        # their place after the tiles.
+        rows = max(panels, 2)
+        self.bias = [acc.row_vector(tn, dim, "bias") for _ in range(rows)] if bias else []
+        if multipliers:
+            self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(rows)]
         self.c = [acc.region(tm, tn, dim, "accumulator tile") for _ in range(2)]
         self.y = [spad.region(tm, tn, dim, "output tile") for _ in range(2)]
-        self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(max(panels, 2))]
-        self.bias = [acc.row_vector(tn, dim, "bias") for _ in range(max(panels, 2))] if bias else []
+        if not multipliers:
+            self.mult = [acc.row_vector(tn, dim, "multipliers") for _ in range(rows)]
         self.lengths = lengths
         self.b_transposed = tiling.b_transposed
         self.sized: dict[tuple, Region] = {}

@@ -93,7 +93,8 @@ def make_qadd_tables(keys: Iterable[QaddKey]) -> None:
         _QADD_TABLES.clear()
     au, ra_bits, bu, rb_bits, fixed_bits = (np.array(column, np.int64) for column in zip(*missing))
     ra, rb, fixed = (bits.astype(np.uint32).view(F32)[:, None] for bits in (ra_bits, rb_bits, fixed_bits))
-    inners = fma_f32(_CODE_VALUES[bu], rb, fixed)
+    with np.errstate(all="ignore"):  # IEEE inf and NaN are the semantics (a fuzzed rb may be infinite)
+        inners = fma_f32(_CODE_VALUES[bu], rb, fixed)
     inners_wide = inners.astype(np.float64)
     exact = _sums_exact_in_float64(_LARGEST_CODE[au], ra[:, 0].astype(np.float64), inners_wide)
     for key, inner, inner_wide, is_exact in zip(missing, inners, inners_wide, exact.tolist()):

@@ -52,10 +52,10 @@ from models import zoo
 
 # variant index -> (sha256 prefix of the IR text after FRONT_PASSES, {config: sha256 prefix of the binary})
 PINNED = {
-    0: ("dad688466f2c840e", {"default": "35da26e8422b2400", "large": "e8f4d826e239c2c2"}),
-    6: ("3d195bfa334b99b3", {"default": "b29df53463ea0c1c", "large": "6e9d9074f6f39bab"}),
-    10: ("aa6507f9e72a6d48", {"default": "7d74ae13e1929082", "large": "eff94d25ab195a73"}),
-    13: ("e4f8e7d2a29e7c5c", {"default": "ec66393cd16d2aaa", "large": "ac73e8ea61ab8ca1"}),
+    0: ("dad688466f2c840e", {"default": "139ae983f48e9e46", "large": "cecc0c5570c532fe"}),
+    6: ("3d195bfa334b99b3", {"default": "5293d3caf8ea8895", "large": "2bdb1b9a88223d4d"}),
+    10: ("aa6507f9e72a6d48", {"default": "2081268a3a3f9fea", "large": "5758c3c6c7fe1c72"}),
+    13: ("e4f8e7d2a29e7c5c", {"default": "e2c814ed4476705a", "large": "6355895019b462bb"}),
 }
 FRONT_PASSES = "fuse-requant,tabulate"  # the unfused import -> the IR the pins were recorded from
 

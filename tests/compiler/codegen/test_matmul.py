@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from compiler.codegen.driver import compile_graph_full
-from compiler.codegen.matmul import _row_candidates, choose_tiling, k_chunks
+from compiler.codegen.matmul import Tiling, _row_candidates, _Slots, choose_tiling, k_chunks
+from compiler.codegen.onchip import Arena
 from compiler.ir.graph import Graph, Value
 from compiler.ir.pass_manager import PassManager
 from compiler.ir.pipeline import parse_pipeline
@@ -294,3 +295,17 @@ def test_every_panel_of_b_on_chip_with_row_tiles_in_order_is_exact(config_name):
     op = next(op for op in g.ops if op.kind == "qmatmul")
     assert op.attrs["resident"] == "b-all" and op.attrs["tile_n"] < 200 and op.attrs["tile_m"] < 197
     assert_equal_tensors("y", outputs["y"], qmatmul_reference(x, za, w, zb, b, mult, zy, np.uint8))
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_loaded_row_vectors_come_before_the_accumulator_tiles(per_channel):
+    """The bias rows, and the multiplier rows when they are loaded (per channel), are placed
+    first in the op's accumulator arena: rows after the tiles may wrap onto the previous chain's
+    tile and hold the in-order load unit behind its vector work. Unused multiplier rows stay
+    after the tiles."""
+    tiling = Tiling(tm=32, tn=48, steps=((0, 64),), a_resident=False, b_resident=False, b_transposed=False)
+    acc = Arena("acc", 100, 1000, "test")
+    slots = _Slots(tiling, Arena("spad", 0, 4000, "test"), acc, 16, 1, 96, bias=True, multipliers=per_channel)
+    tiles_start = min(region.addr for region in slots.c)
+    assert max(region.addr for region in slots.bias) < tiles_start
+    assert (max(region.addr for region in slots.mult) < tiles_start) == per_channel
