@@ -438,7 +438,10 @@ def _codes(rows: np.ndarray, field: Field) -> np.ndarray:
 def _column_values(field: Field, column: np.ndarray) -> np.ndarray:
     """Field codes as values: float64 for f32 fields (exactly the float32 values), else int64."""
     if field.kind == "f32":
-        return column.astype(np.uint32).view(np.float32).astype(np.float64)
+        # A signalling NaN's bits come out quiet, as Python's float of it would; numpy flags
+        # that cast as invalid, which is not an error in a decoded field.
+        with np.errstate(invalid="ignore"):
+            return column.astype(np.uint32).view(np.float32).astype(np.float64)
     signed = column.astype(np.int64)
     if field.kind == "sint":
         return signed - ((signed >> (field.width - 1)) << field.width)
